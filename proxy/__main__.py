@@ -1,0 +1,3 @@
+from proxy.cli import main
+import sys
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""agproxy-tui: the Textual control panel."""
