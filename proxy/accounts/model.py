@@ -69,7 +69,11 @@ class QuotaInfo:
         return now - self.fetched_at < QUOTA_NO_RESET_TRUST_S
 
     def to_json(self) -> dict[str, Any]:
-        return {"remaining_fraction": self.remaining_fraction, "reset_time": self.reset_time, "fetched_at": self.fetched_at}
+        return {
+            "remaining_fraction": self.remaining_fraction,
+            "reset_time": self.reset_time,
+            "fetched_at": self.fetched_at,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> QuotaInfo:
@@ -114,13 +118,24 @@ class Account:
 
     @classmethod
     def antigravity(cls, email: str, refresh_token: str, **kw: Any) -> Account:
-        return cls(id=kw.pop("id", None) or new_account_id(), kind=AccountKind.ANTIGRAVITY,
-                   label=email or "antigravity", email=email, refresh_token=refresh_token, **kw)
+        return cls(
+            id=kw.pop("id", None) or new_account_id(),
+            kind=AccountKind.ANTIGRAVITY,
+            label=email or "antigravity",
+            email=email,
+            refresh_token=refresh_token,
+            **kw,
+        )
 
     @classmethod
     def gemini_key(cls, api_key: str, **kw: Any) -> Account:
-        return cls(id=kw.pop("id", None) or new_account_id(), kind=AccountKind.GEMINI_KEY,
-                   label=key_label(api_key), api_key=api_key, **kw)
+        return cls(
+            id=kw.pop("id", None) or new_account_id(),
+            kind=AccountKind.GEMINI_KEY,
+            label=key_label(api_key),
+            api_key=api_key,
+            **kw,
+        )
 
     # -- selection ---------------------------------------------------------------
 
@@ -162,9 +177,9 @@ class Account:
             return False
         if self.state in _TIMED_STATES and self.state_until > now:
             return False
-        if self.cooldowns:
-            if self.cooldowns.get(ACCOUNT_WIDE, 0.0) > now or self.cooldowns.get(model, 0.0) > now:
-                return False
+        cd = self.cooldowns
+        if cd and (cd.get(ACCOUNT_WIDE, 0.0) > now or cd.get(model, 0.0) > now):
+            return False
         q = self.quota.get(model)
         return q is None or not q.exhausted(now)
 
@@ -222,11 +237,13 @@ class Account:
     def from_json(cls, data: dict[str, Any]) -> Account:
         """Raises ValueError/KeyError/TypeError on data that is not an account."""
         if not isinstance(data, dict):
-            raise ValueError("account data is not an object")
+            raise TypeError("account data is not an object")
         kind = AccountKind(data["kind"])
         api_key = str(data.get("api_key") or "")
         email = str(data.get("email") or "")
-        label = str(data.get("label") or (email if kind is AccountKind.ANTIGRAVITY else key_label(api_key)))
+        label = str(
+            data.get("label") or (email if kind is AccountKind.ANTIGRAVITY else key_label(api_key))
+        )
         try:
             state = AccountState(data.get("state") or "active")
         except ValueError:
@@ -248,7 +265,9 @@ class Account:
             state_until=float(data.get("state_until") or 0.0),
             validation_url=str(data.get("validation_url") or ""),
             cooldowns={str(k): float(v) for k, v in (data.get("cooldowns") or {}).items()},
-            quota={str(m): QuotaInfo.from_json(q) for m, q in quota_raw.items() if isinstance(q, dict)},
+            quota={
+                str(m): QuotaInfo.from_json(q) for m, q in quota_raw.items() if isinstance(q, dict)
+            },
             quota_fetched_at=float(data.get("quota_fetched_at") or 0.0),
             last_used=float(data.get("last_used") or 0.0),
             requests=int(data.get("requests") or 0),
