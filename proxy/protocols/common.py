@@ -81,3 +81,66 @@ def sse_event(event: str, obj: Any) -> bytes:
 
 
 SSE_KEEPALIVE_COMMENT = b": ping\n\n"
+
+
+# ---- shared media and session helpers (added by the Anthropic/Gemini translators) ----
+
+_REMOTE_SCHEMES = ("http://", "https://", "gs://")
+
+
+def check_base64(data: object, param: str) -> str:
+    """`data` if it is valid standard base64, else ApiError naming `param`.
+    Never decodes into a kept copy: the check allocates and drops the bytes."""
+    import binascii
+
+    from proxy.errors import ApiError, ErrorKind
+
+    if not isinstance(data, str) or not data:
+        raise ApiError(ErrorKind.INVALID_REQUEST, f"{param}: expected a non-empty base64 string", param=param)
+    try:
+        binascii.a2b_base64(data, strict_mode=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(ErrorKind.INVALID_REQUEST, f"{param}: invalid base64 data", param=param) from None
+    return data
+
+
+def inline_data_part(mime_type: object, data: object, param: str) -> dict[str, Any]:
+    """A Gemini `inlineData` part from base64 `data`, validated."""
+    from proxy.errors import ApiError, ErrorKind
+
+    if not isinstance(mime_type, str) or "/" not in mime_type:
+        raise ApiError(ErrorKind.INVALID_REQUEST, f"{param}: a media type such as image/png is required", param=param)
+    return {"inlineData": {"mimeType": mime_type, "data": check_base64(data, param)}}
+
+
+def remote_file_part(url: object, mime_type: str | None, param: str) -> dict[str, Any]:
+    """A Gemini `fileData` part for an http(s)/gs URL, or an `inlineData` part for a
+    `data:` URI. Local files (`file://`, bare paths) are refused, never read."""
+    from proxy.errors import ApiError, ErrorKind
+
+    if not isinstance(url, str) or not url:
+        raise ApiError(ErrorKind.INVALID_REQUEST, f"{param}: a URL string is required", param=param)
+    if url.startswith("data:"):
+        head, sep, payload = url[5:].partition(",")
+        if not sep or not head.endswith(";base64"):
+            raise ApiError(ErrorKind.INVALID_REQUEST, f"{param}: only base64 data: URIs are supported", param=param)
+        return inline_data_part(head[: -len(";base64")] or mime_type, payload, param)
+    if not url.lower().startswith(_REMOTE_SCHEMES):
+        raise ApiError(
+            ErrorKind.INVALID_REQUEST,
+            f"{param}: only http(s) URLs and data: URIs are accepted (local files are never read)",
+            param=param,
+        )
+    if not mime_type:
+        import mimetypes
+
+        mime_type = mimetypes.guess_type(url.split("?", 1)[0])[0] or "image/jpeg"
+    return {"fileData": {"mimeType": mime_type, "fileUri": url}}
+
+
+def session_key_from_text(text: str) -> str:
+    """A stable session key from a conversation's first user text (when the client
+    sends no session id): the same conversation keeps hitting the same account."""
+    import hashlib
+
+    return "h:" + hashlib.blake2b(text[:4096].encode(), digest_size=12).hexdigest()
