@@ -1,0 +1,213 @@
+"""The config file on disk (SPEC §1): TOML read and written with tomlkit so that a
+user's comments, ordering and unknown keys survive; atomic 0600 writes."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+from tomlkit.exceptions import ParseError, TOMLKitError
+from tomlkit.items import Table
+from tomlkit.toml_document import TOMLDocument
+
+from proxy.config.model import Config, ConfigError, allowed_values
+from proxy.paths import Paths
+
+logger = logging.getLogger(__name__)
+
+ConfigListener = Callable[[Config], None]
+
+_HEADER = (
+    "agproxy configuration. The allowed values are noted beside each key.",
+    "Edit freely: comments, ordering and keys agproxy does not know are kept on every save.",
+    "Change values with `agproxy config set KEY VALUE` or the TUI Settings tab.",
+)
+
+
+class ConfigStore:
+    """Loads, validates and saves the one config file; tells listeners about saves."""
+
+    def __init__(self, paths: Paths) -> None:
+        self.paths = paths
+        self._config: Config | None = None
+        self._listeners: list[ConfigListener] = []
+
+    @property
+    def path(self) -> Path:
+        return self.paths.config_file
+
+    @property
+    def config(self) -> Config:
+        """The last loaded or saved config (loads on first use)."""
+        if self._config is None:
+            return self.load()
+        return self._config
+
+    def add_listener(self, callback: ConfigListener) -> None:
+        self._listeners.append(callback)
+
+    def remove_listener(self, callback: ConfigListener) -> None:
+        if callback in self._listeners:
+            self._listeners.remove(callback)
+
+    # -- reading -----------------------------------------------------------------------
+
+    def load(self) -> Config:
+        """Read and validate the file; the first run writes defaults with a fresh API key.
+        Raises ConfigError (file, line, column or key, value, allowed); nothing is
+        changed on disk or in memory then."""
+        if not self.path.exists():
+            config = Config()
+            self._write(_new_document(config))
+            logger.info("created config file %s", self.path)
+            self._config = config
+            return config
+        doc = self._read_document()
+        config = _validate(doc, self.path)
+        if not _has_key(doc, "proxy", "api_key"):
+            # The model generated a key; persist it now, else it would change every run.
+            _merge(doc, config.to_dict())
+            self._write(doc)
+        self._config = config
+        return config
+
+    def _read_document(self) -> TOMLDocument:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"cannot read {self.path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        except OSError as exc:
+            raise ConfigError(f"cannot read {self.path}: {exc.strerror or exc}") from None
+        try:
+            return tomlkit.parse(text)
+        except ParseError as exc:
+            reason = str(exc).split(" at line ")[0]
+            raise ConfigError(f"cannot parse {self.path}: line {exc.line}, column {exc.col}: {reason}") from None
+        except TOMLKitError as exc:
+            raise ConfigError(f"cannot parse {self.path}: {exc}") from None
+
+    # -- writing -----------------------------------------------------------------------
+
+    def save(self, config: Config) -> None:
+        """Write `config` into the file, updating the existing document in place.
+        The file is re-read first so edits made meanwhile (comments, unknown keys) are
+        kept; if it no longer parses, nothing is written (ConfigError)."""
+        doc = self._read_document() if self.path.exists() else _new_document(config)
+        _merge(doc, config.to_dict())
+        self._write(doc)
+        self._config = config
+        for listener in list(self._listeners):
+            try:
+                listener(config)
+            except Exception:  # a broken listener must not undo a successful save
+                logger.exception("config listener %r failed", listener)
+
+    def set(self, dotted: str, value: Any) -> Config:
+        """Validate one change (`value` typed or as typed by a user) and save it."""
+        config = self.config.with_value(dotted, value)
+        self.save(config)
+        return config
+
+    def _write(self, doc: TOMLDocument) -> None:
+        """Atomic: temp file in the same directory, fsync, rename; mode 0600."""
+        directory = self.path.parent
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        data = tomlkit.dumps(doc).encode("utf-8")
+        fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".tmp", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, self.path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+        _fsync_dir(directory)
+
+
+def _validate(doc: TOMLDocument, path: Path) -> Config:
+    try:
+        return Config.from_dict(doc.unwrap())
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def _has_key(doc: TOMLDocument, section: str, key: str) -> bool:
+    table = doc.get(section)
+    return isinstance(table, dict) and key in table
+
+
+def _merge(table: Any, data: dict[str, Any], prefix: str = "") -> None:
+    """Write `data` into a tomlkit container, touching only values that changed, so
+    untouched lines keep their comments and formatting."""
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict):
+            sub = table.get(key)
+            if not isinstance(sub, dict):
+                sub = tomlkit.table()
+                table[key] = sub
+                sub = table[key]
+            _merge(sub, value, dotted + ".")
+            if dotted == "model_mapping":
+                # The mapping is data, not a schema: removing an entry removes it from the file.
+                for stale in [k for k in sub if k not in value]:
+                    del sub[stale]
+            continue
+        current = table.get(key)
+        if current is not None and _plain(current) == value:
+            continue
+        table[key] = value
+
+
+def _plain(item: Any) -> Any:
+    return item.unwrap() if hasattr(item, "unwrap") else item
+
+
+def _new_document(config: Config) -> TOMLDocument:
+    """The first-run file: every default written out, the allowed values as comments."""
+    doc = tomlkit.document()
+    for line in _HEADER:
+        doc.add(tomlkit.comment(line))
+    data = config.to_dict()
+    for section, values in data.items():
+        doc.add(tomlkit.nl())
+        doc.add(section, _table(values, section + "."))
+    return doc
+
+
+def _table(values: dict[str, Any], prefix: str) -> Table:
+    table = tomlkit.table()
+    for key, value in values.items():
+        if isinstance(value, dict) and not prefix.startswith("model_mapping"):
+            table.add(key, _table(value, f"{prefix}{key}."))
+            continue
+        item = tomlkit.item(value)
+        allowed = allowed_values(prefix + key) if not prefix.startswith("model_mapping") else ""
+        if allowed:
+            item.comment(allowed)
+        table.add(key, item)
+    return table
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,81 @@
+"""Logging for every front end: a rotated file, optionally stderr (`agproxy serve`)
+and an extra handler (the TUI's Log tab); every line passes the secret redactor."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import sys
+import traceback
+
+from proxy.paths import Paths
+from proxy.redact import redact_text
+
+LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+MAX_BYTES = 5 * 1024 * 1024
+BACKUP_COUNT = 3
+# `logger.info(..., extra=FILE_ONLY)`: keep a line out of stderr (e.g. a start error
+# that `agproxy serve` already prints as its one line).
+FILE_ONLY = {"agproxy_file_only": True}
+
+_OURS = "_agproxy_handler"
+
+
+class RedactingFilter(logging.Filter):
+    """Masks secrets in the formatted message and in exception text."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        record.msg = redact_text(message)
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact_text("".join(traceback.format_exception(*record.exc_info))).rstrip()
+        return True
+
+
+class _NotFileOnly(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(record, "agproxy_file_only", False)
+
+
+def setup_logging(
+    paths: Paths,
+    *,
+    stderr: bool,
+    extra_handler: logging.Handler | None = None,
+    level: int = logging.INFO,
+) -> None:
+    """Install agproxy's handlers on the root logger (idempotent: earlier agproxy
+    handlers are replaced, foreign ones such as pytest's are left alone)."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, _OURS, False):
+            root.removeHandler(handler)
+            handler.close()
+    formatter = logging.Formatter(LOG_FORMAT)
+    redactor = RedactingFilter()
+    handlers: list[logging.Handler] = []
+    try:
+        paths.log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        handlers.append(
+            logging.handlers.RotatingFileHandler(
+                paths.log_file, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT, encoding="utf-8"
+            )
+        )
+    except OSError as exc:  # an unwritable log dir must not stop the proxy
+        sys.stderr.write(f"agproxy: cannot write log file {paths.log_file}: {exc.strerror or exc}\n")
+    if stderr:
+        console = logging.StreamHandler(sys.stderr)
+        console.addFilter(_NotFileOnly())
+        handlers.append(console)
+    if extra_handler is not None:
+        handlers.append(extra_handler)
+    for handler in handlers:
+        handler.addFilter(redactor)
+        if handler.formatter is None:
+            handler.setFormatter(formatter)
+        setattr(handler, _OURS, True)
+        root.addHandler(handler)
+    root.setLevel(level)
+    # aiohttp's access log would cost a line per request (SPEC §16); the monitor records requests.
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

@@ -1,0 +1,43 @@
+"""The one place that knows what a secret looks like: masks API keys and OAuth tokens
+in text (log lines, monitor bodies) and formats a secret for display."""
+
+from __future__ import annotations
+
+import re
+
+# One alternation compiled once; each branch keeps a recognisable prefix (group 1)
+# and masks the rest, so a reader can still tell *which* kind of secret was there.
+_SECRET = re.compile(
+    r"(sk-)[A-Za-z0-9_\-]{6,}"  # agproxy / OpenAI-style keys
+    r"|(Bearer\s+)[A-Za-z0-9._~+/=\-]{6,}"  # Authorization: Bearer <token>
+    r"|(ya29\.)[A-Za-z0-9._\-]+"  # Google OAuth access tokens
+    r"|(1//)[A-Za-z0-9._\-]+"  # Google OAuth refresh tokens
+    r"|(AIza)[0-9A-Za-z_\-]{20,}"  # Google API keys
+    r"|(GOCSPX-)[A-Za-z0-9_\-]+"  # OAuth client secrets
+    r"|([?&](?:key|api_key|access_token)=)[^&\s\"']+"  # secrets in query strings
+    r"|((?:x-api-key|x-goog-api-key|authorization)[\"']?\s*[:=]\s*[\"']?)(?!Bearer\s)[^\s\"',}]{6,}",
+    re.IGNORECASE,
+)
+
+MASK = "…"
+
+
+def _replace(match: re.Match[str]) -> str:
+    prefix = next(g for g in match.groups() if g is not None)
+    return prefix + MASK
+
+
+def redact_text(text: str) -> str:
+    """`text` with every recognised secret replaced by its prefix and `…`."""
+    return _SECRET.sub(_replace, text)
+
+
+def mask_secret(value: str) -> str:
+    """A secret for display: `sk-…abcd` (prefix, ellipsis, last four); short values
+    show nothing but the ellipsis; empty stays empty."""
+    if not value:
+        return ""
+    if len(value) < 12:
+        return MASK
+    prefix = value[:3] if value.startswith("sk-") else value[:2]
+    return f"{prefix}{MASK}{value[-4:]}"
