@@ -4,6 +4,7 @@ in text (log lines, monitor bodies) and formats a secret for display."""
 from __future__ import annotations
 
 import re
+from typing import Mapping
 
 # One alternation compiled once; each branch keeps a recognisable prefix (group 1)
 # and masks the rest, so a reader can still tell *which* kind of secret was there.
@@ -41,3 +42,25 @@ def mask_secret(value: str) -> str:
         return MASK
     prefix = value[:3] if value.startswith("sk-") else value[:2]
     return f"{prefix}{MASK}{value[-4:]}"
+
+
+# Headers whose whole value is a credential, and name fragments that smell like one.
+_SECRET_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "x-api-key", "x-goog-api-key", "cookie", "set-cookie"}
+)
+_TOKENISH_NAME = re.compile(r"token|secret|key|auth|cookie|session|password|credential", re.IGNORECASE)
+
+
+def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """A plain dict of `headers` fit to store or show: credential headers are masked
+    whole (an auth scheme like `Bearer` is kept), other values pass `redact_text`.
+    Repeated headers are joined with `, `."""
+    out: dict[str, str] = {}
+    for name, value in headers.items():
+        if name.lower() in _SECRET_HEADERS or _TOKENISH_NAME.search(name):
+            scheme, _, rest = value.partition(" ")
+            value = f"{scheme} {MASK}" if rest and scheme.isalpha() and len(scheme) < 16 else MASK
+        else:
+            value = redact_text(value)
+        out[name] = f"{out[name]}, {value}" if name in out else value
+    return out
