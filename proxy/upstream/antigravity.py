@@ -1,0 +1,183 @@
+"""The Antigravity (Google Cloud Code `v1internal`) client (SPEC §6.1): envelope,
+headers, endpoint fallback, project discovery, quota snapshot, and streaming with
+`{"response": ...}` unwrapping. Knows nothing about pools or retries across accounts."""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from proxy import jsoncodec
+from proxy.accounts.model import Account, QuotaInfo
+from proxy.errors import UpstreamError, UpstreamErrorKind
+from proxy.upstream.hints import parse_timestamp
+from proxy.upstream.http import UpstreamSessions
+from proxy.upstream.oauth import TokenManager
+from proxy.upstream.response import ChunkStream, collect, read_json, send
+
+log = logging.getLogger(__name__)
+
+ANTIGRAVITY_VERSION = "1.15.8"
+# Failures that mean "this endpoint, not this account": try the next endpoint.
+_NEXT_ENDPOINT = frozenset({UpstreamErrorKind.NOT_FOUND, UpstreamErrorKind.TIMEOUT, UpstreamErrorKind.SERVER,
+                            UpstreamErrorKind.TRANSPORT})
+_PROJECT_RETRY_S = 600.0  # after a failed loadCodeAssist, don't ask again on every request
+
+
+def default_user_agent() -> str:
+    """The Antigravity client's form, `antigravity/<version> <os>/<arch>`: the OS must
+    match the machine the account logged in from, or Google asks to re-verify."""
+    system = {"darwin": "darwin", "windows": "windows"}.get(platform.system().lower(), "linux")
+    machine = platform.machine().lower()
+    arch = "arm64" if machine in ("arm64", "aarch64") else "amd64"
+    return f"antigravity/{ANTIGRAVITY_VERSION} {system}/{arch}"
+
+
+class AntigravityClient:
+    def __init__(self, sessions: UpstreamSessions, tokens: TokenManager, save: Callable[[Account], Any]) -> None:
+        self._sessions = sessions
+        self._tokens = tokens
+        self._save = save
+        self._project_failed: dict[str, float] = {}
+
+    # -- request plumbing -------------------------------------------------------------
+
+    def _headers(self, account: Account, token: str, with_project: bool, stream: bool) -> dict[str, str]:
+        h = {
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/json",
+            "User-Agent": self._sessions.user_agent or default_user_agent(),
+            "Accept": "text/event-stream" if stream else "application/json",
+        }
+        if with_project and account.project_id:
+            h["x-goog-user-project"] = account.project_id
+        return h
+
+    async def _post(self, account: Account, method: str, body: bytes, stream: bool = False):
+        """POST <endpoint>:<method>, walking the endpoint list on endpoint-level failures;
+        on 403 with x-goog-user-project, once more without it. Returns the open response."""
+        token = await self._tokens.ensure_token(account)
+        endpoints = self._sessions.config.upstream.antigravity_endpoints
+        session = self._sessions.get("antigravity")
+        timeout = self._sessions.timeout(stream)
+        last: UpstreamError | None = None
+        for endpoint in endpoints:
+            url = f"{endpoint}:{method}"
+            with_project = True
+            for _ in range(2):
+                try:
+                    return await send(session, url, body, self._headers(account, token, with_project, stream),
+                                      proxy=self._sessions.http_proxy, timeout=timeout)
+                except UpstreamError as err:
+                    last = err
+                    if err.status == 403 and with_project and account.project_id:
+                        with_project = False
+                        continue
+                    break
+            assert last is not None
+            if last.kind not in _NEXT_ENDPOINT:
+                raise last
+            log.info("endpoint %s failed (%s); trying the next", endpoint, last.kind.value)
+        assert last is not None
+        raise last
+
+    def _envelope(self, account: Account, model: str, request: dict[str, Any]) -> bytes:
+        return jsoncodec.dumps({
+            "project": account.project_id,
+            "model": model,
+            "request": request,
+            "requestType": "agent",
+            "userAgent": "antigravity",
+            "requestId": f"agent-{uuid.uuid4()}",
+        })
+
+    # -- public calls -------------------------------------------------------------------
+
+    async def stream(self, account: Account, model: str, request: dict[str, Any]) -> ChunkStream:
+        """Open `streamGenerateContent?alt=sse`; the returned stream yields unwrapped chunks."""
+        await self.ensure_project(account)
+        resp = await self._post(account, "streamGenerateContent?alt=sse", self._envelope(account, model, request), stream=True)
+        return ChunkStream(resp, unwrap=True)
+
+    async def generate(self, account: Account, model: str, request: dict[str, Any]) -> dict[str, Any]:
+        """Non-stream answer, collected from the stream as the reference client does."""
+        chunks = [c async for c in await self.stream(account, model, request)]
+        return collect(chunks)
+
+    async def generate_unary(self, account: Account, model: str, request: dict[str, Any]) -> dict[str, Any]:
+        await self.ensure_project(account)
+        resp = await self._post(account, "generateContent", self._envelope(account, model, request))
+        return await read_json(resp, unwrap=True)
+
+    async def count_tokens(self, account: Account, model: str, request: dict[str, Any]) -> dict[str, Any]:
+        req = request if "model" in request else {**request, "model": model}
+        resp = await self._post(account, "countTokens", jsoncodec.dumps({"request": req}))
+        return await read_json(resp, unwrap=True)
+
+    async def ensure_project(self, account: Account) -> str:
+        """The account's Cloud project: from the account file, else `loadCodeAssist`
+        (cached and persisted). "" when Google has none for it."""
+        if account.project_id:
+            return account.project_id
+        failed = self._project_failed.get(account.id)
+        if failed and time.monotonic() - failed < _PROJECT_RETRY_S:
+            return ""
+        try:
+            project = await self.load_project(account)
+        except UpstreamError as err:
+            if err.kind in (UpstreamErrorKind.UNAUTHORIZED, UpstreamErrorKind.INVALID_GRANT,
+                            UpstreamErrorKind.FORBIDDEN, UpstreamErrorKind.VERIFICATION_REQUIRED):
+                raise
+            log.warning("loadCodeAssist failed for account %s: %s", account.id, err.kind.value)
+            project = ""
+        if project:
+            account.project_id = project
+            await _maybe_await(self._save(account))
+        else:
+            self._project_failed[account.id] = time.monotonic()
+        return project
+
+    async def load_project(self, account: Account) -> str:
+        body = jsoncodec.dumps({"metadata": {"ideType": "ANTIGRAVITY"}})
+        resp = await self._post(account, "loadCodeAssist", body)
+        data = await read_json(resp, unwrap=False)
+        project = data.get("cloudaicompanionProject")
+        if isinstance(project, dict):
+            project = project.get("id")
+        return project if isinstance(project, str) else ""
+
+    async def fetch_quota(self, account: Account) -> dict[str, QuotaInfo]:
+        """Per-model remaining fraction and reset time from `fetchAvailableModels`;
+        stored on the account (the caller persists)."""
+        await self.ensure_project(account)
+        body = jsoncodec.dumps({"project": account.project_id} if account.project_id else {})
+        resp = await self._post(account, "fetchAvailableModels", body)
+        data = await read_json(resp, unwrap=False)
+        now = time.time()
+        quota: dict[str, QuotaInfo] = {}
+        models = data.get("models") or {}
+        items = models.items() if isinstance(models, dict) else ((m.get("name", ""), m) for m in models if isinstance(m, dict))
+        for name, info in items:
+            qi = (info or {}).get("quotaInfo") or {}
+            frac = qi.get("remainingFraction")
+            reset = qi.get("resetTime")
+            reset_at = None
+            if isinstance(reset, str):
+                wait = parse_timestamp(reset, now)
+                reset_at = None if wait is None else now + wait
+            quota[str(name).removeprefix("models/")] = QuotaInfo(
+                remaining_fraction=float(frac) if isinstance(frac, (int, float)) else (0.0 if qi and reset else None),
+                reset_time=reset_at, fetched_at=now)
+        account.quota = quota
+        account.quota_fetched_at = now
+        return quota
+
+
+async def _maybe_await(value: Any) -> Any:
+    if hasattr(value, "__await__"):
+        return await value
+    return value

@@ -1,0 +1,106 @@
+"""One pooled aiohttp client session per upstream kind (SPEC §6.4).
+
+The outbound proxy (http/https/socks5) and the per-attempt timeout come from the
+config; `apply(config)` swaps the sessions when the proxy URL changes (in-flight
+requests on the old sessions finish; the old sessions close with `close()`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Literal
+
+import aiohttp
+
+from proxy.config.model import Config
+
+log = logging.getLogger(__name__)
+
+UpstreamKind = Literal["antigravity", "gemini", "zai", "oauth"]
+KINDS: tuple[UpstreamKind, ...] = ("antigravity", "gemini", "zai", "oauth")
+
+
+class UpstreamSessions:
+    """Sessions are created lazily (they need a running loop) and reused for the
+    life of the service so TLS connections are pooled."""
+
+    def __init__(self, config: Config) -> None:
+        self._config = config
+        self._proxy_url = config.upstream.proxy_url
+        self._sessions: dict[str, aiohttp.ClientSession] = {}
+        self._retired: list[aiohttp.ClientSession] = []
+        self._closed = False
+
+    # -- settings read per request (hot-applied without rebuilding) -------------
+
+    @property
+    def request_timeout(self) -> float:
+        return float(self._config.proxy.request_timeout)
+
+    def timeout(self, stream: bool = False) -> aiohttp.ClientTimeout:
+        """Non-stream: the whole attempt is bounded. Streams: the time to the response
+        headers and every gap between chunks are bounded (a long answer is fine,
+        a stalled one is not); the dispatcher bounds the time to the first event."""
+        t = self.request_timeout
+        if stream:
+            return aiohttp.ClientTimeout(total=None, connect=t, sock_connect=t, sock_read=t)
+        return aiohttp.ClientTimeout(total=t)
+
+    @property
+    def http_proxy(self) -> str | None:
+        """The `proxy=` argument for requests (http/https proxies; socks is in the connector)."""
+        url = self._proxy_url
+        return url if url.startswith(("http://", "https://")) else None
+
+    @property
+    def user_agent(self) -> str:
+        return self._config.upstream.user_agent
+
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    # -- sessions ----------------------------------------------------------------
+
+    def get(self, kind: UpstreamKind) -> aiohttp.ClientSession:
+        if self._closed:
+            raise RuntimeError("upstream sessions are closed")
+        session = self._sessions.get(kind)
+        if session is None or session.closed:
+            session = self._new_session()
+            self._sessions[kind] = session
+        return session
+
+    def _new_session(self) -> aiohttp.ClientSession:
+        url = self._proxy_url
+        connector: aiohttp.BaseConnector
+        if url.startswith(("socks5://", "socks5h://", "socks4://")):
+            from aiohttp_socks import ProxyConnector  # only needed with a socks proxy
+
+            connector = ProxyConnector.from_url(url, limit=256, keepalive_timeout=30, rdns=url.startswith("socks5h://"))
+        else:
+            connector = aiohttp.TCPConnector(limit=256, ttl_dns_cache=300, keepalive_timeout=30)
+        # raise_for_status stays off: every non-2xx is classified by hints.classify.
+        return aiohttp.ClientSession(
+            connector=connector,
+            timeout=self.timeout(),
+            auto_decompress=True,
+            trust_env=False,
+            skip_auto_headers=("User-Agent",),
+        )
+
+    def apply(self, config: Config) -> None:
+        """Hot-apply a new config; rebuild sessions only if the proxy URL changed."""
+        self._config = config
+        if config.upstream.proxy_url != self._proxy_url:
+            log.info("outbound proxy changed; new upstream connections use it")
+            self._proxy_url = config.upstream.proxy_url
+            self._retired.extend(self._sessions.values())
+            self._sessions = {}
+
+    async def close(self) -> None:
+        self._closed = True
+        sessions = [*self._sessions.values(), *self._retired]
+        self._sessions, self._retired = {}, []
+        await asyncio.gather(*(s.close() for s in sessions if not s.closed), return_exceptions=True)

@@ -1,0 +1,165 @@
+"""Reading a Gemini-shaped upstream response: `ChunkStream` turns an SSE body into
+(unwrapped) GenerateContentResponse chunks; `collect()` folds chunks into the one
+response a non-stream client expects; `send()` does a POST and classifies failure."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import aiohttp
+
+from proxy import jsoncodec
+from proxy.errors import UpstreamError, UpstreamErrorKind
+from proxy.upstream.hints import classify
+from proxy.upstream.sse import SSEParser
+
+
+def transport_error(exc: BaseException, what: str = "upstream") -> UpstreamError:
+    if isinstance(exc, asyncio.TimeoutError):
+        return UpstreamError(UpstreamErrorKind.TIMEOUT, 0, f"{what} timed out")
+    detail = type(exc).__name__
+    return UpstreamError(UpstreamErrorKind.TRANSPORT, 0, f"{what} connection failed ({detail})")
+
+
+async def send(session: aiohttp.ClientSession, url: str, body: bytes, headers: Mapping[str, str],
+               *, proxy: str | None, timeout: aiohttp.ClientTimeout) -> aiohttp.ClientResponse:
+    """POST; returns the open 2xx response (caller releases it) or raises UpstreamError."""
+    try:
+        resp = await session.post(url, data=body, headers=headers, proxy=proxy, timeout=timeout)
+    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        raise transport_error(exc) from None
+    if resp.status >= 300:
+        try:
+            raw = await resp.read()
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+            raw = b""
+        finally:
+            resp.release()
+        raise classify(resp.status, raw, resp.headers)
+    return resp
+
+
+async def read_json(resp: aiohttp.ClientResponse, unwrap: bool) -> dict[str, Any]:
+    try:
+        raw = await resp.read()
+    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        raise transport_error(exc) from None
+    finally:
+        resp.release()
+    try:
+        data = jsoncodec.loads(raw)
+    except ValueError:
+        raise UpstreamError(UpstreamErrorKind.SERVER, resp.status, "upstream sent malformed JSON", body=raw[:2000]) from None
+    if unwrap and isinstance(data, dict) and isinstance(data.get("response"), dict):
+        return data["response"]
+    if not isinstance(data, dict):
+        raise UpstreamError(UpstreamErrorKind.SERVER, resp.status, "upstream sent unexpected JSON", body=raw[:2000])
+    return data
+
+
+class ChunkStream:
+    """Async iterator of chunk dicts over an open SSE response. Each `data:` line is
+    parsed once. `aclose()` drops the connection (client gone or failover)."""
+
+    def __init__(self, resp: aiohttp.ClientResponse, unwrap: bool) -> None:
+        self._resp = resp
+        self._unwrap = unwrap
+        self._parser = SSEParser()
+        self._pending: list[dict[str, Any]] = []
+        self._done = False
+        self.finished = False  # a finishReason was seen: the stream ended properly
+        self.chunks = 0
+
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        return self
+
+    async def __anext__(self) -> dict[str, Any]:
+        while not self._pending:
+            if self._done:
+                raise StopAsyncIteration
+            await self._fill()
+        self.chunks += 1
+        return self._pending.pop(0)
+
+    async def _fill(self) -> None:
+        try:
+            data = await self._resp.content.readany()
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            self.close()
+            raise transport_error(exc, "upstream stream") from None
+        if not data:
+            self._done = True
+            events = self._parser.close()
+        else:
+            events = self._parser.feed(data)
+        for ev in events:
+            self._event(ev.data)
+        if self._done:
+            self.close()
+            if not self.finished and not self._pending:
+                raise UpstreamError(UpstreamErrorKind.TRANSPORT, 0, "upstream stream ended before the answer was complete")
+
+    def _event(self, data: str) -> None:
+        if not data or data == "[DONE]":
+            return
+        try:
+            obj = jsoncodec.loads(data)
+        except ValueError:
+            self.close()
+            raise UpstreamError(UpstreamErrorKind.SERVER, 200, "upstream sent a malformed stream event",
+                                body=data[:2000].encode()) from None
+        if not isinstance(obj, dict):
+            return
+        if self._unwrap and "response" in obj:
+            obj = obj["response"]
+            if not isinstance(obj, dict):
+                return
+        elif "error" in obj and "candidates" not in obj:
+            err = obj["error"]
+            code = err.get("code") if isinstance(err, dict) else None
+            self.close()
+            raise classify(code if isinstance(code, int) else 500, obj)
+        for cand in obj.get("candidates") or ():
+            if cand.get("finishReason"):
+                self.finished = True
+        self._pending.append(obj)
+
+    def close(self) -> None:
+        """Release the upstream connection (closing it if the body was not fully read)."""
+        self._done = True
+        if not self._resp.closed:
+            self._resp.close()
+
+    async def aclose(self) -> None:
+        self.close()
+
+
+def collect(chunks: list[dict[str, Any]]) -> dict[str, Any]:
+    """Fold streamed chunks into one GenerateContentResponse: adjacent text parts of the
+    same kind (thought or not) are joined; signatures, calls and usage are kept."""
+    if not chunks:
+        return {"candidates": []}
+    parts: list[dict[str, Any]] = []
+    out: dict[str, Any] = {}
+    cand_out: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "index": 0}
+    for chunk in chunks:
+        for key in ("usageMetadata", "modelVersion", "responseId", "promptFeedback", "createTime"):
+            if key in chunk:
+                out[key] = chunk[key]
+        for cand in chunk.get("candidates") or ():
+            for key, value in cand.items():
+                if key != "content":
+                    cand_out[key] = value
+            for part in (cand.get("content") or {}).get("parts") or ():
+                prev = parts[-1] if parts else None
+                if (prev is not None and "text" in part and "text" in prev and set(part) <= {"text", "thought", "thoughtSignature"}
+                        and set(prev) <= {"text", "thought", "thoughtSignature"}
+                        and bool(part.get("thought")) == bool(prev.get("thought")) and "thoughtSignature" not in prev):
+                    prev["text"] += part["text"]
+                    if "thoughtSignature" in part:
+                        prev["thoughtSignature"] = part["thoughtSignature"]
+                else:
+                    parts.append(dict(part))
+    return {"candidates": [cand_out], **out}
