@@ -1,0 +1,64 @@
+"""What of a request's bodies the monitor keeps (SPEC §11 `capture_bodies`, `max_body_kb`):
+the capture policy, truncation that never splits a token, and redaction (via proxy.redact)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from proxy import jsoncodec
+from proxy.redact import redact_text
+
+# Characters secrets are made of (API keys, OAuth tokens, JWT-ish strings).
+_TOKEN_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._~+/=-"
+_TOKEN_RUN = re.compile(rb"[A-Za-z0-9._~+/=\-]*")
+# How far a cut may move forward to keep a token whole before it cuts back instead.
+_MAX_TOKEN = 4096
+
+
+def should_capture(mode: str, status: int, error: str) -> bool:
+    if mode == "all":
+        return True
+    if mode == "errors":
+        return status >= 400 or bool(error)
+    return False
+
+
+def capture_body(data: bytes | str | None, limit: int) -> str:
+    """Decoded, truncated to about `limit` bytes, secrets redacted.
+
+    Redaction runs after truncation (so a 20 MiB body costs only `limit` bytes of regex
+    work), which is safe because the cut never leaves part of a token behind: a partial
+    secret would escape the redaction patterns.
+    """
+    if not data:
+        return ""
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogatepass")
+    total = len(data)
+    suffix = ""
+    if total > limit:
+        end = _TOKEN_RUN.match(data, limit).end()
+        if end - limit <= _MAX_TOKEN:
+            head = data[:end]
+        else:
+            head = data[:limit].rstrip(_TOKEN_CHARS)
+        if len(head) < total:
+            data = head
+            suffix = f"\n…[truncated: {total} bytes in all]"
+    return redact_text(data.decode("utf-8", "replace")) + suffix
+
+
+def capture_summary(summary: dict[str, Any], limit: int) -> tuple[dict[str, Any] | None, str]:
+    """A stream's consolidated result, redacted. Too big to keep as a dict: (None, text)."""
+    raw = jsoncodec.dumps(summary)
+    if len(raw) > limit:
+        return None, capture_body(raw, limit)
+    text = raw.decode("utf-8", "replace")
+    redacted = redact_text(text)
+    if redacted == text:
+        return summary, ""
+    try:
+        return jsoncodec.loads(redacted), ""
+    except ValueError:  # a redaction marker that is not JSON-safe: keep it as text
+        return None, redacted
