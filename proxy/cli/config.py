@@ -1,0 +1,69 @@
+"""`agproxy config show|path|get|set`: read and change the config file (SPEC §1, §13)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+import tomlkit
+
+from proxy.config.model import SECRET_KEYS, ConfigError
+from proxy.config.store import ConfigStore
+from proxy.paths import resolve_paths
+from proxy.redact import mask_secret
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("config", help="show or change the configuration")
+    p.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS, help="config file")
+    sub = p.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    show = sub.add_parser("show", help="print the effective config (secrets masked)")
+    show.add_argument("--reveal", action="store_true", help="print secrets in clear")
+    sub.add_parser("path", help="print the config file path")
+    get = sub.add_parser("get", help="print one value")
+    get.add_argument("key")
+    setp = sub.add_parser("set", help="change one value (validated, comments kept)")
+    setp.add_argument("key", help="dotted key, e.g. proxy.port")
+    setp.add_argument("value", help='text as you would type it: 9000, true, \'["http://a"]\'')
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    store = ConfigStore(resolve_paths(args.config))
+    if args.config_command == "path":
+        print(store.path)
+        return 0
+    try:
+        config = store.load()
+        if args.config_command == "show":
+            data = config.to_dict()
+            if not args.reveal:
+                _mask(data, "")
+            print(tomlkit.dumps(data), end="")
+        elif args.config_command == "get":
+            value = config.get(args.key)
+            print(_show(args.key, value))
+        elif args.config_command == "set":
+            config = store.set(args.key, args.value)
+            print(f"{args.key} = {_show(args.key, config.get(args.key))}")
+    except ConfigError as exc:
+        print(f"agproxy: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _mask(data: dict[str, Any], prefix: str) -> None:
+    for key, value in data.items():
+        if isinstance(value, dict):
+            _mask(value, f"{prefix}{key}.")
+        elif f"{prefix}{key}" in SECRET_KEYS and isinstance(value, str):
+            data[key] = mask_secret(value)
+
+
+def _show(key: str, value: Any) -> str:
+    if key in SECRET_KEYS and isinstance(value, str):
+        value = mask_secret(value)
+    if isinstance(value, str):
+        return value
+    return tomlkit.item(value).as_string()

@@ -1,0 +1,67 @@
+"""ProxyContext: the shared state request handlers reach through `request.app[CTX]`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from proxy.config.model import Config
+from proxy.paths import Paths
+
+if TYPE_CHECKING:
+    from proxy.config.store import ConfigStore
+
+# request[RECORD]: the monitor's RequestRecord for this request (see ARCHITECTURE.md).
+RECORD = "agproxy.record"
+# request[REQUEST_ID]: the id sent back as X-Agproxy-Request-Id.
+REQUEST_ID = "agproxy.request_id"
+# request[CANONICAL_PATH]: the normalised path that auth and routing both decided on.
+CANONICAL_PATH = "agproxy.path"
+
+
+@dataclass(eq=False)
+class ProxyContext:
+    """One per service; survives restarts. Parts not built yet stay None."""
+
+    store: ConfigStore
+    accounts: Any = None  # AccountStore
+    pool: Any = None  # Pool
+    dispatcher: Any = None  # Dispatcher
+    monitor: Any = None  # Monitor
+    signatures: Any = None  # thought-signature store
+    responses: Any = None  # Responses-API store (previous_response_id)
+    zai: Any = None  # z.ai client
+    # LAN state the server was bound with; None while stopped. `auto` auth follows the
+    # *bound* state: turning LAN off in the file must not open a server still on 0.0.0.0.
+    lan_active: bool | None = None
+    # Derived from config on every save (hot-applied); read on the hot path.
+    auth_mode: str = field(init=False, default="off")
+    api_key: bytes = field(init=False, default=b"")
+    max_body_bytes: int = field(init=False, default=0)
+
+    def __post_init__(self) -> None:
+        self.apply_config(self.store.config)
+
+    @property
+    def config(self) -> Config:
+        """Always the current config (the store's last load or save)."""
+        return self.store.config
+
+    @property
+    def paths(self) -> Paths:
+        return self.store.paths
+
+    def apply_config(self, config: Config) -> None:
+        """Recompute the values middlewares read per request."""
+        lan = config.proxy.allow_lan_access if self.lan_active is None else self.lan_active
+        mode = config.proxy.auth_mode
+        if mode == "auto":
+            mode = "all_except_health" if lan else "off"
+        self.auth_mode = mode
+        self.api_key = config.proxy.api_key.encode()
+        self.max_body_bytes = config.proxy.max_body_mb * 1024 * 1024
+
+
+CTX = web.AppKey("ctx", ProxyContext)

@@ -1,0 +1,257 @@
+"""The middlewares every request passes (SPEC §3, §4, §14), outermost first:
+request id → path normalisation → CORS → [monitor] → auth → body limit → errors.
+
+They sit on the hot path of every call, so each does the least it can: no regex,
+no logging per request, the canonical path memoised per raw path."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import itertools
+import logging
+import secrets
+from functools import lru_cache
+from urllib.parse import unquote
+
+from aiohttp import hdrs, web
+from aiohttp.typedefs import Handler
+from yarl import URL
+
+from proxy.context import CANONICAL_PATH, REQUEST_ID, ProxyContext
+from proxy.errors import ApiError, ErrorKind, error_response, protocol_for_path
+
+logger = logging.getLogger(__name__)
+
+HEALTH_PATHS = frozenset({"/healthz", "/health"})
+# Connection probes (Claude Code sends `HEAD /` without a key before its first call);
+# they reveal nothing, so `all_except_health` lets them through like health checks.
+PROBE_PATHS = frozenset({"/", "/v1"})
+REQUEST_ID_HEADER = "X-Agproxy-Request-Id"
+EXPOSED_HEADERS = "X-Agproxy-Request-Id, X-Agproxy-Account, X-Agproxy-Mapped-Model, Retry-After"
+
+_VERSIONS = frozenset({"v1", "v1beta", "v1alpha"})
+# First segments that clients send without the /v1 a base URL should have carried.
+_UNPREFIXED = frozenset({"chat", "responses", "messages", "models", "completions", "embeddings"})
+_NORMALISED = "agproxy.normalised"
+
+AUTH_HELP = (
+    "send the proxy API key as 'Authorization: Bearer <key>', 'x-api-key: <key>', "
+    "'x-goog-api-key: <key>' or the '?key=<key>' query parameter"
+)
+
+# -- request id ----------------------------------------------------------------------------
+
+_ID_PREFIX = secrets.token_hex(4)
+_ID_COUNTER = itertools.count(1)
+
+
+def new_request_id() -> str:
+    """Unique per process run and cheap: a random run prefix plus a counter."""
+    return f"{_ID_PREFIX}-{next(_ID_COUNTER):x}"
+
+
+@web.middleware
+async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if REQUEST_ID not in request:  # a re-dispatched clone keeps its original id
+        request[REQUEST_ID] = new_request_id()
+    return await handler(request)
+
+
+async def on_response_prepare(request: web.Request, response: web.StreamResponse) -> None:
+    """Headers every response carries, set here because a streamed response is
+    already sent by the time a middleware would see it."""
+    headers = response.headers
+    headers[REQUEST_ID_HEADER] = request.get(REQUEST_ID) or new_request_id()
+    headers["Access-Control-Allow-Origin"] = "*"
+    if hdrs.ORIGIN in request.headers:
+        headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
+
+
+# -- path normalisation --------------------------------------------------------------------
+
+
+@lru_cache(maxsize=4096)
+def canonical_path(raw_path: str) -> str:
+    """The one path both auth and routing decide on: percent-decoded, `;params`
+    dropped, `//`, `.`, `..` and trailing slashes resolved, a doubled version prefix
+    collapsed (`/v1/v1/x`, `/v1beta/v1/x` → `/v1beta/x`) and `/v1` added to the
+    OpenAI/Anthropic paths clients send without it (`/chat/completions`)."""
+    path = unquote(raw_path) if "%" in raw_path else raw_path
+    path = path.replace("\\", "/")
+    segments: list[str] = []
+    for segment in path.split("/"):
+        if ";" in segment:
+            segment = segment.split(";", 1)[0]
+        if segment in ("", "."):
+            continue
+        if segment == "..":
+            if segments:
+                segments.pop()
+            continue
+        segments.append(segment)
+    while len(segments) >= 2 and segments[0] in _VERSIONS and segments[1] in _VERSIONS:
+        # Keep the more specific version: /v1beta/v1/models → /v1beta/models.
+        drop = 0 if segments[0] == "v1" else 1
+        del segments[drop]
+    if segments and segments[0] in _UNPREFIXED:
+        segments.insert(0, "v1")
+    return "/" + "/".join(segments)
+
+
+@web.middleware
+async def normalise_path_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    raw = request.rel_url.raw_path
+    canonical = canonical_path(raw)
+    request[CANONICAL_PATH] = canonical
+    if canonical == raw or _NORMALISED in request:
+        return await handler(request)
+    # Route the canonical path: a clone re-enters the app with the canonical URL so the
+    # router and every middleware see exactly the path auth decided on.
+    url = URL.build(path=canonical, query_string=request.rel_url.raw_query_string, encoded=False)
+    clone = request.clone(rel_url=url)
+    clone[_NORMALISED] = True
+    clone[CANONICAL_PATH] = canonical
+    return await request.app._handle(clone)  # noqa: SLF001 - aiohttp's own dispatch entry
+
+
+# -- CORS ----------------------------------------------------------------------------------
+
+
+@web.middleware
+async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Preflights are answered here, before auth: browsers never send keys on them."""
+    if request.method != hdrs.METH_OPTIONS:
+        return await handler(request)
+    headers = {
+        "Access-Control-Allow-Methods": "GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS",
+        "Access-Control-Allow-Headers": request.headers.get("Access-Control-Request-Headers", "*"),
+        "Access-Control-Max-Age": "86400",
+    }
+    return web.Response(status=204, headers=headers)
+
+
+# -- auth ----------------------------------------------------------------------------------
+
+
+def presented_keys(request: web.Request) -> list[str]:
+    """Every key the client sent, on any of the five carriers."""
+    keys: list[str] = []
+    headers = request.headers
+    auth = headers.get(hdrs.AUTHORIZATION)
+    if auth:
+        scheme, _, rest = auth.partition(" ")
+        keys.append(rest.strip() if rest and scheme.lower() == "bearer" else auth.strip())
+    for name in ("x-api-key", "x-goog-api-key"):
+        value = headers.get(name)
+        if value:
+            keys.append(value.strip())
+    if "key=" in request.rel_url.raw_query_string:
+        keys.extend(request.query.getall("key", ()))
+    return keys
+
+
+def make_auth_middleware(ctx: ProxyContext):
+    @web.middleware
+    async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        mode = ctx.auth_mode  # hot-applied: read per request
+        if mode == "off":
+            return await handler(request)
+        if mode == "all_except_health":
+            path = request.get(CANONICAL_PATH) or canonical_path(request.rel_url.raw_path)
+            if path in HEALTH_PATHS or (request.method == hdrs.METH_HEAD and path in PROBE_PATHS):
+                return await handler(request)
+        expected = ctx.api_key
+        for key in presented_keys(request):
+            # compare_digest on bytes: constant time in the key's content.
+            if hmac.compare_digest(key.encode(), expected):
+                return await handler(request)
+        missing = "missing" if not presented_keys(request) else "invalid"
+        return _error(request, ApiError(ErrorKind.AUTHENTICATION, f"{missing} API key: {AUTH_HELP}"))
+
+    return auth_middleware
+
+
+# -- body size -----------------------------------------------------------------------------
+
+
+def make_body_limit_middleware(ctx: ProxyContext):
+    @web.middleware
+    async def body_limit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        length = request.content_length
+        if length is not None and length > ctx.max_body_bytes:
+            return _error(request, too_large(length, ctx.max_body_bytes))
+        return await handler(request)
+
+    return body_limit_middleware
+
+
+def too_large(length: int | None, limit: int) -> ApiError:
+    size = f"{length} bytes" if length is not None else "the request body"
+    return ApiError(
+        ErrorKind.TOO_LARGE,
+        f"request body too large: {size} exceeds the limit of {limit // (1024 * 1024)} MB (proxy.max_body_mb)",
+    )
+
+
+# -- errors --------------------------------------------------------------------------------
+
+
+def make_error_middleware(ctx: ProxyContext):
+    @web.middleware
+    async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except ApiError as err:
+            return _error(request, err)
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            return _error(request, _from_http_exception(request, exc, ctx))
+        except (asyncio.CancelledError, ConnectionResetError):
+            raise
+        except Exception:
+            logger.exception(
+                "unhandled error in %s %s (request %s)",
+                request.method,
+                request.get(CANONICAL_PATH, request.rel_url.raw_path),
+                request.get(REQUEST_ID),
+            )
+            return _error(
+                request,
+                ApiError(
+                    ErrorKind.API_ERROR,
+                    f"internal error in agproxy (request id {request.get(REQUEST_ID)}); see the agproxy log",
+                    status=500,
+                ),
+            )
+
+    return error_middleware
+
+
+def _from_http_exception(request: web.Request, exc: web.HTTPException, ctx: ProxyContext) -> ApiError:
+    if exc.status == 404:
+        return ApiError(ErrorKind.NOT_FOUND, not_found_message(request))
+    if exc.status == 405:
+        return ApiError(
+            ErrorKind.INVALID_REQUEST,
+            f"method {request.method} not allowed on {request.get(CANONICAL_PATH, request.path)}",
+            status=405,
+        )
+    if exc.status == 413:
+        return too_large(request.content_length, ctx.max_body_bytes)
+    kind = ErrorKind.INVALID_REQUEST if exc.status < 500 else ErrorKind.API_ERROR
+    return ApiError(kind, exc.reason or exc.text or "error", status=exc.status)
+
+
+def not_found_message(request: web.Request) -> str:
+    base = f"{request.scheme}://{request.host}"
+    return (
+        f"unknown path {request.get(CANONICAL_PATH, request.path)}. Base URLs: OpenAI SDK {base}/v1 ; "
+        f"Anthropic SDK / Claude Code {base} ; Gemini SDK / gemini-cli {base}"
+    )
+
+
+def _error(request: web.Request, err: ApiError) -> web.Response:
+    path = request.get(CANONICAL_PATH) or request.rel_url.path
+    return error_response(protocol_for_path(path, request.headers), err)

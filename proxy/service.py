@@ -1,0 +1,256 @@
+"""ProxyService (SPEC §2): start/stop/restart/status of the aiohttp server inside the
+running event loop. `agproxy serve` and the TUI are two front ends over it."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+
+from proxy import jsoncodec
+from proxy.config.model import Config
+from proxy.config.store import ConfigStore
+from proxy.context import ProxyContext
+from proxy.logging_setup import FILE_ONLY
+from proxy.paths import Paths
+from proxy.server.app import apply_body_limit, build_app
+
+logger = logging.getLogger(__name__)
+
+NO_ACCOUNTS = "no available accounts: add an account first (or enable z.ai dispatch)"
+DEFAULT_GRACE = 10.0
+_DEAD_STATES = frozenset({"disabled", "auth_failed", "forbidden"})
+
+
+class StartError(Exception):
+    """The proxy could not start; the message is one line for the user."""
+
+
+@dataclass
+class ServiceStatus:
+    running: bool
+    host: str
+    port: int
+    base_urls: list[str] = field(default_factory=list)
+    auth_mode: str = "off"  # effective
+    lan_open_warning: bool = False  # LAN on and effective auth off
+    accounts_active: int = 0
+    accounts_total: int = 0
+    uptime_s: float = 0.0
+    requests: int = 0
+    errors: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+def account_counts(paths: Paths) -> tuple[int, int]:
+    """(usable, total) account files. Stand-in until the service owns an AccountStore:
+    a file that says disabled, auth_failed or forbidden is not usable."""
+    usable = total = 0
+    directory: Path = paths.accounts_dir
+    if not directory.is_dir():
+        return 0, 0
+    for path in directory.glob("*.json"):
+        try:
+            data = jsoncodec.loads(path.read_bytes())
+        except (OSError, ValueError):
+            continue
+        if not isinstance(data, dict):
+            continue
+        total += 1
+        if data.get("disabled") is True or data.get("state") in _DEAD_STATES:
+            continue
+        usable += 1
+    return usable, total
+
+
+def count_usable_accounts(paths: Paths) -> int:
+    return account_counts(paths)[0]
+
+
+def lan_address() -> str | None:
+    """This machine's address on its LAN (no packet is sent: UDP connect only routes)."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.connect(("10.254.254.254", 1))
+            address = sock.getsockname()[0]
+            if not address.startswith("127."):
+                return address
+    except OSError:
+        pass
+    try:
+        address = socket.gethostbyname(socket.gethostname())
+    except OSError:
+        return None
+    return None if address.startswith("127.") else address
+
+
+class ProxyService:
+    """One aiohttp AppRunner/TCPSite in the current loop. `port`/`lan` override the
+    config for this process only (`agproxy serve --port/--lan`); never written."""
+
+    def __init__(self, store: ConfigStore, *, port: int | None = None, lan: bool | None = None) -> None:
+        self.store = store
+        self.paths = store.paths
+        self.port_override = port
+        self.lan_override = lan
+        self.context = ProxyContext(store)
+        self.accounts = None  # AccountStore, wired in by the accounts part
+        self.monitor = None  # Monitor, wired in by the monitor part
+        self._runner: web.AppRunner | None = None
+        self._app: web.Application | None = None
+        self._starting = False
+        self._stopping = False
+        self._started_at: float | None = None
+        self._host = ""
+        self._port = 0
+        self._lan_ip: str | None = None
+        self.context.apply_config(self._effective(store.config))
+        store.add_listener(self._on_config)
+
+    # -- config ----------------------------------------------------------------------
+
+    @property
+    def config(self) -> Config:
+        return self.context.config
+
+    def _effective(self, config: Config) -> Config:
+        """The config with this run's command-line overrides applied (in memory)."""
+        if self.port_override is not None:
+            config = config.with_value("proxy.port", self.port_override)
+        if self.lan_override is not None:
+            config = config.with_value("proxy.allow_lan_access", self.lan_override)
+        return config
+
+    def _on_config(self, config: Config) -> None:
+        """Hot-apply: auth mode, key and body limit take effect on the next request;
+        port and LAN wait for the next start."""
+        self.context.apply_config(self._effective(config))
+        if self._app is not None:
+            apply_body_limit(self._app, self.context)
+
+    @property
+    def running(self) -> bool:
+        return self._runner is not None
+
+    async def open(self) -> None:
+        """Open what the service keeps while stopped (idempotent)."""
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._starting:
+            raise StartError("the proxy is already starting")
+        if self._stopping:
+            raise StartError("the proxy is stopping; try again in a moment")
+        if self._runner is not None:
+            raise StartError(f"the proxy is already running on {self._host}:{self._port}")
+        self._starting = True
+        try:
+            await self._start()
+        finally:
+            self._starting = False
+
+    async def _start(self) -> None:
+        config = self._effective(self.config)
+        if count_usable_accounts(self.paths) == 0 and not config.zai_dispatch_on:
+            raise StartError(NO_ACCOUNTS)
+        host, port, lan = config.bind_host, config.proxy.port, config.proxy.allow_lan_access
+        self.context.lan_active = lan
+        self.context.apply_config(config)
+        app = build_app(self.context)
+        # access_log=None: a log line per request would cost more than our whole budget.
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=DEFAULT_GRACE)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            self.context.lan_active = None
+            self.context.apply_config(config)
+            reason = exc.strerror or str(exc)
+            raise StartError(
+                f"failed to bind {host}:{port}: {reason} "
+                "(choose another port: agproxy config set proxy.port N, or the TUI Settings)"
+            ) from None
+        self._runner, self._app = runner, app
+        self._host, self._port = host, port
+        self._started_at = time.monotonic()
+        self._lan_ip = lan_address() if lan else None
+        logger.info(
+            "agproxy listening on %s (auth: %s)", " , ".join(self._base_urls()), self.context.auth_mode
+        )
+        if lan and self.context.auth_mode == "off":
+            logger.warning(
+                "the API is open to your whole network: LAN access is on and auth is off "
+                "(set proxy.auth_mode to all_except_health or strict)"
+            )
+
+    async def stop(self, grace: float = DEFAULT_GRACE) -> None:
+        """Stop accepting, give in-flight requests and streams `grace` seconds, then
+        cancel them. Safe to call when stopped."""
+        runner = self._runner
+        if runner is None or self._stopping:
+            return
+        self._stopping = True
+        try:
+            # aiohttp waits shutdown_timeout for running handlers, then cancels them.
+            runner._shutdown_timeout = grace  # noqa: SLF001 - per-call grace period
+            await runner.cleanup()
+        finally:
+            self._runner = self._app = None
+            self._started_at = None
+            self._stopping = False
+            self.context.lan_active = None
+            self.context.apply_config(self._effective(self.config))
+        logger.info("agproxy stopped")
+
+    async def restart(self, grace: float = DEFAULT_GRACE) -> None:
+        await self.stop(grace)
+        await self.start()
+
+    async def close(self) -> None:
+        await self.stop()
+        self.store.remove_listener(self._on_config)
+
+    # -- status ------------------------------------------------------------------------
+
+    def _base_urls(self) -> list[str]:
+        urls = [f"http://127.0.0.1:{self._port}"]
+        if self._lan_ip:
+            urls.append(f"http://{self._lan_ip}:{self._port}")
+        return urls
+
+    def status(self) -> ServiceStatus:
+        """Cheap and sync: safe to call a few times a second from the TUI."""
+        config = self._effective(self.config)
+        running = self._runner is not None
+        active, total = account_counts(self.paths)
+        lan = config.proxy.allow_lan_access if not running else bool(self.context.lan_active)
+        status = ServiceStatus(
+            running=running,
+            host=self._host if running else config.bind_host,
+            port=self._port if running else config.proxy.port,
+            base_urls=self._base_urls() if running else [],
+            auth_mode=self.context.auth_mode,
+            lan_open_warning=lan and self.context.auth_mode == "off",
+            accounts_active=active,
+            accounts_total=total,
+            uptime_s=time.monotonic() - self._started_at if self._started_at else 0.0,
+        )
+        totals = getattr(self.monitor, "totals", None)
+        if callable(totals):  # the monitor part provides request/error/token totals
+            t = totals()
+            status.requests, status.errors = t.requests, t.errors
+            status.input_tokens, status.output_tokens = t.input_tokens, t.output_tokens
+        return status
+
+
+def log_start_error(message: str) -> None:
+    """For front ends that show the error themselves: keep it in the log file only."""
+    logger.error("start failed: %s", message, extra=FILE_ONLY)
