@@ -200,7 +200,7 @@ class ProxyService:
         self._stopping = True
         try:
             # aiohttp waits shutdown_timeout for running handlers, then cancels them.
-            runner._shutdown_timeout = grace  # noqa: SLF001 - per-call grace period
+            runner._shutdown_timeout = grace  # per-call grace period (private in aiohttp)
             await runner.cleanup()
         finally:
             self._runner = self._app = None

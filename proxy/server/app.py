@@ -47,7 +47,7 @@ def build_app(ctx: ProxyContext) -> web.Application:
 def apply_body_limit(app: web.Application, ctx: ProxyContext) -> None:
     """Hot-apply `proxy.max_body_mb` to chunked uploads too (declared lengths are
     checked by the body-limit middleware). aiohttp keeps the limit privately."""
-    app._client_max_size = ctx.max_body_bytes  # noqa: SLF001
+    app._client_max_size = ctx.max_body_bytes
 
 
 def _monitor_middleware(ctx: ProxyContext):

@@ -112,7 +112,7 @@ async def normalise_path_middleware(request: web.Request, handler: Handler) -> w
     clone = request.clone(rel_url=url)
     clone[_NORMALISED] = True
     clone[CANONICAL_PATH] = canonical
-    return await request.app._handle(clone)  # noqa: SLF001 - aiohttp's own dispatch entry
+    return await request.app._handle(clone)  # aiohttp's own dispatch entry (private)
 
 
 # -- CORS ----------------------------------------------------------------------------------
