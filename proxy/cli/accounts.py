@@ -1,0 +1,413 @@
+"""`agproxy accounts …` (SPEC §5, §13): list, add (refresh token, API key, browser
+login), import/export, enable/disable/remove, refresh token + project + quota."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import threading
+import time
+from typing import Any
+
+from proxy import jsoncodec
+from proxy.accounts.importers import export_accounts, import_path
+from proxy.accounts.model import Account, AccountKind, AccountState
+from proxy.accounts.store import AccountStore
+from proxy.config.model import Config, ConfigError
+from proxy.paths import Paths, resolve_paths
+
+PROG = "agproxy accounts"
+LOGIN_TIMEOUT_S = 600.0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "accounts", help="manage upstream accounts", description="Manage upstream accounts."
+    )
+    cmds = p.add_subparsers(dest="accounts_command", metavar="ACTION")
+    p.set_defaults(func=lambda args: _usage(p))
+
+    c = cmds.add_parser("list", help="show accounts, state and quota")
+    c.add_argument("--json", action="store_true", help="one JSON object per account (no secrets)")
+    c.set_defaults(func=cmd_list)
+
+    c = cmds.add_parser("add-token", help="add a Google account from its OAuth refresh token")
+    c.add_argument("token", metavar="TOKEN", help="the refresh token ('-' reads it from stdin)")
+    c.set_defaults(func=cmd_add_token)
+
+    c = cmds.add_parser("add-key", help="add a Gemini API key")
+    c.add_argument("key", metavar="KEY", help="the API key ('-' reads it from stdin)")
+    c.set_defaults(func=cmd_add_key)
+
+    c = cmds.add_parser("login", help="add a Google account by signing in with a browser")
+    c.add_argument("--port", type=int, default=0, help="local redirect port (default: a free one)")
+    c.add_argument(
+        "--timeout", type=float, default=LOGIN_TIMEOUT_S, help="seconds to wait (default 600)"
+    )
+    c.set_defaults(func=cmd_login)
+
+    c = cmds.add_parser(
+        "import", help="import an agproxy export or the reference app's account files"
+    )
+    c.add_argument(
+        "path", metavar="PATH", help="a JSON file, or a folder such as ~/.antigravity_tools"
+    )
+    c.set_defaults(func=cmd_import)
+
+    c = cmds.add_parser("export", help="write all accounts (with secrets) to one 0600 JSON file")
+    c.add_argument("path", metavar="PATH")
+    c.set_defaults(func=cmd_export)
+
+    for name, func, text in (
+        ("enable", cmd_enable, "enable an account (and clear its error state)"),
+        ("disable", cmd_disable, "stop using an account"),
+    ):
+        c = cmds.add_parser(name, help=text)
+        c.add_argument("account", metavar="ID", help="id, id prefix, label or email")
+        c.set_defaults(func=func)
+
+    c = cmds.add_parser("remove", help="delete an account")
+    c.add_argument("account", metavar="ID", help="id, id prefix, label or email")
+    c.add_argument("--yes", "-y", action="store_true", help="do not ask")
+    c.set_defaults(func=cmd_remove)
+
+    c = cmds.add_parser("refresh", help="refresh token, project and quota (all accounts, or one)")
+    c.add_argument("account", metavar="ID", nargs="?", help="id, id prefix, label or email")
+    c.set_defaults(func=cmd_refresh)
+
+
+# -- plumbing -----------------------------------------------------------------------
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+def _fail(message: str, code: int = 1) -> int:
+    print(f"{PROG}: {message}", file=sys.stderr)
+    return code
+
+
+def _paths(args: argparse.Namespace) -> Paths:
+    return resolve_paths(getattr(args, "config", None))
+
+
+def _store(args: argparse.Namespace) -> AccountStore:
+    store = AccountStore(_paths(args).accounts_dir)
+    store.load_all()
+    for path, reason in store.load_errors:
+        print(f"{PROG}: warning: skipped unreadable {path} ({reason})", file=sys.stderr)
+    return store
+
+
+def _config(args: argparse.Namespace) -> Config:
+    """The config for commands that talk to Google (OAuth client, URLs, proxy)."""
+    from proxy.config.store import ConfigStore
+
+    return ConfigStore(_paths(args)).load()
+
+
+def _find(store: AccountStore, key: str) -> Account | None:
+    acc = store.get(key)
+    if acc is None:
+        print(f"{PROG}: no account matches {key!r} (see `agproxy accounts list`)", file=sys.stderr)
+    return acc
+
+
+def _secret_arg(value: str) -> str:
+    return sys.stdin.readline().strip() if value == "-" else value.strip()
+
+
+def human_duration(seconds: float) -> str:
+    s = int(max(0, seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 86400}d{s % 86400 // 3600}h"
+
+
+def describe_state(acc: Account, now: float) -> str:
+    state = acc.effective_state(now)
+    text = state.value
+    if state is AccountState.COOLING:
+        text += f" (in {human_duration(acc.cooling_until() - now)})"
+    elif state is AccountState.VERIFICATION_REQUIRED:
+        text += f" (retry in {human_duration(acc.state_until - now)})"
+    if state not in (AccountState.ACTIVE, AccountState.COOLING) and acc.state_reason:
+        text += f": {acc.state_reason[:80]}"
+    cooling = {m: t for m, t in acc.cooldowns.items() if t > now and m != "*"}
+    if cooling:
+        text += "; cooling " + ", ".join(
+            f"{m} in {human_duration(t - now)}" for m, t in sorted(cooling.items())
+        )
+    return text
+
+
+def quota_lines(acc: Account, now: float) -> list[str]:
+    if acc.kind is not AccountKind.ANTIGRAVITY:
+        return []
+    if not acc.quota:
+        return ["    quota: unknown (never fetched; run `agproxy accounts refresh`)"]
+    lines = [f"    quota (data {human_duration(now - acc.quota_fetched_at)} old):"]
+    for model, q in sorted(acc.quota.items()):
+        pct = "?" if q.remaining_fraction is None else f"{q.remaining_fraction * 100:.0f}%"
+        reset = ""
+        if q.reset_time is not None:
+            reset = (
+                f", resets in {human_duration(q.reset_time - now)}"
+                if q.reset_time > now
+                else ", reset due"
+            )
+        lines.append(f"      {model:<32} {pct:>5}{reset}")
+    return lines
+
+
+# -- commands -------------------------------------------------------------------------
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    store = _store(args)
+    now = time.time()
+    if args.json:
+        for acc in store.list():
+            sys.stdout.write(jsoncodec.dumps(acc.public_view(now)).decode() + "\n")
+        return 0
+    if not store.list():
+        print(
+            "no accounts yet: agproxy accounts login | add-token TOKEN | add-key KEY | import PATH"
+        )
+        return 0
+    print(f"{'ID':<9} {'KIND':<12} {'LABEL':<32} STATE")
+    for acc in store.list():
+        print(f"{acc.id:<9} {acc.kind.value:<12} {acc.label:<32} {describe_state(acc, now)}")
+        if acc.validation_url and acc.effective_state(now) is AccountState.VERIFICATION_REQUIRED:
+            print(f"    verify at: {acc.validation_url}")
+        for line in quota_lines(acc, now):
+            print(line)
+    usable = store.count_usable(now)
+    print(f"{len(store.list())} account(s), {usable} usable")
+    return 0
+
+
+def cmd_add_key(args: argparse.Namespace) -> int:
+    key = _secret_arg(args.key)
+    if not key:
+        return _fail("the API key is empty")
+    if not (key.startswith("AIza") and len(key) == 39):
+        print(
+            f"{PROG}: warning: this does not look like a Gemini API key (AIza…, 39 characters)",
+            file=sys.stderr,
+        )
+    store = _store(args)
+    acc, created = store.add(Account.gemini_key(key))
+    print(f"{'added' if created else 'already present'}: {acc.label} (id {acc.id})")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    store = _store(args)
+    report = import_path(store, args.path)
+    for label in report.added:
+        print(f"added    {label}")
+    for label in report.updated:
+        print(f"updated  {label}")
+    for source, reason in report.skipped:
+        print(f"skipped  {source}: {reason}", file=sys.stderr)
+    print(f"import: {report.summary()}")
+    return 0 if report.added or report.updated or not report.skipped else 1
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    store = _store(args)
+    try:
+        n = export_accounts(store, args.path)
+    except OSError as exc:
+        return _fail(f"cannot write {args.path}: {exc.strerror or exc}")
+    print(f"exported {n} account(s) to {args.path} (mode 0600; it holds secrets)")
+    return 0
+
+
+def _set_disabled(args: argparse.Namespace, disabled: bool) -> int:
+    store = _store(args)
+    acc = _find(store, args.account)
+    if acc is None:
+        return 1
+    store.set_disabled(acc.id, disabled)
+    print(f"{'disabled' if disabled else 'enabled'}: {acc.label} (id {acc.id})")
+    return 0
+
+
+def cmd_enable(args: argparse.Namespace) -> int:
+    return _set_disabled(args, False)
+
+
+def cmd_disable(args: argparse.Namespace) -> int:
+    return _set_disabled(args, True)
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    store = _store(args)
+    acc = _find(store, args.account)
+    if acc is None:
+        return 1
+    if not args.yes:
+        if not sys.stdin.isatty():
+            return _fail(f"not removing {acc.label} without --yes")
+        answer = input(f"Remove {acc.label} (id {acc.id})? [y/N] ").strip().lower()
+        if answer not in ("y", "yes"):
+            print("kept")
+            return 1
+    store.remove(acc.id)
+    print(f"removed: {acc.label} (id {acc.id})")
+    return 0
+
+
+# -- commands that talk to Google ------------------------------------------------------
+
+
+def _run_online(args: argparse.Namespace, coro_fn: Any) -> int:
+    try:
+        config = _config(args)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    store = _store(args)
+    return asyncio.run(_with_sessions(config, store, args, coro_fn))
+
+
+async def _with_sessions(
+    config: Config, store: AccountStore, args: argparse.Namespace, coro_fn: Any
+) -> int:
+    from proxy.upstream.http import UpstreamSessions
+
+    sessions = UpstreamSessions(config)
+    try:
+        return await coro_fn(config, store, sessions, args)
+    finally:
+        await sessions.close()
+
+
+def _report_added(result: Any) -> int:
+    acc = result.account
+    print(f"{'added' if result.created else 'updated'}: {acc.label} (id {acc.id})")
+    if acc.project_id:
+        print(f"  project: {acc.project_id}")
+    if acc.quota:
+        print(f"  quota for {len(acc.quota)} model(s) fetched")
+    for warning in result.warnings:
+        print(f"  warning: {warning}", file=sys.stderr)
+    return 0
+
+
+def cmd_add_token(args: argparse.Namespace) -> int:
+    token = _secret_arg(args.token)
+    if not token:
+        return _fail("the refresh token is empty")
+
+    async def go(
+        config: Config, store: AccountStore, sessions: Any, args: argparse.Namespace
+    ) -> int:
+        from proxy.accounts.onboarding import LoginError, add_refresh_token
+        from proxy.errors import UpstreamError
+
+        try:
+            result = await add_refresh_token(store, sessions, token)
+        except (UpstreamError, LoginError) as exc:
+            return _fail(f"cannot add the account: {exc}")
+        return _report_added(result)
+
+    return _run_online(args, go)
+
+
+def cmd_refresh(args: argparse.Namespace) -> int:
+    async def go(
+        config: Config, store: AccountStore, sessions: Any, args: argparse.Namespace
+    ) -> int:
+        from proxy.accounts.onboarding import refresh_account
+
+        if args.account:
+            acc = _find(store, args.account)
+            if acc is None:
+                return 1
+            targets = [acc]
+        else:
+            targets = [
+                a for a in store.list() if a.kind is AccountKind.ANTIGRAVITY and not a.disabled
+            ]
+        if not targets:
+            print("nothing to refresh (no enabled Google accounts)")
+            return 0
+        failed = 0
+        for acc in targets:
+            if acc.kind is not AccountKind.ANTIGRAVITY:
+                print(f"{acc.label}: API keys have nothing to refresh")
+                continue
+            problems = await refresh_account(store, sessions, acc)
+            if problems:
+                failed += 1
+                print(f"{acc.label}: " + "; ".join(problems), file=sys.stderr)
+            else:
+                print(f"{acc.label}: ok, quota for {len(acc.quota)} model(s)")
+        return 1 if failed else 0
+
+    return _run_online(args, go)
+
+
+def cmd_login(args: argparse.Namespace) -> int:
+    async def go(
+        config: Config, store: AccountStore, sessions: Any, args: argparse.Namespace
+    ) -> int:
+        from proxy.accounts.onboarding import LoginError, LoginFlow, finish_login
+        from proxy.errors import UpstreamError
+
+        flow = LoginFlow(config.upstream.oauth_client_id, port=args.port)
+        try:
+            try:
+                url = await flow.start()
+            except OSError as exc:
+                return _fail(
+                    f"cannot listen for the redirect on 127.0.0.1:{args.port}: {exc.strerror or exc}"
+                )
+            port = flow.redirect_uri.rsplit(":", 1)[1].split("/")[0]
+            print("Open this URL in a browser and sign in with the Google account to add:\n")
+            print(f"  {url}\n")
+            print(f"Waiting for Google's redirect to {flow.redirect_uri}")
+            print(
+                "Over SSH: the browser's redirect page will fail to load; copy its address "
+                f"(or just the code) and paste it here, or forward the port: ssh -L {port}:127.0.0.1:{port} …"
+            )
+            _read_pastes(flow)
+            code = await flow.wait_code(args.timeout)
+            result = await finish_login(store, sessions, flow, code)
+        except (LoginError, UpstreamError) as exc:
+            return _fail(f"login failed: {exc}")
+        finally:
+            await flow.close()
+        return _report_added(result)
+
+    return _run_online(args, go)
+
+
+def _read_pastes(flow: Any) -> None:
+    """Feed stdin lines to the flow from a daemon thread (it never blocks exit,
+    unlike the loop's executor, when the browser redirect wins)."""
+    from proxy.accounts.onboarding import LoginError
+
+    loop = asyncio.get_running_loop()
+
+    def submit(line: str) -> None:
+        try:
+            flow.submit(line)
+        except LoginError as exc:
+            print(f"{exc}; paste the redirect URL or code again", file=sys.stderr)
+
+    def reader() -> None:
+        for line in sys.stdin:
+            if line.strip():
+                loop.call_soon_threadsafe(submit, line)
+
+    threading.Thread(target=reader, name="login-stdin", daemon=True).start()
