@@ -3,7 +3,6 @@ the capture policy, truncation that never splits a token, and redaction (via pro
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from proxy import jsoncodec
@@ -11,8 +10,8 @@ from proxy.redact import redact_text
 
 # Characters secrets are made of (API keys, OAuth tokens, JWT-ish strings).
 _TOKEN_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._~+/=-"
-_TOKEN_RUN = re.compile(rb"[A-Za-z0-9._~+/=\-]*")
-# How far a cut may move forward to keep a token whole before it cuts back instead.
+_TOKEN_SET = frozenset(_TOKEN_CHARS)
+# Longer runs of token characters are data (base64 images), not credentials.
 _MAX_TOKEN = 4096
 
 
@@ -28,8 +27,8 @@ def capture_body(data: bytes | str | None, limit: int) -> str:
     """Decoded, truncated to about `limit` bytes, secrets redacted.
 
     Redaction runs after truncation (so a 20 MiB body costs only `limit` bytes of regex
-    work), which is safe because the cut never leaves part of a token behind: a partial
-    secret would escape the redaction patterns.
+    work), which is safe because the cut never leaves the start of a token behind: a
+    partial secret could escape the redaction patterns.
     """
     if not data:
         return ""
@@ -38,14 +37,15 @@ def capture_body(data: bytes | str | None, limit: int) -> str:
     total = len(data)
     suffix = ""
     if total > limit:
-        end = _TOKEN_RUN.match(data, limit).end()
-        if end - limit <= _MAX_TOKEN:
-            head = data[:end]
-        else:
-            head = data[:limit].rstrip(_TOKEN_CHARS)
-        if len(head) < total:
-            data = head
-            suffix = f"\n…[truncated: {total} bytes in all]"
+        head = data[:limit]
+        if data[limit] in _TOKEN_SET:
+            # the cut splits a run of token characters: drop its start, unless the run is
+            # so long it is data (base64), not a credential
+            stripped = head.rstrip(_TOKEN_CHARS)
+            if len(head) - len(stripped) <= _MAX_TOKEN:
+                head = stripped
+        data = head
+        suffix = f"\n…[truncated: {total} bytes in all]"
     return redact_text(data.decode("utf-8", "replace")) + suffix
 
 
