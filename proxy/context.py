@@ -13,12 +13,20 @@ from proxy.paths import Paths
 if TYPE_CHECKING:
     from proxy.config.store import ConfigStore
 
+# aiohttp >= 3.12 wants typed request keys (plain strings warn); older ones take strings.
+_RequestKey = getattr(web, "RequestKey", None)
+
+
+def request_key(name: str, kind: type) -> Any:
+    return _RequestKey(name, kind) if _RequestKey is not None else name
+
+
 # request[RECORD]: the monitor's RequestRecord for this request (see ARCHITECTURE.md).
 RECORD = "agproxy.record"
 # request[REQUEST_ID]: the id sent back as X-Agproxy-Request-Id.
-REQUEST_ID = "agproxy.request_id"
+REQUEST_ID = request_key("agproxy.request_id", str)
 # request[CANONICAL_PATH]: the normalised path that auth and routing both decided on.
-CANONICAL_PATH = "agproxy.path"
+CANONICAL_PATH = request_key("agproxy.path", str)
 
 
 @dataclass(eq=False)

@@ -18,7 +18,7 @@ from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 from yarl import URL
 
-from proxy.context import CANONICAL_PATH, REQUEST_ID, ProxyContext
+from proxy.context import CANONICAL_PATH, REQUEST_ID, ProxyContext, request_key
 from proxy.errors import ApiError, ErrorKind, error_response, protocol_for_path
 
 logger = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ EXPOSED_HEADERS = "X-Agproxy-Request-Id, X-Agproxy-Account, X-Agproxy-Mapped-Mod
 _VERSIONS = frozenset({"v1", "v1beta", "v1alpha"})
 # First segments that clients send without the /v1 a base URL should have carried.
 _UNPREFIXED = frozenset({"chat", "responses", "messages", "models", "completions", "embeddings"})
-_NORMALISED = "agproxy.normalised"
+_NORMALISED = request_key("agproxy.normalised", bool)
 
 AUTH_HELP = (
     "send the proxy API key as 'Authorization: Bearer <key>', 'x-api-key: <key>', "
