@@ -4,7 +4,6 @@ per account), the consent URL and code exchange for login, and the email lookup.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import time
 from dataclasses import dataclass
@@ -41,8 +40,11 @@ class TokenGrant:
     refresh_token: str = ""  # present on code exchange, sometimes rotated on refresh
 
 
-class AccountSaver(Protocol):
-    def save(self, account: Account) -> Any: ...
+class TokenSink(Protocol):
+    """Where refreshed tokens are persisted (the AccountStore)."""
+
+    def update_tokens(self, account: Account, access_token: str, token_expiry: float,
+                      refresh_token: str | None = None, project_id: str | None = None) -> None: ...
 
 
 async def _token_request(sessions: UpstreamSessions, form: dict[str, str]) -> TokenGrant:
@@ -120,7 +122,7 @@ class TokenManager:
     """Keeps access tokens fresh. One refresh at a time per account: concurrent
     callers wait on the account's lock and reuse the token the first one got."""
 
-    def __init__(self, sessions: UpstreamSessions, store: AccountSaver) -> None:
+    def __init__(self, sessions: UpstreamSessions, store: TokenSink) -> None:
         self._sessions = sessions
         self._store = store
         self._locks: dict[str, asyncio.Lock] = {}
@@ -147,12 +149,6 @@ class TokenManager:
                 raise UpstreamError(UpstreamErrorKind.INVALID_GRANT, 0, "account has no refresh token")
             self.refreshes += 1
             grant = await refresh_access_token(self._sessions, account.refresh_token)
-            account.access_token = grant.access_token
-            account.token_expiry = grant.expires_at
-            if grant.refresh_token:
-                account.refresh_token = grant.refresh_token
+            self._store.update_tokens(account, grant.access_token, grant.expires_at, grant.refresh_token or None)
             log.debug("refreshed access token for account %s", account.id)
-            result = self._store.save(account)
-            if inspect.isawaitable(result):
-                await result
             return account.access_token

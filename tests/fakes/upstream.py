@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -209,7 +209,7 @@ class FakeUpstream:
         return web.json_response({"totalTokens": max(1, len(jsoncodec.dumps(req)) // 4)})
 
     async def _r_generate(self, request: web.Request, rec: Received, reply: Reply) -> web.StreamResponse:
-        chunks = gemini_chunks(rec.body.get("request", {}), reply)
+        chunks = gemini_chunks(rec.body.get("request", {}), replace(reply, chunks=1))
         return web.json_response({"response": merge(chunks), "traceId": "t1"})
 
     async def _r_stream(self, request: web.Request, rec: Received, reply: Reply) -> web.StreamResponse:
@@ -218,7 +218,7 @@ class FakeUpstream:
     # -- Gemini API ------------------------------------------------------------------
 
     async def _r_gemini(self, request: web.Request, rec: Received, reply: Reply) -> web.StreamResponse:
-        return web.json_response(merge(gemini_chunks(rec.body or {}, reply)))
+        return web.json_response(merge(gemini_chunks(rec.body or {}, replace(reply, chunks=1))))
 
     async def _r_gemini_stream(self, request: web.Request, rec: Received, reply: Reply) -> web.StreamResponse:
         return await self._sse(request, rec, reply, wrap=False)
