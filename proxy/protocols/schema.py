@@ -216,6 +216,15 @@ class _Cleaner:
                for v in values):
             enum = [x for v in values for x in ([v] if isinstance(v, str) else v)]
             picked: dict[str, Any] = {"type": "string", "enum": list(dict.fromkeys(enum))}
+        elif len(candidates) > 1 and all(_branch_rank(c) == 0 for c in candidates):
+            # a union of object shapes: one object with every property; required only
+            # where all branches agree
+            props: dict[str, Any] = {}
+            for c in candidates:
+                props.update(c.get("properties") or {})
+            common = set.intersection(*(set(c.get("required") or ()) for c in candidates))
+            picked = {**candidates[0], "type": "object", "properties": props,
+                      "required": [r for r in props if r in common]}
         else:
             picked = min(candidates, key=_branch_rank)
             others = [t for c in candidates if c is not picked for t in _types(c.get("type"))[0]]
