@@ -1,0 +1,337 @@
+"""agproxy-tui: the terminal control panel (SPEC §12).
+
+The App wires the tabs to the proxy through the same surface `agproxy serve`
+uses: the ProxyService (start/stop/status), the ConfigStore (settings) and the
+monitor's subscription (live traffic, drained a few times a second). The proxy
+runs in this process and shares the event loop, so UI work per record is tiny."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from typing import Any
+
+from textual.app import App, ComposeResult
+from textual.reactive import reactive
+from textual.widgets import DataTable, Footer, RichLog, TabbedContent, TabPane
+
+from proxy.accounts.store import AccountStore
+from proxy.config.model import Config, ConfigError
+from proxy.config.store import ConfigStore
+from proxy.logging_setup import setup_logging
+from proxy.paths import Paths, resolve_paths
+from proxy.service import ProxyService, StartError, log_start_error
+from tui.bindings import bindings_for
+from tui.commands import AgproxyCommands
+from tui.logbridge import TuiLogHandler
+from tui.screens.detail import DetailScreen
+from tui.screens.dialogs import ConfirmScreen
+from tui.screens.help import HelpScreen
+from tui.widgets.accounts import AccountsPane
+from tui.widgets.connect import ConnectPane, Snippet
+from tui.widgets.log import LogPane
+from tui.widgets.settings import SettingsPane
+from tui.widgets.status_header import StatusHeader
+from tui.widgets.traffic import TrafficPane
+from tui.widgets.traffic_table import TrafficTable
+
+log = logging.getLogger(__name__)
+
+TABS = (("traffic", "1 Traffic"), ("accounts", "2 Accounts"), ("settings", "3 Settings"),
+        ("connect", "4 Connect"), ("log", "5 Log"))  # fmt: skip
+DRAIN_INTERVAL = 0.25  # traffic repaints at most 4×/s
+STATUS_INTERVAL = 1.0
+SUBSCRIPTION_QUEUE = 20_000  # updates buffered between drains before dropping
+
+
+class AgproxyApp(App[None]):
+    CSS_PATH = "agproxy.tcss"
+    TITLE = "agproxy"
+    BINDINGS = bindings_for("app")
+    COMMANDS = App.COMMANDS | {AgproxyCommands}
+
+    proxy_running: reactive[bool] = reactive(False, init=False)
+
+    def __init__(self, paths: Paths | None = None, *, store: ConfigStore | None = None) -> None:
+        super().__init__()
+        self.paths = paths or resolve_paths()
+        if store is None:
+            store = ConfigStore(self.paths)
+            store.load()  # raises ConfigError: main() reports it before the screen is taken
+        self.store = store
+        self.service = ProxyService(store)
+        self.log_handler = TuiLogHandler()
+        self.utc_clock = False  # demo mode: deterministic clock column
+        self.mask_secrets = False  # demo mode: keys masked on screen
+        self._sub: Any = None
+        self._own_accounts: AccountStore | None = None
+        self._accounts_dirty = False
+        self._lifecycle_busy = False
+        self._closed = False
+
+    # -- what the widgets read ----------------------------------------------------------
+
+    @property
+    def config(self) -> Config:
+        return self.service.config
+
+    @property
+    def accounts(self) -> Any:
+        """The service's AccountStore; until the service owns one, our own over the same files."""
+        if self.service.accounts is not None:
+            return self.service.accounts
+        if self._own_accounts is None:
+            self._own_accounts = AccountStore(self.paths.accounts_dir)
+            self._own_accounts.load_all()
+            self._own_accounts.add_listener(self._on_accounts_changed)
+        return self._own_accounts
+
+    @property
+    def monitor(self) -> Any:
+        return self.service.monitor
+
+    @property
+    def traffic_refreshes(self) -> int:
+        """How many times the traffic table was repainted (for the benchmark)."""
+        return self.query_one(TrafficPane).refreshes
+
+    def now(self) -> float:
+        return time.time()
+
+    def read_status(self) -> Any:
+        return self.service.status()
+
+    def local_base_url(self) -> str:
+        st = self.read_status()
+        return st.base_urls[0] if st.base_urls else f"http://127.0.0.1:{st.port}"
+
+    def base_urls(self) -> list[str]:
+        st = self.read_status()
+        return list(st.base_urls) or [f"http://127.0.0.1:{st.port}"]
+
+    def recent_records(self, n: int) -> list[Any]:
+        return self.monitor.recent(n) if self.monitor is not None else []
+
+    async def query_history(self, flt: Any, limit: int, before: Any) -> list[Any]:
+        if self.monitor is None:
+            return []
+        return await self.monitor.query(flt, limit=limit, before=before)
+
+    async def fetch_record(self, record_id: int) -> Any:
+        if self.monitor is None:
+            return None
+        return await self.monitor.get(record_id)
+
+    def save_config(self, config: Config) -> None:
+        self.store.save(config)
+
+    # -- layout ------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield StatusHeader(id="status")
+        with TabbedContent(initial="traffic", id="tabs"):
+            with TabPane(TABS[0][1], id="traffic"):
+                yield TrafficPane(id="traffic-pane")
+            with TabPane(TABS[1][1], id="accounts"):
+                yield AccountsPane(id="accounts-pane")
+            with TabPane(TABS[2][1], id="settings"):
+                yield SettingsPane(id="settings-pane")
+            with TabPane(TABS[3][1], id="connect"):
+                yield ConnectPane(id="connect-pane")
+            with TabPane(TABS[4][1], id="log"):
+                yield LogPane(self.log_handler, id="log-pane")
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        self.install_logging()
+        await self.service.open()
+        self.store.add_listener(self._on_config_saved)
+        if self.service.accounts is not None:
+            self.service.accounts.add_listener(self._on_accounts_changed)
+        self.refresh_status()
+        self.set_interval(STATUS_INTERVAL, self.refresh_status)
+        self.set_interval(DRAIN_INTERVAL, self.drain_traffic)
+        self.query_one(TrafficTable).focus()
+        if self.config.proxy.auto_start:
+            self.action_toggle_proxy()
+
+    def install_logging(self) -> None:
+        setup_logging(self.paths, stderr=False, extra_handler=self.log_handler)
+
+    async def on_unmount(self) -> None:
+        await self.shutdown()
+
+    async def shutdown(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._sub is not None:
+            self._sub.close()
+        try:
+            await self.service.close()
+        except Exception:  # noqa: BLE001 - quitting must not fail
+            log.exception("error while stopping the proxy")
+        logging.getLogger().removeHandler(self.log_handler)
+
+    # -- periodic work -----------------------------------------------------------------
+
+    def refresh_status(self) -> None:
+        try:
+            st = self.read_status()
+        except Exception:  # noqa: BLE001 - a status bug must not kill the panel
+            log.exception("status() failed")
+            return
+        self.query_one(StatusHeader).show(st)
+        if st.running != self.proxy_running:
+            self.proxy_running = st.running
+        if self._accounts_dirty:
+            self._accounts_dirty = False
+            self.query_one(AccountsPane).refresh_accounts()
+
+    def drain_traffic(self) -> None:
+        """Move everything the monitor published since the last tick into the table."""
+        if self._sub is None:
+            monitor = self.monitor
+            if monitor is None:
+                return
+            self._sub = monitor.subscribe(SUBSCRIPTION_QUEUE)
+            self.query_one(TrafficPane).ingest(monitor.recent(1000))
+        batch = self._sub.get_nowait_batch()
+        if batch:
+            self.query_one(TrafficPane).ingest(batch)
+
+    def watch_proxy_running(self, running: bool) -> None:
+        self.query_one(SettingsPane).set_running(running)
+        self.query_one(ConnectPane).refresh_snippets()
+
+    def _on_config_saved(self, _config: Config) -> None:
+        self.call_later(self._config_changed)
+
+    def _config_changed(self) -> None:
+        self.query_one(SettingsPane).reload()
+        self.query_one(ConnectPane).refresh_snippets()
+        self.refresh_status()
+
+    def _on_accounts_changed(self, _event: str, _account: Any) -> None:
+        self._accounts_dirty = True  # repainted on the next status tick
+
+    # -- actions -------------------------------------------------------------------------
+
+    def action_switch_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+        target: Any = {
+            "traffic": TrafficTable,
+            "accounts": DataTable,
+            "settings": SettingsPane,
+            "connect": Snippet,
+            "log": RichLog,
+        }[tab]
+        pane = self.query_one(f"#{tab}", TabPane)
+        widgets = [w for w in pane.query(target) if w.focusable] if tab != "settings" else []
+        if tab == "settings":
+            widgets = [w for w in pane.query(".field-input") if w.focusable]
+        if widgets:
+            widgets[0].focus()
+
+    def action_toggle_proxy(self) -> None:
+        self._lifecycle(self._toggle())
+
+    def action_restart_proxy(self) -> None:
+        self._lifecycle(self._restart())
+
+    def _lifecycle(self, job: Any) -> None:
+        if self._lifecycle_busy:
+            job.close()
+            self.notify("The proxy is starting or stopping; wait a moment.", severity="warning")
+            return
+        self._lifecycle_busy = True
+        self.run_worker(job, group="lifecycle")
+
+    async def _toggle(self) -> None:
+        try:
+            if self.service.running:
+                await self.service.stop()
+                self.notify("Proxy stopped.", timeout=3)
+            else:
+                await self._start()
+        finally:
+            self._lifecycle_busy = False
+            self.refresh_status()
+
+    async def _start(self) -> None:
+        try:
+            await self.service.start()
+        except StartError as exc:
+            log_start_error(str(exc))
+            self.notify(str(exc), title="Proxy not started", severity="error", timeout=10)
+            return
+        self.notify(f"Proxy running on {self.local_base_url()}", timeout=3)
+
+    async def _restart(self) -> None:
+        try:
+            if self.service.running:
+                await self.service.stop()
+            await self._start()
+        finally:
+            self._lifecycle_busy = False
+            self.refresh_status()
+
+    def action_toggle_theme(self) -> None:
+        self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def open_detail(self, record: Any) -> None:
+        self.push_screen(DetailScreen(record))
+
+    async def action_back_or_quit(self) -> None:
+        if len(self.screen_stack) > 1:
+            self.pop_screen()
+            return
+        if self.service.running:
+
+            async def answer(yes: bool | None) -> None:
+                if yes:
+                    await self.action_quit_now()
+
+            self.push_screen(ConfirmScreen("The proxy is running. Stop it and quit?", yes="Quit"), answer)
+            return
+        await self.action_quit_now()
+
+    async def action_quit_now(self) -> None:
+        await self.shutdown()
+        self.exit()
+
+    async def run_scoped_action(self, scope: str, action: str) -> None:
+        """Run an action from the bindings table (command palette): tab actions run on
+        that tab's pane after switching to it."""
+        if scope == "app":
+            await self.run_action(action)
+            return
+        self.action_switch_tab(scope)
+        pane = self.query_one(f"#{scope}-pane")
+        await pane.run_action(action)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="agproxy-tui", description="agproxy terminal control panel.")
+    parser.add_argument("--config", metavar="PATH", help="config file (default: user config dir)")
+    args = parser.parse_args(argv)
+    paths = resolve_paths(args.config)
+    try:
+        store = ConfigStore(paths)
+        store.load()
+    except (ConfigError, OSError) as exc:
+        # before the TUI owns the terminal: one clear line and a non-zero exit
+        sys.stderr.write(f"agproxy-tui: {exc}\n")
+        return 1
+    AgproxyApp(paths, store=store).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

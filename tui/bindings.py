@@ -1,0 +1,103 @@
+"""The one table of key bindings of agproxy-tui.
+
+Every key the app answers to is listed here once, with the scope it lives in.
+Widgets take their `BINDINGS` from `bindings_for(scope)`; the help screen and the
+command palette are generated from the same table, so they can never drift.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+# Scopes: "app" (global), one per tab, and the screens.
+SCOPE_TITLES = {
+    "app": "Everywhere",
+    "traffic": "Traffic",
+    "accounts": "Accounts",
+    "settings": "Settings",
+    "connect": "Connect",
+    "detail": "Request detail",
+    "modal": "Dialogs",
+}
+
+
+@dataclass(frozen=True)
+class Key:
+    keys: str  # Textual key names, comma separated ("end,f")
+    action: str  # action name on the widget of this scope (may carry arguments)
+    description: str
+    scope: str
+    show: bool = True  # shown in the footer
+    priority: bool = False
+    palette: bool = True  # offered in the command palette
+    display: str | None = None  # how the key is printed in help/footer
+
+
+TABLE: tuple[Key, ...] = (
+    # -- everywhere -------------------------------------------------------------
+    Key("1", "switch_tab('traffic')", "Traffic tab", "app", show=False, display="1"),
+    Key("2", "switch_tab('accounts')", "Accounts tab", "app", show=False, display="2"),
+    Key("3", "switch_tab('settings')", "Settings tab", "app", show=False, display="3"),
+    Key("4", "switch_tab('connect')", "Connect tab", "app", show=False, display="4"),
+    Key("5", "switch_tab('log')", "Log tab", "app", show=False, display="5"),
+    Key("s", "toggle_proxy", "Start/stop", "app"),
+    Key("r", "restart_proxy", "Restart", "app"),
+    Key("t", "toggle_theme", "Light/dark theme", "app", show=False),
+    Key("question_mark", "help", "Help", "app", display="?"),
+    Key("q", "back_or_quit", "Quit", "app"),
+    Key("ctrl+c", "quit_now", "Quit now", "app", show=False, priority=True),
+    # -- traffic ----------------------------------------------------------------
+    Key("slash", "filter", "Filter", "traffic", display="/"),
+    Key("enter", "details", "Details", "traffic", palette=False),
+    Key("f,end", "follow", "Follow", "traffic", display="f/End"),
+    Key("p", "pause", "Pause", "traffic"),
+    Key("c", "clear", "Clear view", "traffic"),
+    Key("y", "copy_curl", "Copy as curl", "traffic", show=False),
+    Key("escape", "clear_filter", "Clear filter", "traffic", show=False),
+    # -- accounts ---------------------------------------------------------------
+    Key("a", "add_token", "Add token", "accounts"),
+    Key("o", "add_oauth", "OAuth login", "accounts"),
+    Key("k", "add_gemini_key", "Add Gemini key", "accounts"),
+    Key("i", "import_accounts", "Import", "accounts"),
+    Key("e", "toggle_enabled", "Enable/disable", "accounts"),
+    Key("delete,x", "remove", "Remove", "accounts", display="Del/x"),
+    Key("u", "refresh_quota", "Refresh quota", "accounts"),
+    # -- settings ---------------------------------------------------------------
+    Key("ctrl+s", "save", "Save", "settings", priority=True),
+    Key("ctrl+r", "reveal_key", "Reveal key", "settings", priority=True),
+    Key("ctrl+g", "regenerate_key", "New API key", "settings", priority=True),
+    Key("ctrl+y", "copy_key", "Copy key", "settings", priority=True),
+    Key("ctrl+z", "revert", "Revert edits", "settings", show=False, priority=True),
+    # -- connect ----------------------------------------------------------------
+    Key("y", "copy_snippet", "Copy snippet", "connect"),
+    Key("down,j", "focus_next_snippet", "Next snippet", "connect", show=False, palette=False),
+    Key("up,k", "focus_previous_snippet", "Previous snippet", "connect", show=False, palette=False),
+    # -- request detail ---------------------------------------------------------
+    Key("y", "copy_curl", "Copy as curl", "detail", palette=False),
+    Key("escape,q", "close", "Back", "detail", display="Esc/q", palette=False),
+    # -- dialogs ----------------------------------------------------------------
+    Key("escape", "cancel", "Cancel", "modal", palette=False),
+)
+
+
+def bindings_for(scope: str) -> list[Binding]:
+    """Textual bindings for one scope, in table order."""
+    return [
+        Binding(k.keys, k.action, k.description, show=k.show, priority=k.priority, key_display=k.display)
+        for k in TABLE
+        if k.scope == scope
+    ]
+
+
+def key_label(k: Key) -> str:
+    """How a key is written for people ("ctrl+s" → "^s")."""
+    if k.display:
+        return k.display
+    return "/".join(part.replace("ctrl+", "^") for part in k.keys.split(","))
+
+
+def palette_entries() -> list[Key]:
+    """The actions offered in the command palette (everything a key can do)."""
+    return [k for k in TABLE if k.palette]

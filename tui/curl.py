@@ -1,0 +1,30 @@
+""""Copy as curl" for a recorded request: a command that replays it against the
+proxy. The key is never pasted in: auth headers read `$AGPROXY_API_KEY`."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+# Headers curl sets itself, or that would break a replay.
+_SKIP = frozenset({"host", "content-length", "connection", "accept-encoding", "transfer-encoding"})
+_AUTH = {"authorization": "Bearer $AGPROXY_API_KEY", "x-api-key": "$AGPROXY_API_KEY", "x-goog-api-key": "$AGPROXY_API_KEY"}
+
+
+def curl_command(rec: Any, base_url: str) -> str:
+    url = base_url.rstrip("/") + rec.path
+    lines = [f"curl -sS -X {rec.method or 'GET'} {shlex.quote(url)}"]
+    for name, value in (rec.request_headers or {}).items():
+        low = name.lower()
+        if low in _SKIP:
+            continue
+        if low in _AUTH:
+            # double quotes so the shell expands the variable
+            lines.append(f'-H "{name}: {_AUTH[low]}"')
+        else:
+            lines.append(f"-H {shlex.quote(f'{name}: {value}')}")
+    body = rec.request_body or ""
+    if body:
+        lines.append("--data-binary @- <<'AGPROXY_BODY'")
+        return " \\\n  ".join(lines) + "\n" + body + "\nAGPROXY_BODY"
+    return " \\\n  ".join(lines)

@@ -1,0 +1,1 @@
+"""Screens pushed over the main view: dialogs, help and the request detail."""

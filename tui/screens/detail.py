@@ -1,0 +1,142 @@
+"""One request in full: summary, attempts, redacted headers, pretty-printed
+request and response bodies; `y` copies it as a curl command."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from proxy import jsoncodec
+from tui import units
+from tui.bindings import bindings_for
+from tui.curl import curl_command
+
+if TYPE_CHECKING:
+    from tui.app import AgproxyApp
+
+# Bodies bigger than this are shown cut (the monitor already truncates at max_body_kb).
+SHOW_BODY_CHARS = 64_000
+
+
+def pretty_body(body: Any) -> str:
+    """JSON pretty-printed when it is JSON; SSE/text as is; cut for the screen."""
+    if body is None or body == "":
+        return "(not captured — see monitor.capture_bodies)"
+    if isinstance(body, (dict, list)):
+        text = jsoncodec.dumps_pretty(body)
+    else:
+        text = str(body)
+        stripped = text.lstrip()
+        if stripped[:1] in ("{", "["):
+            try:
+                text = jsoncodec.dumps_pretty(jsoncodec.loads(text))
+            except ValueError:
+                pass  # truncated or not JSON: show it raw
+    if len(text) > SHOW_BODY_CHARS:
+        text = text[:SHOW_BODY_CHARS] + f"\n… ({len(text) - SHOW_BODY_CHARS} more characters)"
+    return text
+
+
+def summary_table(rec: Any, utc: bool) -> Table:
+    table = Table(box=None, show_header=False, pad_edge=False)
+    table.add_column(style="bold", min_width=14)
+    table.add_column()
+    status = "in flight" if rec.status == 0 else str(rec.status)
+    ttfb = "—" if rec.ttfb_ms is None else units.millis(rec.ttfb_ms)
+    rows = [
+        ("id", str(rec.id)),
+        ("started", units.stamp(rec.started, utc)),
+        ("request", f"{rec.method} {rec.path}"),
+        ("status", status),
+        ("protocol", rec.protocol or "—"),
+        ("model", rec.client_model or "—"),
+        ("upstream model", rec.upstream_model or "—"),
+        ("account", f"{rec.account or '—'} ({rec.upstream_kind or '—'})"),
+        ("duration", f"{units.millis(rec.duration_ms)}  (first byte {ttfb})"),
+        ("stream", "yes" if rec.stream else "no"),
+        ("tokens", f"{rec.input_tokens} in, {rec.output_tokens} out, {rec.cached_tokens} cached"),
+        ("client", f"{rec.client or '—'}  {rec.user_agent}"),
+    ]
+    if rec.error:
+        rows.append(("error", rec.error))
+    for k, v in rows:
+        table.add_row(k, Text(v))
+    return table
+
+
+def attempts_table(rec: Any) -> Table | Text:
+    if not rec.attempts:
+        return Text("(no upstream attempt)")
+    table = Table(box=None, pad_edge=False)
+    for col in ("#", "account", "status", "time", "error"):
+        table.add_column(col)
+    for i, a in enumerate(rec.attempts, 1):
+        table.add_row(str(i), a.account, str(a.status), units.millis(a.ms), Text(a.error or ""))
+    return table
+
+
+def headers_text(headers: dict[str, str]) -> Text:
+    if not headers:
+        return Text("(none recorded)")
+    return Text("\n".join(f"{k}: {v}" for k, v in headers.items()))
+
+
+class DetailScreen(Screen[None]):
+    BINDINGS = bindings_for("detail")
+
+    def __init__(self, record: Any) -> None:
+        super().__init__()
+        self.record = record
+
+    @property
+    def agapp(self) -> AgproxyApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="detail-body"):
+            yield Static(id="detail-content")
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        self.render_record()
+        full = await self.agapp.fetch_record(self.record.id)
+        if full is not None:
+            self.record = full
+            self.render_record()
+        self.query_one(VerticalScroll).focus()
+
+    def render_record(self) -> None:
+        rec = self.record
+        utc = self.agapp.utc_clock
+        from rich.console import Group
+
+        response = rec.response_body
+        if not response and rec.response_summary is not None:
+            response = rec.response_summary
+        parts = [
+            Text(f"Request {rec.id}", style="bold"),
+            summary_table(rec, utc),
+            Text("\nAttempts", style="bold"),
+            attempts_table(rec),
+            Text("\nRequest headers (redacted)", style="bold"),
+            headers_text(rec.request_headers),
+            Text("\nRequest body", style="bold"),
+            Text(pretty_body(rec.request_body)),
+            Text("\nResponse" + (" (consolidated stream)" if rec.stream else ""), style="bold"),
+            Text(pretty_body(response)),
+        ]
+        self.query_one("#detail-content", Static).update(Group(*parts))
+
+    def action_copy_curl(self) -> None:
+        text = curl_command(self.record, self.agapp.local_base_url())
+        self.agapp.copy_to_clipboard(text)
+        self.agapp.notify("Copied as curl (uses $AGPROXY_API_KEY)", timeout=3)
+
+    def action_close(self) -> None:
+        self.dismiss()

@@ -1,0 +1,1 @@
+"""The widgets of agproxy-tui, one module per tab plus the status header."""

@@ -1,0 +1,285 @@
+"""The Traffic tab: the live table plus its bar (FOLLOW / PAUSED badges, filter,
+counts) and the `/` filter input.
+
+Records arrive in batches from the app's drain timer (`ingest`), so the table is
+repainted at most a few times a second whatever the request rate. The view holds
+at most `MAX_ROWS` rows; older ones are paged in from the monitor store when the
+user scrolls past the top."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Input, Static
+
+from tui.widgets.traffic_table import COLUMNS, TrafficTable, row_values
+
+if TYPE_CHECKING:
+    from tui.app import AgproxyApp
+
+MAX_ROWS = 1000
+# Trim in chunks: removing one DataTable row is O(rows), rebuilding is cheap.
+TRIM_SLACK = 200
+HISTORY_PAGE = 200
+
+
+class TrafficPane(Vertical):
+    """Live traffic: follow mode, pause, clear, filter, history paging."""
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.records: dict[int, Any] = {}  # id → record, oldest first (the view's order)
+        self._values: dict[int, tuple[str, ...]] = {}  # what each row shows now
+        self._held: dict[int, Any] = {}  # arrived while paused
+        self.follow = True
+        self.paused = False
+        self.filter: Any = None  # RecordFilter | None
+        self.refreshes = 0  # repaints of the table (the benchmark reads this)
+        self._history_done = False
+        self._loading_history = False
+
+    @property
+    def agapp(self) -> AgproxyApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="traffic-bar")
+        yield Input(placeholder="filter: status:4xx model:gemini* account:alice text  (Enter apply, Esc cancel)", id="traffic-filter")
+        yield TrafficTable(self, id="traffic-table")
+
+    def on_mount(self) -> None:
+        self.update_bar()
+
+    @property
+    def table(self) -> TrafficTable:
+        return self.query_one(TrafficTable)
+
+    # -- live records --------------------------------------------------------------
+
+    def ingest(self, batch: list[Any]) -> None:
+        """Apply one drained batch (the same record may appear several times)."""
+        if not batch:
+            return
+        if self.paused:
+            for rec in batch:
+                self._held[rec.id] = rec
+            if len(self._held) > MAX_ROWS:
+                for rid in list(self._held)[: len(self._held) - MAX_ROWS]:
+                    del self._held[rid]
+            self.update_bar()
+            return
+        self._apply(batch)
+
+    def _apply(self, batch: Any) -> None:
+        table = self.table
+        flt = self.filter
+        utc = self.agapp.utc_clock
+        changed = False
+        for rec in batch:
+            rid = rec.id
+            key = str(rid)
+            if flt is not None and not flt.matches(rec):
+                if rid in self.records:  # no longer matches (e.g. finished with 200)
+                    del self.records[rid]
+                    del self._values[rid]
+                    table.remove_row(key)
+                    changed = True
+                continue
+            values = row_values(rec, utc)
+            old = self._values.get(rid)
+            if old is None:
+                self.records[rid] = rec
+                self._values[rid] = values
+                table.add_row(*table.cells(values, rec.status), key=key)
+                changed = True
+            elif old != values:
+                self.records[rid] = rec
+                self._values[rid] = values
+                cells = table.cells(values, rec.status)
+                for i, (column, _label, _w) in enumerate(COLUMNS):
+                    if old[i] != values[i] or i in (1, 3, 7):
+                        table.update_cell(key, column, cells[i])
+                changed = True
+        if len(self.records) > MAX_ROWS + TRIM_SLACK:
+            self._trim()
+        if changed:
+            self.refreshes += 1
+            if self.follow:
+                table.move_cursor(row=table.row_count - 1, animate=False)
+            self.update_bar()
+
+    def _trim(self) -> None:
+        keep = list(self.records.items())[-MAX_ROWS:]
+        self.records = dict(keep)
+        self._values = {rid: self._values[rid] for rid, _ in keep}
+        self._history_done = False
+        self.rebuild()
+
+    def rebuild(self) -> None:
+        """Repaint every row from `records` (after trim, theme change, history page)."""
+        table = self.table
+        cursor_key = self._cursor_id()
+        table.clear()
+        utc = self.agapp.utc_clock
+        for rid, rec in self.records.items():
+            values = row_values(rec, utc)
+            self._values[rid] = values
+            table.add_row(*table.cells(values, rec.status), key=str(rid))
+        self.refreshes += 1
+        if self.follow and table.row_count:
+            table.move_cursor(row=table.row_count - 1, animate=False)
+        elif cursor_key is not None and cursor_key in self.records:
+            table.move_cursor(row=list(self.records).index(cursor_key), animate=False)
+        self.update_bar()
+
+    def _cursor_id(self) -> int | None:
+        table = self.table
+        if not table.row_count:
+            return None
+        try:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        except Exception:  # noqa: BLE001 - cursor outside rows after a clear
+            return None
+        return int(key.value) if key.value is not None else None
+
+    def selected_record(self) -> Any:
+        rid = self._cursor_id()
+        return None if rid is None else self.records.get(rid)
+
+    # -- history paging --------------------------------------------------------------
+
+    def load_older(self) -> None:
+        if self._history_done or self._loading_history or not self.records:
+            return
+        self._loading_history = True
+        self.run_worker(self._load_older(), group="history", exclusive=True)
+
+    async def _load_older(self) -> None:
+        try:
+            oldest = min(self.records)
+            older = await self.agapp.query_history(self.filter, HISTORY_PAGE, self.records[oldest])
+            if not older:
+                self._history_done = True
+                self.agapp.notify("No older requests.", timeout=2)
+                return
+            merged: dict[int, Any] = {}
+            for rec in sorted(older, key=lambda r: r.id):
+                if rec.id < oldest:
+                    merged[rec.id] = rec
+            first_new = len(merged)
+            merged.update(self.records)
+            self.records = dict(list(merged.items())[: MAX_ROWS + TRIM_SLACK])
+            self.follow = False
+            self.rebuild()
+            self.table.move_cursor(row=max(0, first_new - 1), animate=False)
+        finally:
+            self._loading_history = False
+
+    # -- actions -----------------------------------------------------------------------
+
+    def set_follow(self, on: bool) -> None:
+        if self.follow != on:
+            self.follow = on
+            self.update_bar()
+
+    def action_follow(self) -> None:
+        self.set_follow(True)
+        table = self.table
+        if table.row_count:
+            table.move_cursor(row=table.row_count - 1, animate=False)
+
+    def action_pause(self) -> None:
+        self.paused = not self.paused
+        if not self.paused and self._held:
+            held, self._held = list(self._held.values()), {}
+            self._apply(held)
+        self.update_bar()
+        self.agapp.notify("Traffic paused" if self.paused else "Traffic resumed", timeout=2)
+
+    def action_clear(self) -> None:
+        self.records.clear()
+        self._values.clear()
+        self._held.clear()
+        self._history_done = True  # cleared means "start from now"
+        self.table.clear()
+        self.refreshes += 1
+        self.update_bar()
+
+    def action_filter(self) -> None:
+        self.add_class("-filtering")
+        box = self.query_one("#traffic-filter", Input)
+        box.value = self.filter.text if self.filter is not None else ""
+        box.focus()
+
+    def action_clear_filter(self) -> None:
+        if self.filter is not None:
+            self.apply_filter("")
+
+    def action_copy_curl(self) -> None:
+        from tui.curl import curl_command
+
+        rec = self.selected_record()
+        if rec is not None:
+            self.app.copy_to_clipboard(curl_command(rec, self.agapp.local_base_url()))
+            self.agapp.notify("Copied as curl (uses $AGPROXY_API_KEY)", timeout=3)
+
+    def action_details(self) -> None:
+        rec = self.selected_record()
+        if rec is not None:
+            self.agapp.open_detail(rec)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id != "traffic-filter":
+            return
+        event.stop()
+        if self.apply_filter(event.value):
+            self.remove_class("-filtering")
+            self.table.focus()
+
+    def on_key(self, event: Any) -> None:
+        if event.key == "escape" and self.has_class("-filtering"):
+            event.stop()
+            self.remove_class("-filtering")
+            self.table.focus()
+
+    def apply_filter(self, text: str) -> bool:
+        """Set the filter and rebuild the view from the live ring; False if it does not parse."""
+        from proxy.monitor.filter import FilterError, parse_filter
+
+        try:
+            flt = parse_filter(text) if text.strip() else None
+        except FilterError as exc:
+            self.agapp.notify(str(exc), title="Filter", severity="error")
+            return False
+        self.filter = flt if flt is not None and not flt.empty else None
+        recent = self.agapp.recent_records(MAX_ROWS * 5)
+        if self.filter is not None:
+            recent = [r for r in recent if self.filter.matches(r)]
+        self.records = {r.id: r for r in sorted(recent, key=lambda r: r.id)[-MAX_ROWS:]}
+        self._values = {}
+        self._history_done = False
+        self.follow = True
+        self.rebuild()
+        return True
+
+    # -- the bar ---------------------------------------------------------------------
+
+    def update_bar(self) -> None:
+        parts = []
+        parts.append("[reverse] FOLLOW [/]" if self.follow else "[dim] follow off: f/End [/]")
+        if self.paused:
+            held = f" +{len(self._held)}" if self._held else ""
+            parts.append(f"[reverse bold] PAUSED{held} [/]")
+        parts.append(f"{len(self.records)} rows")
+        if self.filter is not None:
+            parts.append(f"filter: [b]{_escape(self.filter.text)}[/b]  (Esc clears)")
+        else:
+            parts.append("[dim]/ filter · enter details · p pause · c clear[/]")
+        self.query_one("#traffic-bar", Static).update("  ".join(parts))
+
+
+def _escape(text: str) -> str:
+    return text.replace("[", "\\[")
+
