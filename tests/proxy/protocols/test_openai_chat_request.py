@@ -250,3 +250,14 @@ def test_bad_input_is_a_precise_400(body: Any, param: str | None, words: str) ->
     err = bad_param(body)
     assert err.param == param
     assert words in err.message
+
+
+def test_empty_texts_and_empty_assistant_turns_are_dropped() -> None:
+    req = translate({"model": "m", "messages": [
+        {"role": "user", "content": "a"},
+        {"role": "assistant", "content": None},
+        {"role": "user", "content": [{"type": "text", "text": ""}, {"type": "text", "text": "b"}]},
+        {"role": "user", "content": ""},
+    ]})
+    assert req["contents"] == [{"role": "user", "parts": [{"text": "a"}, {"text": "b"}]}]
+    assert_valid_gemini_request(req)

@@ -25,7 +25,7 @@ _ERROR_CODE = {
 def usage_dict(u: Usage) -> dict[str, Any]:
     return {
         "input_tokens": u.input_tokens,
-        "input_tokens_details": {"cached_tokens": u.cached_tokens},
+        "input_tokens_details": {"cached_tokens": u.cached_tokens, "cache_write_tokens": 0},
         "output_tokens": u.output_tokens,
         "output_tokens_details": {"reasoning_tokens": u.thinking_tokens},
         "total_tokens": u.input_tokens + u.output_tokens,
