@@ -133,7 +133,8 @@ async def raw_request(
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     lines = [f"{method} {target} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Connection: close"]
     lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
-    if body or method in ("POST", "PUT"):
+    chunked = any(k.lower() == "transfer-encoding" for k in (headers or {}))
+    if (body or method in ("POST", "PUT")) and not chunked:
         lines.append(f"Content-Length: {len(body)}")
     writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
     await writer.drain()

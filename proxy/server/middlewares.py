@@ -32,7 +32,7 @@ EXPOSED_HEADERS = "X-Agproxy-Request-Id, X-Agproxy-Account, X-Agproxy-Mapped-Mod
 
 _VERSIONS = frozenset({"v1", "v1beta", "v1alpha"})
 # First segments that clients send without the /v1 a base URL should have carried.
-_UNPREFIXED = frozenset({"chat", "responses", "messages", "models", "completions", "embeddings"})
+_UNPREFIXED = frozenset({"chat", "responses", "messages", "models", "completions", "embeddings", "api"})
 _NORMALISED = request_key("agproxy.normalised", bool)
 
 AUTH_HELP = (
