@@ -40,7 +40,10 @@ class ProxyContext:
     monitor: Any = None  # Monitor
     signatures: Any = None  # thought-signature store
     responses: Any = None  # Responses-API store (previous_response_id)
-    zai: Any = None  # z.ai client
+    upstreams: Any = None  # UpstreamSessions (z.ai forwarding uses it directly)
+    # Seconds of silence before a stream gets a keep-alive (SPEC §8: 15 s).
+    keepalive_interval: float = 15.0
+    started_at: float | None = None  # epoch of the last start, for model listings
     # LAN state the server was bound with; None while stopped. `auto` auth follows the
     # *bound* state: turning LAN off in the file must not open a server still on 0.0.0.0.
     lan_active: bool | None = None

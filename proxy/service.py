@@ -11,19 +11,24 @@ from pathlib import Path
 
 from aiohttp import web
 
-from proxy import jsoncodec
+from proxy.accounts.pool import Pool
+from proxy.accounts.store import AccountStore
 from proxy.config.model import Config
 from proxy.config.store import ConfigStore
 from proxy.context import ProxyContext
+from proxy.dispatch import Dispatcher
 from proxy.logging_setup import FILE_ONLY
-from proxy.paths import Paths
+from proxy.monitor import Monitor
+from proxy.protocols.responses_store import ResponseStore
+from proxy.protocols.signatures import SignatureStore
 from proxy.server.app import apply_body_limit, build_app
+from proxy.upstream.http import UpstreamSessions
+from proxy.upstream.oauth import TokenManager
 
 logger = logging.getLogger(__name__)
 
 NO_ACCOUNTS = "no available accounts: add an account first (or enable z.ai dispatch)"
 DEFAULT_GRACE = 10.0
-_DEAD_STATES = frozenset({"disabled", "auth_failed", "forbidden"})
 
 
 class StartError(Exception):
@@ -45,31 +50,6 @@ class ServiceStatus:
     errors: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
-
-
-def account_counts(paths: Paths) -> tuple[int, int]:
-    """(usable, total) account files. Stand-in until the service owns an AccountStore:
-    a file that says disabled, auth_failed or forbidden is not usable."""
-    usable = total = 0
-    directory: Path = paths.accounts_dir
-    if not directory.is_dir():
-        return 0, 0
-    for path in directory.glob("*.json"):
-        try:
-            data = jsoncodec.loads(path.read_bytes())
-        except (OSError, ValueError):
-            continue
-        if not isinstance(data, dict):
-            continue
-        total += 1
-        if data.get("disabled") is True or data.get("state") in _DEAD_STATES:
-            continue
-        usable += 1
-    return usable, total
-
-
-def count_usable_accounts(paths: Paths) -> int:
-    return account_counts(paths)[0]
 
 
 def lan_address() -> str | None:
@@ -98,9 +78,26 @@ class ProxyService:
         self.paths = store.paths
         self.port_override = port
         self.lan_override = lan
-        self.context = ProxyContext(store)
-        self.accounts = None  # AccountStore, wired in by the accounts part
-        self.monitor = None  # Monitor, wired in by the monitor part
+        config = store.config
+        # What lives while stopped too: accounts, history, sessions, translator state.
+        self.accounts = AccountStore(self.paths.accounts_dir)
+        self.accounts.load_all()
+        self.monitor = Monitor(self.paths.monitor_db, config.monitor)
+        self.pool = Pool(self.accounts, config.scheduling)
+        self.upstreams = UpstreamSessions(config)
+        self.tokens = TokenManager(self.upstreams, self.accounts)
+        self.dispatcher = Dispatcher(self.accounts, self.pool, self.upstreams, self.tokens, lambda: self.config)
+        self.context = ProxyContext(
+            store,
+            accounts=self.accounts,
+            pool=self.pool,
+            dispatcher=self.dispatcher,
+            monitor=self.monitor,
+            signatures=SignatureStore(),
+            responses=ResponseStore(),
+            upstreams=self.upstreams,
+        )
+        self._opened = False
         self._runner: web.AppRunner | None = None
         self._app: web.Application | None = None
         self._starting = False
@@ -129,7 +126,11 @@ class ProxyService:
     def _on_config(self, config: Config) -> None:
         """Hot-apply: auth mode, key and body limit take effect on the next request;
         port and LAN wait for the next start."""
-        self.context.apply_config(self._effective(config))
+        effective = self._effective(config)
+        self.context.apply_config(effective)
+        self.pool.apply_settings(effective.scheduling)
+        self.monitor.apply(effective.monitor)
+        self.upstreams.apply(effective)
         if self._app is not None:
             apply_body_limit(self._app, self.context)
 
@@ -139,6 +140,9 @@ class ProxyService:
 
     async def open(self) -> None:
         """Open what the service keeps while stopped (idempotent)."""
+        if not self._opened:
+            self._opened = True
+            await self.monitor.open()
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -157,7 +161,9 @@ class ProxyService:
 
     async def _start(self) -> None:
         config = self._effective(self.config)
-        if count_usable_accounts(self.paths) == 0 and not config.zai_dispatch_on:
+        await self.open()
+        self.accounts.load_all()  # pick up accounts added by `agproxy accounts` meanwhile
+        if self.accounts.count_usable() == 0 and not config.zai_dispatch_on:
             raise StartError(NO_ACCOUNTS)
         host, port, lan = config.bind_host, config.proxy.port, config.proxy.allow_lan_access
         self.context.lan_active = lan
@@ -181,6 +187,7 @@ class ProxyService:
         self._runner, self._app = runner, app
         self._host, self._port = host, port
         self._started_at = time.monotonic()
+        self.context.started_at = time.time()
         self._lan_ip = lan_address() if lan else None
         logger.info(
             "agproxy listening on %s (auth: %s)", " , ".join(self._base_urls()), self.context.auth_mode
@@ -217,6 +224,10 @@ class ProxyService:
     async def close(self) -> None:
         await self.stop()
         self.store.remove_listener(self._on_config)
+        await self.dispatcher.close()
+        await self.upstreams.close()
+        await self.monitor.close()
+        self._opened = False
 
     # -- status ------------------------------------------------------------------------
 
@@ -230,7 +241,7 @@ class ProxyService:
         """Cheap and sync: safe to call a few times a second from the TUI."""
         config = self._effective(self.config)
         running = self._runner is not None
-        active, total = account_counts(self.paths)
+        active, total = self.accounts.count_usable(), len(self.accounts)
         lan = config.proxy.allow_lan_access if not running else bool(self.context.lan_active)
         status = ServiceStatus(
             running=running,
@@ -243,11 +254,9 @@ class ProxyService:
             accounts_total=total,
             uptime_s=time.monotonic() - self._started_at if self._started_at else 0.0,
         )
-        totals = getattr(self.monitor, "totals", None)
-        if callable(totals):  # the monitor part provides request/error/token totals
-            t = totals()
-            status.requests, status.errors = t.requests, t.errors
-            status.input_tokens, status.output_tokens = t.input_tokens, t.output_tokens
+        stats = self.monitor.stats
+        status.requests, status.errors = stats.requests, stats.errors
+        status.input_tokens, status.output_tokens = stats.input_tokens, stats.output_tokens
         return status
 
 

@@ -1,0 +1,177 @@
+"""The Anthropic face: /v1/messages (Google pool or z.ai) and a local
+/v1/messages/count_tokens (SPEC §3, §8, §10)."""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import time
+from typing import Any
+
+from aiohttp import web
+
+from proxy import jsoncodec
+from proxy.errors import ApiError, ErrorKind, Protocol, UpstreamError
+from proxy.protocols import anthropic, anthropic_stream
+from proxy.protocols.common import SSE_KEEPALIVE_COMMENT
+from proxy.protocols.tokens import estimate_tokens
+from proxy.context import RECORD
+from proxy.server import exchange
+from proxy.upstream import zai
+
+PROTOCOL = Protocol.ANTHROPIC
+
+
+async def messages(request: web.Request) -> web.StreamResponse:
+    ctx = exchange.context(request)
+    body = await exchange.read_json(request)
+    client_model = body.get("model")
+    if _use_zai(ctx, client_model):
+        return await _via_zai(request, body)
+    upstream = exchange.upstream_model_for(ctx, client_model)
+    call = anthropic.to_gemini(
+        body,
+        upstream_model=upstream,
+        signatures=ctx.signatures,
+        session_key=request.headers.get("X-Claude-Code-Session-Id"),
+    )
+    record = exchange.note_call(request, call, upstream)
+    message_id = "msg_" + secrets.token_hex(12)
+    include_thinking = bool(call.options.get("thinking", True))
+    if call.stream:
+        encoder = anthropic_stream.AnthropicStreamEncoder(
+            call.client_model,
+            message_id,
+            ctx.signatures,
+            call.session_key,
+            upstream_model=upstream,
+            include_thinking=include_thinking,
+        )
+
+        def keepalive() -> bytes:
+            # `ping` events only after message_start; a comment before it is safe for any parser.
+            return encoder.ping() if encoder.started else SSE_KEEPALIVE_COMMENT
+
+        return await exchange.relay_stream(request, call, upstream, encoder, keepalive=keepalive)
+    resp = await exchange.generate(request, call, upstream)
+    out = anthropic_stream.from_gemini(
+        resp,
+        model=call.client_model,
+        message_id=message_id,
+        signatures=ctx.signatures,
+        session_key=call.session_key,
+        upstream_model=upstream,
+        include_thinking=include_thinking,
+    )
+    usage = out.get("usage") or {}
+    if record is not None:
+        cached = usage.get("cache_read_input_tokens", 0) or 0
+        record.input_tokens = (usage.get("input_tokens", 0) or 0) + cached
+        record.output_tokens = usage.get("output_tokens", 0) or 0
+        record.cached_tokens = cached
+    return exchange.json_reply(request, out, upstream)
+
+
+async def count_tokens(request: web.Request) -> web.Response:
+    """Answered locally: an estimate over system, tools and messages; no account used."""
+    body = await exchange.read_json(request)
+    messages_ = body.get("messages")
+    if not isinstance(messages_, list):
+        raise ApiError(ErrorKind.INVALID_REQUEST, "messages: a list of messages is required", param="messages")
+    record = request.get(RECORD)
+    if record is not None and isinstance(body.get("model"), str):
+        record.client_model = body["model"]
+    tokens = estimate_tokens(body.get("system"), body.get("tools"), messages_)
+    if record is not None:
+        record.input_tokens = tokens
+    return web.Response(body=jsoncodec.dumps({"input_tokens": tokens}), content_type="application/json")
+
+
+def _use_zai(ctx: Any, client_model: Any) -> bool:
+    config = ctx.config
+    if not config.zai_dispatch_on or not isinstance(client_model, str):
+        return False
+    upstream = exchange.upstream_model_for(ctx, client_model)
+    now = time.time()
+    serving = [a for a in ctx.accounts.list() if a.serves(upstream)] if ctx.accounts is not None else []
+    available = any(a.is_selectable(upstream, now) for a in serving)
+    return zai.zai_should_handle(config, available, len(serving))
+
+
+async def _via_zai(request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
+    """Forward to z.ai and relay its answer verbatim (SPEC §10)."""
+    ctx = exchange.context(request)
+    record = request.get(RECORD)
+    client_model = body.get("model", "")
+    use_bearer = "authorization" in request.headers and "x-api-key" not in request.headers
+    started = time.monotonic()
+    try:
+        upstream = await zai.forward(
+            ctx.upstreams,
+            body,
+            use_bearer=use_bearer,
+            anthropic_version=request.headers.get("anthropic-version", "2023-06-01"),
+            anthropic_beta=request.headers.get("anthropic-beta"),
+        )
+    except UpstreamError as exc:
+        _attempt(record, exc.status, started, exc.message)
+        raise exc.to_api_error() from None
+    _attempt(record, upstream.status, started, "")
+    if record is not None:
+        record.client_model = client_model
+        record.upstream_model = upstream.model
+        record.account = "z.ai"
+        record.upstream_kind = "zai"
+        record.stream = bool(body.get("stream"))
+    headers = dict(upstream.headers)
+    headers["X-Agproxy-Account"] = "z.ai"
+    headers["X-Agproxy-Mapped-Model"] = upstream.model
+    if not body.get("stream") or upstream.status != 200:
+        data = await upstream.read()
+        if record is not None:
+            record.mark_first_byte()
+            _usage_from_json(record, data)
+        return web.Response(status=upstream.status, body=data, headers=headers)
+    response = web.StreamResponse(status=upstream.status, headers=headers)
+    await response.prepare(request)
+    if record is not None:
+        record.mark_first_byte()
+    try:
+        async for chunk in upstream.chunks():
+            await response.write(chunk)
+    except UpstreamError as exc:
+        if record is not None:
+            record.error = exc.message
+        err = exc.to_api_error()
+        frame = b"event: error\ndata: " + jsoncodec.dumps(
+            {"type": "error", "error": {"type": "api_error", "message": err.message}}
+        ) + b"\n\n"
+        with contextlib.suppress(ConnectionError):
+            await response.write(frame)
+    except ConnectionError:
+        upstream.close()
+    with contextlib.suppress(ConnectionError):
+        await response.write_eof()
+    return response
+
+
+def _attempt(record: Any, status: int, started: float, error: str) -> None:
+    if record is None:
+        return
+    from proxy.monitor.record import Attempt
+
+    record.attempts.append(Attempt("z.ai", status, int((time.monotonic() - started) * 1000), error))
+
+
+def _usage_from_json(record: Any, data: bytes) -> None:
+    with contextlib.suppress(ValueError, TypeError, AttributeError):
+        usage = jsoncodec.loads(data).get("usage") or {}
+        cached = usage.get("cache_read_input_tokens", 0) or 0
+        record.input_tokens = (usage.get("input_tokens", 0) or 0) + cached
+        record.output_tokens = usage.get("output_tokens", 0) or 0
+        record.cached_tokens = cached
+
+
+def register(app: web.Application) -> None:
+    app.router.add_post("/v1/messages", messages)
+    app.router.add_post("/v1/messages/count_tokens", count_tokens)

@@ -1,0 +1,239 @@
+"""The request pipeline every API face shares: read the JSON body once, fill the
+monitor record, run a non-stream call, or relay a stream with peek-before-commit
+and keep-alives (SPEC §3, §7, §8)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol as TypingProtocol
+
+from aiohttp import web
+
+from proxy import jsoncodec
+from proxy.context import CTX, RECORD, ProxyContext
+from proxy.dispatch import UpstreamCall
+from proxy.errors import ApiError, ErrorKind, UpstreamError
+from proxy.protocols.common import GeminiCall, StreamResult, Usage
+from proxy.routing import resolve_model
+
+logger = logging.getLogger(__name__)
+
+SSE_HEADERS = {
+    "Content-Type": "text/event-stream; charset=utf-8",
+    "Cache-Control": "no-cache",
+    "X-Accel-Buffering": "no",
+}
+
+
+class StreamEncoder(TypingProtocol):
+    result: StreamResult
+
+    def feed(self, chunk: dict[str, Any]) -> bytes: ...
+    def finish(self) -> bytes: ...
+    def fail(self, err: ApiError) -> bytes: ...
+
+
+def context(request: web.Request) -> ProxyContext:
+    return request.app[CTX]
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    """The body parsed once; a precise 400 for anything that is not a JSON object."""
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise
+    except (ConnectionError, asyncio.IncompleteReadError) as exc:
+        raise ApiError(ErrorKind.INVALID_REQUEST, f"request body could not be read: {exc}") from None
+    if not raw:
+        raise ApiError(ErrorKind.INVALID_REQUEST, "request body is empty: expected a JSON object")
+    try:
+        body = jsoncodec.loads(raw)
+    except jsoncodec.JSONDecodeError as exc:
+        raise ApiError(ErrorKind.INVALID_REQUEST, f"request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise ApiError(ErrorKind.INVALID_REQUEST, "request body must be a JSON object")
+    return body
+
+
+def upstream_model_for(ctx: ProxyContext, client_model: Any) -> str:
+    if not isinstance(client_model, str) or not client_model.strip():
+        raise ApiError(ErrorKind.INVALID_REQUEST, "model: a model name is required", param="model")
+    return resolve_model(client_model, ctx.config.model_mapping)
+
+
+def note_call(request: web.Request, call: GeminiCall, upstream_model: str) -> Any:
+    record = request.get(RECORD)
+    if record is not None:
+        record.client_model = call.client_model
+        record.upstream_model = upstream_model
+        record.stream = call.stream
+    return record
+
+
+def note_usage(record: Any, usage: Usage) -> None:
+    if record is not None:
+        record.input_tokens = usage.input_tokens
+        record.output_tokens = usage.output_tokens
+        record.cached_tokens = usage.cached_tokens
+
+
+def upstream_headers(record: Any, upstream_model: str) -> dict[str, str]:
+    headers = {"X-Agproxy-Mapped-Model": upstream_model}
+    if record is not None and record.account:
+        headers["X-Agproxy-Account"] = record.account
+    return headers
+
+
+def to_upstream(call: GeminiCall, upstream_model: str, stream: bool) -> UpstreamCall:
+    return UpstreamCall(
+        model=upstream_model, request=call.request, session_key=call.session_key, stream=stream
+    )
+
+
+async def generate(request: web.Request, call: GeminiCall, upstream_model: str) -> dict[str, Any]:
+    """One non-stream upstream call (with the dispatcher's failover)."""
+    ctx = context(request)
+    record = request.get(RECORD)
+    try:
+        return await ctx.dispatcher.generate(to_upstream(call, upstream_model, False), record)
+    except UpstreamError as exc:
+        raise exc.to_api_error() from None
+
+
+def json_reply(request: web.Request, body: dict[str, Any], upstream_model: str) -> web.Response:
+    record = request.get(RECORD)
+    if record is not None:
+        record.mark_first_byte()
+    return web.Response(
+        body=jsoncodec.dumps(body),
+        content_type="application/json",
+        headers=upstream_headers(record, upstream_model),
+    )
+
+
+async def relay_stream(
+    request: web.Request,
+    call: GeminiCall,
+    upstream_model: str,
+    encoder: StreamEncoder,
+    *,
+    keepalive: Callable[[], bytes],
+    content_type: str | None = None,
+    on_done: Callable[[StreamEncoder], None] | None = None,
+) -> web.StreamResponse:
+    """Relay an upstream stream through `encoder`.
+
+    Nothing is committed until the first upstream chunk arrives, so a failure before it
+    still reaches the client as a proper error status (and the dispatcher could move on
+    to another account). If that wait outlasts the keep-alive interval the 200 is
+    committed with a keep-alive frame; errors after commit end the stream with the
+    protocol's error event, never a silent truncation."""
+    ctx = context(request)
+    record = request.get(RECORD)
+    interval = ctx.keepalive_interval
+    opening = asyncio.ensure_future(ctx.dispatcher.open_stream(to_upstream(call, upstream_model, True), record))
+    response: web.StreamResponse | None = None
+    stream = None
+    last_write = time.monotonic()
+
+    async def commit() -> web.StreamResponse:
+        headers = dict(SSE_HEADERS)
+        if content_type:
+            headers["Content-Type"] = content_type
+        headers.update(upstream_headers(record, upstream_model))
+        resp = web.StreamResponse(status=200, headers=headers)
+        await resp.prepare(request)
+        if record is not None:
+            record.mark_first_byte()
+        return resp
+
+    try:
+        while True:
+            done, _ = await asyncio.wait({opening}, timeout=interval)
+            if done:
+                break
+            if response is None:
+                response = await commit()
+            await response.write(keepalive())
+        try:
+            stream = opening.result()
+        except UpstreamError as exc:
+            raise exc.to_api_error() from None
+        except ApiError:
+            raise
+    except ApiError as err:
+        if response is None:
+            raise
+        await _end_with_error(response, encoder, err, record)
+        return response
+    finally:
+        if not opening.done():
+            opening.cancel()
+
+    if response is None:
+        response = await commit()
+    pinger = asyncio.ensure_future(_keepalive_loop(response, keepalive, interval, lambda: last_write))
+    try:
+        async for chunk in stream:
+            data = encoder.feed(chunk)
+            if data:
+                await response.write(data)
+                last_write = time.monotonic()
+        tail = encoder.finish()
+        if tail:
+            await response.write(tail)
+        if on_done is not None:
+            on_done(encoder)
+    except UpstreamError as exc:
+        await _end_with_error(response, encoder, exc.to_api_error(), record)
+    except ApiError as err:
+        await _end_with_error(response, encoder, err, record)
+    except (ConnectionResetError, ConnectionError):
+        if record is not None:
+            record.error = "client disconnected"
+        logger.info("client went away mid-stream")
+    finally:
+        pinger.cancel()
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            with contextlib.suppress(Exception):
+                await aclose()
+        note_stream_result(record, encoder.result)
+    with contextlib.suppress(ConnectionError):
+        await response.write_eof()
+    return response
+
+
+def note_stream_result(record: Any, result: StreamResult) -> None:
+    if record is None:
+        return
+    note_usage(record, result.usage)
+    record.response_summary = result.to_dict()
+
+
+async def _end_with_error(response: web.StreamResponse, encoder: StreamEncoder, err: ApiError, record: Any) -> None:
+    if record is not None:
+        record.error = err.message
+    with contextlib.suppress(ConnectionError):
+        await response.write(encoder.fail(err))
+
+
+async def _keepalive_loop(
+    response: web.StreamResponse, frame: Callable[[], bytes], interval: float, last: Callable[[], float]
+) -> None:
+    """Send a keep-alive whenever the stream has been quiet for `interval`."""
+    with contextlib.suppress(ConnectionError, asyncio.CancelledError):
+        while True:
+            idle = time.monotonic() - last()
+            if idle >= interval:
+                await response.write(frame())
+                idle = 0.0
+            await asyncio.sleep(interval - idle)
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
