@@ -89,7 +89,7 @@ class Pool:
             return self._picked(preferred)
         if session_key and self.settings.mode in STICKY_MODES and self.settings.sticky_ttl > 0:
             return self._picked(self._sticky(model, session_key, candidates, now))
-        return self._picked(self._best(model, candidates))
+        return self._picked(self._best(model, candidates, now))
 
     def wait_hint(self, model: str, session_key: str | None) -> float:
         """cache_first: seconds worth waiting for the session's briefly cooling bound
@@ -177,7 +177,7 @@ class Pool:
         if binding is not None and now - binding.last_seen > self.settings.sticky_ttl:
             binding = None
         if binding is None:
-            choice = self._best(model, candidates)
+            choice = self._best(model, candidates, now)
             self._bind(key, choice.id, now)
             return choice
         self._sessions.move_to_end(key)
@@ -185,7 +185,7 @@ class Pool:
         if bound is not None and bound in candidates:
             binding.last_seen, binding.unavailable_since = now, None
             return bound
-        choice = self._best(model, candidates)
+        choice = self._best(model, candidates, now)
         if bound is None or self._lost(bound, model, binding, now):
             self._bind(key, choice.id, now)
         # else: a temporary failover (excluded for this request, or cooling briefly):
@@ -209,7 +209,7 @@ class Pool:
         while len(self._sessions) > self.max_sessions:
             self._sessions.popitem(last=False)
 
-    def _best(self, model: str, candidates: list[Account]) -> Account:
+    def _best(self, model: str, candidates: list[Account], now: float) -> Account:
         """Best quota bucket first, then least recently picked (then used)."""
         if len(candidates) == 1:
             return candidates[0]
@@ -217,9 +217,12 @@ class Pool:
 
         def rank(acc: Account) -> tuple[int, int, float]:
             q = acc.quota.get(model)
-            frac = (
-                UNKNOWN_QUOTA if q is None or q.remaining_fraction is None else q.remaining_fraction
-            )
+            if q is None or q.remaining_fraction is None:
+                frac = UNKNOWN_QUOTA
+            elif q.reset_time is not None and q.reset_time <= now:
+                frac = UNKNOWN_QUOTA  # the snapshot predates a reset: it says nothing now
+            else:
+                frac = q.remaining_fraction
             bucket = math.ceil(min(1.0, max(0.0, frac)) * QUOTA_BUCKETS)
             return (-bucket, seq.get(acc.id, 0), acc.last_used)
 

@@ -278,3 +278,13 @@ def test_mark_used_counts_without_writing(store, clock):
     assert (store.dir / f"{a.id}.json").read_bytes() == before
     store.flush()
     assert (store.dir / f"{a.id}.json").read_bytes() != before
+
+
+def test_snapshot_older_than_its_reset_counts_as_unknown(store, clock):
+    stale = add(
+        store, "stale@example.com", quota={MODEL: QuotaInfo(0.0, clock.t - 1, clock.t - 900)}
+    )
+    low = add(store, "low@example.com", quota={MODEL: QuotaInfo(0.1, clock.t + 900, clock.t)})
+    pool = pool_for(store, clock, mode="performance_first")
+    assert pool.pick(MODEL) is stale
+    assert pool.pick(MODEL, exclude=frozenset({stale.id})) is low
