@@ -69,7 +69,9 @@ def to_gemini(
         request["tools"] = [{"functionDeclarations": tools}]
     choice = body.get("tool_choice")
     if choice is not None:
-        request["toolConfig"] = _tool_choice(choice)
+        config = _tool_choice(choice)  # validated even when moot
+        if tools:  # Gemini wants no toolConfig without function declarations
+            request["toolConfig"] = config
     stream = body.get("stream") is True
     opts = body.get("stream_options")
     include_usage = bool(stream and isinstance(opts, dict) and opts.get("include_usage") is True)

@@ -261,3 +261,8 @@ def test_empty_texts_and_empty_assistant_turns_are_dropped() -> None:
     ]})
     assert req["contents"] == [{"role": "user", "parts": [{"text": "a"}, {"text": "b"}]}]
     assert_valid_gemini_request(req)
+
+
+def test_tool_choice_without_tools_sends_no_tool_config() -> None:
+    req = translate({"model": "m", "messages": [{"role": "user", "content": "x"}], "tool_choice": "none"})
+    assert "toolConfig" not in req
