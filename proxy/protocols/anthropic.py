@@ -62,9 +62,9 @@ def to_gemini(
     if gen:
         request["generationConfig"] = gen
     tools = _tools(body.get("tools"))
+    choice = _tool_choice(body.get("tool_choice"))
     if tools:
         request["tools"] = [{"functionDeclarations": tools}]
-        choice = _tool_choice(body.get("tool_choice"))
         if choice:
             request["toolConfig"] = {"functionCallingConfig": choice}
     _guard_claude_thinking(request, upstream_model)
