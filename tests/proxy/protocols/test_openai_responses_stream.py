@@ -190,3 +190,39 @@ def test_non_stream_and_stream_agree_on_output() -> None:
                       model="gpt-5", response_id="resp_abc", created=1)
     events, _ = run([chunk(*parts, reason="STOP")])
     assert events[-1]["response"]["output"] == out["output"]
+
+
+def test_streamed_turn_saved_then_continued_with_previous_response_id() -> None:
+    from proxy.protocols.openai_responses import to_gemini
+    from proxy.protocols.responses_store import ResponseStore
+
+    store, sigs = ResponseStore(max_entries=2), SignatureStore()
+    first = to_gemini({"model": "gpt-5", "input": "list files", "prompt_cache_key": "k"},
+                      upstream_model="gemini-3-pro-preview", store=store, signatures=sigs)
+    enc = ResponsesStreamEncoder("gpt-5", "resp_1", 1, first.options["echo"], signatures=sigs,
+                                 session_key=first.session_key)
+    enc.feed(chunk({"functionCall": {"name": "exec_command", "args": {"cmd": "ls"}},
+                    "thoughtSignature": "SIG"}, reason="STOP"))
+    enc.finish()
+    store.save("resp_1", first.options["input_items"], enc.output_items)
+    call_id = enc.output_items[0]["call_id"]
+    second = to_gemini({"model": "gpt-5", "previous_response_id": "resp_1", "prompt_cache_key": "k",
+                        "input": [{"type": "function_call_output", "call_id": call_id, "output": "a.txt"}]},
+                       upstream_model="gemini-3-pro-preview", store=store, signatures=sigs)
+    contents = second.request["contents"]
+    assert [c["role"] for c in contents] == ["user", "model", "user"]
+    assert contents[1]["parts"][0]["functionCall"] == {"id": call_id, "name": "exec_command",
+                                                       "args": {"cmd": "ls"}}
+    assert contents[1]["parts"][0]["thoughtSignature"] == "SIG"  # restored, not the sentinel
+    assert contents[2]["parts"][0]["functionResponse"]["response"] == {"output": "a.txt"}
+
+
+def test_response_store_is_bounded_lru() -> None:
+    from proxy.protocols.responses_store import ResponseStore
+
+    store = ResponseStore(max_entries=2)
+    store.save("a", [], [])
+    store.save("b", [], [])
+    assert store.get("a") is not None  # touch: a is now the freshest
+    store.save("c", [], [])
+    assert "b" not in store and "a" in store and "c" in store and len(store) == 2
