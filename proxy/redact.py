@@ -4,7 +4,7 @@ in text (log lines, monitor bodies) and formats a secret for display."""
 from __future__ import annotations
 
 import re
-from typing import Mapping
+from collections.abc import Mapping
 
 # One alternation compiled once; each branch keeps a recognisable prefix (group 1)
 # and masks the rest, so a reader can still tell *which* kind of secret was there.
@@ -48,7 +48,9 @@ def mask_secret(value: str) -> str:
 _SECRET_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "x-api-key", "x-goog-api-key", "cookie", "set-cookie"}
 )
-_TOKENISH_NAME = re.compile(r"token|secret|key|auth|cookie|session|password|credential", re.IGNORECASE)
+_TOKENISH_NAME = re.compile(
+    r"token|secret|key|auth|cookie|session|password|credential", re.IGNORECASE
+)
 
 
 def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:

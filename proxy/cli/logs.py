@@ -30,10 +30,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "path:/v1/messages method:POST errors is:stream since:10m until:2026-11-25T10:00 "
         "-term (not) and plain words; terms combine with AND.",
     )
-    p.add_argument("-f", "--follow", action="store_true", help="keep printing new requests as they are stored")
+    p.add_argument(
+        "-f", "--follow", action="store_true", help="keep printing new requests as they are stored"
+    )
     p.add_argument("--filter", metavar="EXPR", default="", help="only requests matching EXPR")
     p.add_argument("--json", action="store_true", help="one JSON object per line (all fields)")
-    p.add_argument("-n", "--lines", type=int, default=20, metavar="N", help="how many recent requests (default 20)")
+    p.add_argument(
+        "-n",
+        "--lines",
+        type=int,
+        default=20,
+        metavar="N",
+        help="how many recent requests (default 20)",
+    )
     p.set_defaults(func=run)
 
 
@@ -49,7 +58,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         if not db.exists():
             if not args.follow:
-                print(f"agproxy logs: no monitor database at {db} (nothing recorded yet)", file=sys.stderr)
+                print(
+                    f"agproxy logs: no monitor database at {db} (nothing recorded yet)",
+                    file=sys.stderr,
+                )
                 return 1
             while not db.exists():  # follow: wait for `agproxy serve` to create it
                 time.sleep(POLL_SECONDS)

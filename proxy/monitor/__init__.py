@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from proxy.config.model import MonitorSettings
 from proxy.monitor.capture import capture_body, capture_summary, should_capture
@@ -25,9 +26,15 @@ from proxy.monitor.store import MonitorStore
 from proxy.redact import redact_headers, redact_text
 
 __all__ = [
-    "Attempt", "FilterError", "Monitor", "MonitorStats", "RecordFilter", "RequestRecord",
-    "Subscription", "parse_filter",
-]  # fmt: skip
+    "Attempt",
+    "FilterError",
+    "Monitor",
+    "MonitorStats",
+    "RecordFilter",
+    "RequestRecord",
+    "Subscription",
+    "parse_filter",
+]
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +44,9 @@ Before = RequestRecord | tuple[float, int] | None
 class Monitor:
     """Live ring + subscriptions + SQLite store behind one small API (see module doc)."""
 
-    def __init__(self, db_path: str | Path, settings: MonitorSettings, ring_size: int = 5000) -> None:
+    def __init__(
+        self, db_path: str | Path, settings: MonitorSettings, ring_size: int = 5000
+    ) -> None:
         self.db_path = Path(db_path)
         self.settings = settings
         self.hub = LiveHub(ring_size)
@@ -57,8 +66,12 @@ class Monitor:
             await asyncio.to_thread(self._store.open)
             self._open = True
             self._last_id = max(self._last_id, self._store.last_id)
-        except Exception as exc:
-            log.error("monitor database %s cannot be opened (%s); recording in memory only", self.db_path, exc)
+        except Exception as exc:  # noqa: BLE001 - serving must never wait on the monitor
+            log.error(
+                "monitor database %s cannot be opened (%s); recording in memory only",
+                self.db_path,
+                exc,
+            )
 
     async def close(self) -> None:
         """Write everything pending and close the database."""
@@ -111,7 +124,12 @@ class Monitor:
         return record
 
     def finish(
-        self, record: RequestRecord, *, status: int, response_body: bytes | None = None, error: str = ""
+        self,
+        record: RequestRecord,
+        *,
+        status: int,
+        response_body: bytes | None = None,
+        error: str = "",
     ) -> None:
         """Complete a record: timing, capture policy, truncation, redaction; queue it for
         SQLite and publish the update. A second call for the same record is ignored."""
@@ -193,7 +211,9 @@ class Monitor:
         await self.flush()
         return await asyncio.to_thread(self._store.reader.get, record_id)
 
-    async def totals(self, filter: RecordFilter | str | None = None) -> dict[str, dict[str, dict[str, Any]]]:
+    async def totals(
+        self, filter: RecordFilter | str | None = None
+    ) -> dict[str, dict[str, dict[str, Any]]]:
         """{by_model: {model: {requests, errors, input_tokens, output_tokens, cached_tokens}},
         by_account: {...}} over the stored history."""
         if not self._open:

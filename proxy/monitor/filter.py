@@ -14,16 +14,17 @@ from __future__ import annotations
 import re
 import shlex
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from proxy.monitor.record import RequestRecord
 
 KEYS = ("status", "model", "account", "protocol", "path", "method", "kind", "is", "since", "until")
 PROTOCOLS = ("openai", "anthropic", "gemini")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_KEY_RE = re.compile(r"^(-?)([A-Za-z_]+):(.*)$", re.S)
+_KEY_RE = re.compile(r"^(-?)([A-Za-z_]+):(.*)$", re.DOTALL)
 
 
 class FilterError(ValueError):
@@ -80,7 +81,9 @@ def _term(word: str, now: float) -> Term:
     if m:
         negate, key, value = bool(m.group(1)), m.group(2).lower(), m.group(3)
         if key not in KEYS:
-            raise FilterError(f"unknown filter key {key!r} (known: {', '.join(KEYS)}, errors, or plain words)")
+            raise FilterError(
+                f"unknown filter key {key!r} (known: {', '.join(KEYS)}, errors, or plain words)"
+            )
         if not value:
             raise FilterError(f"filter {key}: needs a value, e.g. {_EXAMPLES[key]}")
         term = _KEYED[key](value, now)
@@ -110,8 +113,10 @@ def _like_and_regex(value: str, glob: bool) -> tuple[str, re.Pattern[str]]:
             like.append("\\" + ch if ch in "%_\\" else ch)
             rx.append(re.escape(ch))
     if not glob:
-        return "%" + "".join(like) + "%", re.compile(".*" + "".join(rx) + ".*", re.I | re.A | re.S)
-    return "".join(like), re.compile("".join(rx), re.I | re.A | re.S)
+        return "%" + "".join(like) + "%", re.compile(
+            ".*" + "".join(rx) + ".*", re.IGNORECASE | re.ASCII | re.DOTALL
+        )
+    return "".join(like), re.compile("".join(rx), re.IGNORECASE | re.ASCII | re.DOTALL)
 
 
 def _match_columns(text: str, columns: tuple[str, ...], value: str) -> Term:
@@ -135,7 +140,9 @@ _GETTERS: dict[str, Callable[[RequestRecord], str]] = {
 
 
 def _text(word: str) -> Term:
-    return _match_columns(word, ("path", "client_model", "upstream_model", "account", "error"), word)
+    return _match_columns(
+        word, ("path", "client_model", "upstream_model", "account", "error"), word
+    )
 
 
 # -- keyed terms ----------------------------------------------------------------------
@@ -145,7 +152,12 @@ def _status(value: str, now: float) -> Term:
     v = value.lower()
     if re.fullmatch(r"[1-5]xx", v):
         lo = int(v[0]) * 100
-        return Term(f"status:{v}", lambda r: lo <= r.status < lo + 100, "status >= ? AND status < ?", (lo, lo + 100))
+        return Term(
+            f"status:{v}",
+            lambda r: lo <= r.status < lo + 100,
+            "status >= ? AND status < ?",
+            (lo, lo + 100),
+        )
     if v.isdigit():
         code = int(v)
         return Term(f"status:{code}", lambda r: r.status == code, "status = ?", (code,))
@@ -155,7 +167,9 @@ def _status(value: str, now: float) -> Term:
 def _is(value: str, now: float) -> Term:
     v = value.lower()
     if v in ("error", "errors"):
-        return Term("errors", lambda r: r.status >= 400 or bool(r.error), "status >= 400 OR error != ''")
+        return Term(
+            "errors", lambda r: r.status >= 400 or bool(r.error), "status >= 400 OR error != ''"
+        )
     if v == "stream":
         return Term("is:stream", lambda r: r.stream, "stream = 1")
     if v in ("inflight", "in-flight", "pending"):

@@ -12,7 +12,9 @@ from proxy.context import CANONICAL_PATH, RECORD
 from proxy.errors import protocol_for_path
 
 # Not proxied traffic: health checks, Claude Code telemetry, pre-connect probes.
-_UNRECORDED = frozenset({"/healthz", "/health", "/v1/api/event_logging", "/v1/api/event_logging/batch", "/", "/v1"})
+_UNRECORDED = frozenset(
+    {"/healthz", "/health", "/v1/api/event_logging", "/v1/api/event_logging/batch", "/", "/v1"}
+)
 
 
 def make_middleware(ctx: Any):
@@ -25,7 +27,9 @@ def make_middleware(ctx: Any):
         headers = request.headers
         record = monitor.begin(
             method=request.method,
-            path=request.path_qs if path == request.path else path + (f"?{request.query_string}" if request.query_string else ""),
+            path=request.path_qs
+            if path == request.path
+            else path + (f"?{request.query_string}" if request.query_string else ""),
             protocol=protocol_for_path(path, headers).value,
             client=request.remote or "",
             user_agent=headers.get("User-Agent", ""),
@@ -55,6 +59,8 @@ def make_middleware(ctx: Any):
                 # the body the handler read (aiohttp caches it); never read it here
                 record.raw_body = getattr(request, "_read_bytes", None)
             body = response.body if isinstance(response, web.Response) else None
-            monitor.finish(record, status=status, response_body=body if isinstance(body, bytes) else None)
+            monitor.finish(
+                record, status=status, response_body=body if isinstance(body, bytes) else None
+            )
 
     return monitor_middleware

@@ -23,16 +23,41 @@ class Attempt:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Attempt:
-        return cls(str(d.get("account", "")), int(d.get("status", 0)), int(d.get("ms", 0)), str(d.get("error", "")))
+        return cls(
+            str(d.get("account", "")),
+            int(d.get("status", 0)),
+            int(d.get("ms", 0)),
+            str(d.get("error", "")),
+        )
 
 
 # SQLite column order; `seq` (the table's rowid, insertion order) is not part of a record.
 COLUMNS: tuple[str, ...] = (
-    "id", "started", "client", "user_agent", "method", "path", "protocol",
-    "client_model", "upstream_model", "account", "upstream_kind", "status",
-    "duration_ms", "ttfb_ms", "stream", "input_tokens", "output_tokens", "cached_tokens",
-    "attempts", "error", "request_headers", "request_body", "response_body", "response_summary",
-)  # fmt: skip
+    "id",
+    "started",
+    "client",
+    "user_agent",
+    "method",
+    "path",
+    "protocol",
+    "client_model",
+    "upstream_model",
+    "account",
+    "upstream_kind",
+    "status",
+    "duration_ms",
+    "ttfb_ms",
+    "stream",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "attempts",
+    "error",
+    "request_headers",
+    "request_body",
+    "response_body",
+    "response_summary",
+)
 
 
 @dataclass(slots=True)
@@ -97,35 +122,89 @@ class RequestRecord:
 
     def to_row(self) -> tuple[Any, ...]:
         return (
-            self.id, self.started, self.client, self.user_agent, self.method, self.path,
-            self.protocol, self.client_model, self.upstream_model, self.account,
-            self.upstream_kind, self.status, self.duration_ms, self.ttfb_ms, int(self.stream),
-            self.input_tokens, self.output_tokens, self.cached_tokens,
+            self.id,
+            self.started,
+            self.client,
+            self.user_agent,
+            self.method,
+            self.path,
+            self.protocol,
+            self.client_model,
+            self.upstream_model,
+            self.account,
+            self.upstream_kind,
+            self.status,
+            self.duration_ms,
+            self.ttfb_ms,
+            int(self.stream),
+            self.input_tokens,
+            self.output_tokens,
+            self.cached_tokens,
             jsoncodec.dumps([a.to_dict() for a in self.attempts]).decode() if self.attempts else "",
             self.error,
             jsoncodec.dumps(self.request_headers).decode() if self.request_headers else "",
-            self.request_body, self.response_body,
-            jsoncodec.dumps(self.response_summary).decode() if self.response_summary is not None else None,
-        )  # fmt: skip
+            self.request_body,
+            self.response_body,
+            jsoncodec.dumps(self.response_summary).decode()
+            if self.response_summary is not None
+            else None,
+        )
 
     @classmethod
     def from_row(cls, row: Any) -> RequestRecord:
         """From a row in COLUMNS order (a tuple or sqlite3.Row)."""
-        (rid, started, client, ua, method, path, protocol, cmodel, umodel, account, kind, status,
-         duration, ttfb, stream, tin, tout, tcached, attempts, error, headers, req_body, resp_body,
-         summary) = tuple(row)  # fmt: skip
+        (
+            rid,
+            started,
+            client,
+            ua,
+            method,
+            path,
+            protocol,
+            cmodel,
+            umodel,
+            account,
+            kind,
+            status,
+            duration,
+            ttfb,
+            stream,
+            tin,
+            tout,
+            tcached,
+            attempts,
+            error,
+            headers,
+            req_body,
+            resp_body,
+            summary,
+        ) = tuple(row)
         return cls(
-            id=int(rid), started=float(started), client=client or "", user_agent=ua or "",
-            method=method or "", path=path or "", protocol=protocol or "",
-            client_model=cmodel or "", upstream_model=umodel or "", account=account or "",
-            upstream_kind=kind or "", status=int(status or 0), duration_ms=float(duration or 0.0),
-            ttfb_ms=None if ttfb is None else float(ttfb), stream=bool(stream),
-            input_tokens=int(tin or 0), output_tokens=int(tout or 0), cached_tokens=int(tcached or 0),
+            id=int(rid),
+            started=float(started),
+            client=client or "",
+            user_agent=ua or "",
+            method=method or "",
+            path=path or "",
+            protocol=protocol or "",
+            client_model=cmodel or "",
+            upstream_model=umodel or "",
+            account=account or "",
+            upstream_kind=kind or "",
+            status=int(status or 0),
+            duration_ms=float(duration or 0.0),
+            ttfb_ms=None if ttfb is None else float(ttfb),
+            stream=bool(stream),
+            input_tokens=int(tin or 0),
+            output_tokens=int(tout or 0),
+            cached_tokens=int(tcached or 0),
             attempts=[Attempt.from_dict(a) for a in jsoncodec.loads(attempts)] if attempts else [],
-            error=error or "", request_headers=jsoncodec.loads(headers) if headers else {},
-            request_body=req_body or "", response_body=resp_body or "",
+            error=error or "",
+            request_headers=jsoncodec.loads(headers) if headers else {},
+            request_body=req_body or "",
+            response_body=resp_body or "",
             response_summary=jsoncodec.loads(summary) if summary else None,
-        )  # fmt: skip
+        )
 
     # -- JSON (agproxy logs --json, TUI copy) -------------------------------------------
 

@@ -56,9 +56,7 @@ CREATE INDEX IF NOT EXISTS requests_account ON requests(account);
 """
 
 SELECT = "SELECT " + ", ".join(COLUMNS) + " FROM requests"
-INSERT = (
-    f"INSERT OR REPLACE INTO requests ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
-)
+INSERT = f"INSERT OR REPLACE INTO requests ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 _MODEL_EXPR = "CASE WHEN upstream_model != '' THEN upstream_model ELSE client_model END"
 _ERROR_EXPR = "(status >= 400 OR error != '')"
 
@@ -70,7 +68,9 @@ MAX_PENDING = 50_000  # while the file is locked: beyond this the oldest are dro
 
 def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
     if readonly:
-        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, check_same_thread=False, timeout=2.0)
+        conn = sqlite3.connect(
+            f"{path.as_uri()}?mode=ro", uri=True, check_same_thread=False, timeout=2.0
+        )
     else:
         conn = sqlite3.connect(path, check_same_thread=False, timeout=2.0, isolation_level=None)
     conn.execute("PRAGMA busy_timeout = 2000")
@@ -113,7 +113,9 @@ class StoreReader:
         if before is not None:
             where = f"({where}) AND (started, id) < (?, ?)"
             args += [before[0], before[1]]
-        rows = self._rows(f"{SELECT} WHERE {where} ORDER BY started DESC, id DESC LIMIT ?", [*args, limit])
+        rows = self._rows(
+            f"{SELECT} WHERE {where} ORDER BY started DESC, id DESC LIMIT ?", [*args, limit]
+        )
         return [RequestRecord.from_row(r) for r in rows]
 
     def get(self, record_id: int) -> RequestRecord | None:
@@ -123,7 +125,9 @@ class StoreReader:
     def max_seq(self) -> int:
         return int(self._rows("SELECT coalesce(max(seq), 0) FROM requests", ())[0][0])
 
-    def after(self, seq: int, where: str = "1", params: list[Any] | None = None) -> list[tuple[int, RequestRecord]]:
+    def after(
+        self, seq: int, where: str = "1", params: list[Any] | None = None
+    ) -> list[tuple[int, RequestRecord]]:
         """Rows inserted after `seq`, in insertion order, as (seq, record)."""
         rows = self._rows(
             f"SELECT seq, {', '.join(COLUMNS)} FROM requests WHERE seq > ? AND ({where}) ORDER BY seq",
@@ -134,7 +138,9 @@ class StoreReader:
     def count(self) -> int:
         return int(self._rows("SELECT count(*) FROM requests", ())[0][0])
 
-    def totals(self, where: str = "1", params: list[Any] | None = None) -> dict[str, dict[str, dict[str, int]]]:
+    def totals(
+        self, where: str = "1", params: list[Any] | None = None
+    ) -> dict[str, dict[str, dict[str, int]]]:
         out: dict[str, dict[str, dict[str, int]]] = {}
         for name, expr in (("by_model", _MODEL_EXPR), ("by_account", "account")):
             rows = self._rows(
@@ -144,9 +150,12 @@ class StoreReader:
             )
             out[name] = {
                 r[0]: {
-                    "requests": r[1], "errors": r[2] or 0, "input_tokens": r[3] or 0,
-                    "output_tokens": r[4] or 0, "cached_tokens": r[5] or 0,
-                }  # fmt: skip
+                    "requests": r[1],
+                    "errors": r[2] or 0,
+                    "input_tokens": r[3] or 0,
+                    "output_tokens": r[4] or 0,
+                    "cached_tokens": r[5] or 0,
+                }
                 for r in rows
             }
         return out
@@ -201,7 +210,9 @@ class MonitorStore:
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("PRAGMA synchronous = NORMAL")
                 conn.executescript(SCHEMA)
-                self.last_id = int(conn.execute("SELECT coalesce(max(id), 0) FROM requests").fetchone()[0])
+                self.last_id = int(
+                    conn.execute("SELECT coalesce(max(id), 0) FROM requests").fetchone()[0]
+                )
                 self._conn = conn
                 return
             except sqlite3.DatabaseError as exc:
@@ -329,7 +340,8 @@ class MonitorStore:
         try:
             conn.execute("DELETE FROM requests WHERE started < ?", (cutoff,))
             row = conn.execute(
-                "SELECT seq FROM requests ORDER BY seq DESC LIMIT 1 OFFSET ?", (self.settings.max_records,)
+                "SELECT seq FROM requests ORDER BY seq DESC LIMIT 1 OFFSET ?",
+                (self.settings.max_records,),
             ).fetchone()
             if row is not None:
                 conn.execute("DELETE FROM requests WHERE seq <= ?", (row[0],))

@@ -22,10 +22,14 @@ class Capture:
 
 def load_capture(folder: str) -> Capture:
     """The first request a real client sent in scenario `folder`."""
-    path = sorted((CLIENTS / folder).glob("*.json"))[0]
+    path = min((CLIENTS / folder).glob("*.json"))
     data: dict[str, Any] = jsoncodec.loads(path.read_bytes())
     body = data.get("body")
-    raw = body.encode() if isinstance(body, str) else (jsoncodec.dumps(body) if body is not None else b"")
+    raw = (
+        body.encode()
+        if isinstance(body, str)
+        else (jsoncodec.dumps(body) if body is not None else b"")
+    )
     return Capture(data["method"], data.get("raw_path") or data["path"], dict(data["headers"]), raw)
 
 
@@ -43,9 +47,14 @@ def run_request(
 ) -> RequestRecord:
     """One begin/finish cycle the way the middleware and handlers drive it."""
     record = monitor.begin(
-        method="POST", path=path, protocol=protocol, client="127.0.0.1",
-        user_agent="test-client/1.0", headers=headers or {"Content-Type": "application/json"}, body=body,
-    )  # fmt: skip
+        method="POST",
+        path=path,
+        protocol=protocol,
+        client="127.0.0.1",
+        user_agent="test-client/1.0",
+        headers=headers or {"Content-Type": "application/json"},
+        body=body,
+    )
     for name, value in fields.items():
         setattr(record, name, value)
     monitor.finish(record, status=status, response_body=response_body, error=error)

@@ -15,18 +15,33 @@ async def _stored(db_path, settings, **kw):
     await m.open()
     try:
         rec = run_request(m, **kw)
-        return await m.get(rec.id) if m.hub.find(rec.id) is None else (await m.query(f"status:{rec.status}", 1))[0]
+        return (
+            await m.get(rec.id)
+            if m.hub.find(rec.id) is None
+            else (await m.query(f"status:{rec.status}", 1))[0]
+        )
     finally:
         await m.close()
 
 
 @pytest.mark.parametrize(
     ("mode", "status", "kept"),
-    [("off", 200, False), ("off", 500, False), ("errors", 200, False), ("errors", 429, True), ("all", 200, True)],
+    [
+        ("off", 200, False),
+        ("off", 500, False),
+        ("errors", 200, False),
+        ("errors", 429, True),
+        ("all", 200, True),
+    ],
 )
 async def test_capture_policy_decides_which_bodies_are_stored(db_path, mode, status, kept):
-    rec = await _stored(db_path, MonitorSettings(capture_bodies=mode), status=status,
-                        body=b'{"q":"hello"}', response_body=b'{"a":"world"}')  # fmt: skip
+    rec = await _stored(
+        db_path,
+        MonitorSettings(capture_bodies=mode),
+        status=status,
+        body=b'{"q":"hello"}',
+        response_body=b'{"a":"world"}',
+    )
     assert (rec.request_body == '{"q":"hello"}') is kept
     assert (rec.response_body == '{"a":"world"}') is kept
     if not kept:
@@ -34,16 +49,24 @@ async def test_capture_policy_decides_which_bodies_are_stored(db_path, mode, sta
 
 
 async def test_errors_mode_keeps_bodies_of_a_request_with_error_text(db_path):
-    rec = await _stored(db_path, MonitorSettings(capture_bodies="errors"), status=200, error="stream cut")
+    rec = await _stored(
+        db_path, MonitorSettings(capture_bodies="errors"), status=200, error="stream cut"
+    )
     assert rec.request_body and rec.error == "stream cut"
 
 
 async def test_stream_summary_is_kept_with_bodies_and_dropped_without(db_path, tmp_path):
     summary = {"text": "hello", "thinking": "hmm", "tool_calls": [], "usage": {"output_tokens": 2}}
-    kept = await _stored(db_path, MonitorSettings(capture_bodies="all"), response_summary=dict(summary), stream=True)
+    kept = await _stored(
+        db_path, MonitorSettings(capture_bodies="all"), response_summary=dict(summary), stream=True
+    )
     assert kept.response_summary == summary
-    dropped = await _stored(tmp_path / "other.sqlite3", MonitorSettings(capture_bodies="off"),
-                            response_summary=dict(summary), stream=True)  # fmt: skip
+    dropped = await _stored(
+        tmp_path / "other.sqlite3",
+        MonitorSettings(capture_bodies="off"),
+        response_summary=dict(summary),
+        stream=True,
+    )
     assert dropped.response_summary is None
 
 

@@ -12,8 +12,15 @@ from proxy.monitor import Monitor
 
 
 def _begin(m: Monitor):
-    return m.begin(method="POST", path="/v1/messages", protocol="anthropic", client="c", user_agent="u",
-                   headers={"Content-Type": "application/json"}, body=b"{}")  # fmt: skip
+    return m.begin(
+        method="POST",
+        path="/v1/messages",
+        protocol="anthropic",
+        client="c",
+        user_agent="u",
+        headers={"Content-Type": "application/json"},
+        body=b"{}",
+    )
 
 
 async def test_subscriber_sees_a_record_begin_and_finish(monitor):

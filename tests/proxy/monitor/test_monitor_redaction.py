@@ -29,21 +29,41 @@ async def test_secrets_in_headers_query_and_bodies_never_reach_the_database(tmp_
     m = Monitor(db, MonitorSettings(capture_bodies="all"))
     await m.open()
     cap = load_capture("py-anthropic-messages")
-    headers = dict(cap.headers, **{
-        "x-api-key": API_KEY, "Authorization": f"Bearer {ACCESS}", "x-goog-api-key": GOOGLE_KEY,
-        "Cookie": COOKIE, "X-Refresh": REFRESH,
-    })  # fmt: skip
+    headers = dict(
+        cap.headers,
+        **{
+            "x-api-key": API_KEY,
+            "Authorization": f"Bearer {ACCESS}",
+            "x-goog-api-key": GOOGLE_KEY,
+            "Cookie": COOKIE,
+            "X-Refresh": REFRESH,
+        },
+    )
     body = jsoncodec.loads(cap.body)
-    body["metadata"] = {"user_id": f"user {OPENAI_KEY}", "note": f"refresh_token={REFRESH} token {ACCESS}"}
+    body["metadata"] = {
+        "user_id": f"user {OPENAI_KEY}",
+        "note": f"refresh_token={REFRESH} token {ACCESS}",
+    }
     rec = m.begin(
-        method="POST", path=f"/v1beta/models/gemini-2.5-flash:generateContent?key={GOOGLE_KEY}&alt=sse",
-        protocol="anthropic", client="127.0.0.1", user_agent="claude-cli", headers=headers,
+        method="POST",
+        path=f"/v1beta/models/gemini-2.5-flash:generateContent?key={GOOGLE_KEY}&alt=sse",
+        protocol="anthropic",
+        client="127.0.0.1",
+        user_agent="claude-cli",
+        headers=headers,
         body=jsoncodec.dumps(body),
-    )  # fmt: skip
+    )
     rec.attempts = [Attempt("alice", 401, 20, f"upstream said: invalid key {GOOGLE_KEY}")]
-    rec.response_summary = {"text": f"your key is {API_KEY}", "tool_calls": [{"arguments": {"k": ACCESS}}]}
-    m.finish(rec, status=500, response_body=f'{{"echo":"Bearer {ACCESS}","k":"{OPENAI_KEY}"}}'.encode(),
-             error=f"upstream rejected x-goog-api-key: {GOOGLE_KEY} and Bearer {REFRESH}")  # fmt: skip
+    rec.response_summary = {
+        "text": f"your key is {API_KEY}",
+        "tool_calls": [{"arguments": {"k": ACCESS}}],
+    }
+    m.finish(
+        rec,
+        status=500,
+        response_body=f'{{"echo":"Bearer {ACCESS}","k":"{OPENAI_KEY}"}}'.encode(),
+        error=f"upstream rejected x-goog-api-key: {GOOGLE_KEY} and Bearer {REFRESH}",
+    )
     await m.flush()
 
     while_open = _files_bytes(tmp_path)  # main file + WAL + shm as another reader would see them
@@ -63,8 +83,15 @@ async def test_secrets_in_headers_query_and_bodies_never_reach_the_database(tmp_
 
 async def test_live_records_are_redacted_too(monitor):
     sub = monitor.subscribe()
-    rec = monitor.begin(method="POST", path=f"/v1/models?key={GOOGLE_KEY}", protocol="gemini", client="c",
-                        user_agent="u", headers={"x-goog-api-key": GOOGLE_KEY}, body=None)  # fmt: skip
+    rec = monitor.begin(
+        method="POST",
+        path=f"/v1/models?key={GOOGLE_KEY}",
+        protocol="gemini",
+        client="c",
+        user_agent="u",
+        headers={"x-goog-api-key": GOOGLE_KEY},
+        body=None,
+    )
     live = sub.get_nowait_batch()[0]
     assert "LEAK0005" not in live.path and "LEAK0005" not in str(live.request_headers)
     monitor.finish(rec, status=200)
