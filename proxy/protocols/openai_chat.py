@@ -243,8 +243,9 @@ def _tool_result(msg: dict[str, Any], p: str, role: str, names: dict[str, str]) 
     call_id = msg.get("tool_call_id")
     if not isinstance(call_id, str) or not call_id:
         raise bad(f"'{p}.tool_call_id' must be a non-empty string", f"{p}.tool_call_id")
-    name = names.get(call_id)
-    if name is None:
+    # Some clients trim old turns but name the function on the tool message itself.
+    name = names.get(call_id) or (msg.get("name") if isinstance(msg.get("name"), str) else None)
+    if not name:
         raise bad(
             f"'{p}.tool_call_id' {call_id!r} matches no earlier assistant tool_calls id",
             f"{p}.tool_call_id",

@@ -266,3 +266,10 @@ def test_empty_texts_and_empty_assistant_turns_are_dropped() -> None:
 def test_tool_choice_without_tools_sends_no_tool_config() -> None:
     req = translate({"model": "m", "messages": [{"role": "user", "content": "x"}], "tool_choice": "none"})
     assert "toolConfig" not in req
+
+
+def test_tool_message_may_name_its_function_when_the_call_was_trimmed() -> None:
+    req = translate({"model": "m", "messages": [
+        {"role": "tool", "tool_call_id": "gone", "name": "lookup", "content": "42"},
+        {"role": "user", "content": "so?"}]})
+    assert req["contents"][0]["parts"][0]["functionResponse"]["name"] == "lookup"
