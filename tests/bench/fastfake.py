@@ -1,0 +1,110 @@
+"""A fast fake Google upstream for benchmarks: raw asyncio HTTP/1.1 with keep-alive,
+canned but wire-exact answers (the `{"response": ...}` envelope of v1internal, SSE
+framing, the Gemini API's bare JSON), so the proxy, not the fake, is what is measured.
+
+Run as `python -m tests.bench.fastfake PORT` (it prints READY when listening)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+
+CHUNK_TEXT = "lorem ipsum "
+
+
+def _gemini_chunk(text: str, last: bool) -> dict:
+    cand: dict = {"content": {"role": "model", "parts": [{"text": text}]}, "index": 0}
+    chunk: dict = {"candidates": [cand], "modelVersion": "bench-model", "responseId": "bench"}
+    if last:
+        cand["finishReason"] = "STOP"
+        chunk["usageMetadata"] = {"promptTokenCount": 12, "candidatesTokenCount": 34, "totalTokenCount": 46}
+    return chunk
+
+
+def _sse(chunks: list[dict], wrap: bool) -> bytes:
+    out = []
+    for c in chunks:
+        body = {"response": c} if wrap else c
+        out.append(b"data: " + json.dumps(body, separators=(",", ":")).encode() + b"\r\n\r\n")
+    return b"".join(out)
+
+
+def _response(status: int, body: bytes, content_type: bytes) -> bytes:
+    return (
+        b"HTTP/1.1 %d OK\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n" % (status, content_type, len(body))
+        + body
+    )
+
+
+def build_answers(stream_chunks: int = 3) -> dict[tuple[bool, bool], bytes]:
+    """(envelope, stream) -> the full HTTP response bytes."""
+    chunks = [_gemini_chunk(CHUNK_TEXT, i == stream_chunks - 1) for i in range(stream_chunks)]
+    merged = _gemini_chunk(CHUNK_TEXT * stream_chunks, True)
+    return {
+        (True, True): _response(200, _sse(chunks, True), b"text/event-stream"),
+        (False, True): _response(200, _sse(chunks, False), b"text/event-stream"),
+        (True, False): _response(200, json.dumps({"response": merged}).encode(), b"application/json"),
+        (False, False): _response(200, json.dumps(merged).encode(), b"application/json"),
+    }
+
+
+class FastUpstream(asyncio.Protocol):
+    """Parses just enough HTTP/1.1: request line, Content-Length, body; answers by path.
+    `?chunks=N` is not used: the chunk count is fixed per process (`--chunks`)."""
+
+    answers: dict[tuple[bool, bool], bytes] = build_answers()
+    long_stream: bytes = b""
+    chunk_delay: float = 0.0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.buf = bytearray()
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        while True:
+            end = self.buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = bytes(self.buf[:end])
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            if len(self.buf) < end + 4 + length:
+                return
+            del self.buf[: end + 4 + length]
+            target = head.split(b" ", 2)[1]
+            self.answer(target)
+
+    def answer(self, target: bytes) -> None:
+        envelope = b"/v1internal" in target
+        stream = b"streamGenerateContent" in target
+        if b"long=1" in target or (stream and self.long_stream and b"/long" in target):
+            self.transport.write(self.long_stream)  # type: ignore[attr-defined]
+            return
+        self.transport.write(self.answers[(envelope, stream)])  # type: ignore[attr-defined]
+
+
+def long_stream_response(chunks: int, wrap: bool = True) -> bytes:
+    """A chunked-encoding SSE answer of `chunks` events (the per-chunk relay cost)."""
+    parts = [b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"]
+    for i in range(chunks):
+        event = _sse([_gemini_chunk("tok ", i == chunks - 1)], wrap)
+        parts.append(b"%x\r\n%s\r\n" % (len(event), event))
+    parts.append(b"0\r\n\r\n")
+    return b"".join(parts)
+
+
+async def serve(port: int, long_chunks: int) -> None:
+    FastUpstream.long_stream = long_stream_response(long_chunks)
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(FastUpstream, "127.0.0.1", port, backlog=1024)
+    print("READY", flush=True)
+    async with server:
+        await server.serve_forever()
+
+
+if __name__ == "__main__":
+    asyncio.run(serve(int(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 500))
