@@ -22,7 +22,7 @@ def request_key(name: str, kind: type) -> Any:
 
 
 # request[RECORD]: the monitor's RequestRecord for this request (see ARCHITECTURE.md).
-RECORD = "agproxy.record"
+RECORD = request_key("agproxy.record", object)
 # request[REQUEST_ID]: the id sent back as X-Agproxy-Request-Id.
 REQUEST_ID = request_key("agproxy.request_id", str)
 # request[CANONICAL_PATH]: the normalised path that auth and routing both decided on.
