@@ -3,6 +3,8 @@ running event loop. `agproxy serve` and the TUI are two front ends over it."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import socket
 import time
@@ -98,6 +100,7 @@ class ProxyService:
             upstreams=self.upstreams,
         )
         self._opened = False
+        self._housekeeping: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
         self._app: web.Application | None = None
         self._starting = False
@@ -188,6 +191,7 @@ class ProxyService:
         self._host, self._port = host, port
         self._started_at = time.monotonic()
         self.context.started_at = time.time()
+        self._housekeeping = asyncio.ensure_future(self._housekeep())
         self._lan_ip = lan_address() if lan else None
         logger.info(
             "agproxy listening on %s (auth: %s)", " , ".join(self._base_urls()), self.context.auth_mode
@@ -205,6 +209,11 @@ class ProxyService:
         if runner is None or self._stopping:
             return
         self._stopping = True
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._housekeeping
+            self._housekeeping = None
         try:
             # aiohttp waits shutdown_timeout for running handlers, then cancels them.
             runner._shutdown_timeout = grace  # per-call grace period (private in aiohttp)
@@ -215,7 +224,17 @@ class ProxyService:
             self._stopping = False
             self.context.lan_active = None
             self.context.apply_config(self._effective(self.config))
+        self.accounts.flush()
         logger.info("agproxy stopped")
+
+    async def _housekeep(self, every: float = 30.0) -> None:
+        """Write batched account counters and short cooldowns now and then (never per request)."""
+        while True:
+            await asyncio.sleep(every)
+            try:
+                self.accounts.flush()
+            except OSError as exc:
+                logger.error("could not save account state: %s", exc)
 
     async def restart(self, grace: float = DEFAULT_GRACE) -> None:
         await self.stop(grace)
