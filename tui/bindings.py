@@ -77,6 +77,7 @@ TABLE: tuple[Key, ...] = (
     # -- request detail ---------------------------------------------------------
     Key("y", "copy_curl", "Copy as curl", "detail", palette=False),
     Key("escape,q", "close", "Back", "detail", display="Esc/q", palette=False),
+    Key("escape,q,question_mark", "close", "Close help", "help", palette=False, display="Esc/q/?"),
     # -- dialogs ----------------------------------------------------------------
     Key("escape", "cancel", "Cancel", "modal", palette=False),
 )

@@ -5,12 +5,11 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from tui.bindings import SCOPE_TITLES, TABLE, key_label
+from tui.bindings import SCOPE_TITLES, TABLE, bindings_for, key_label
 
 ABOUT = (
     "agproxy — a local LLM API gateway. Traffic shows every proxied request live; "
@@ -35,10 +34,13 @@ def help_table() -> Table:
 
 
 class HelpScreen(Screen[None]):
-    BINDINGS = [Binding("escape,q,question_mark", "app.pop_screen", "Close")]
+    BINDINGS = bindings_for("help")
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Static(Text(ABOUT))
             yield Static(help_table())
         yield Footer()
+
+    def action_close(self) -> None:
+        self.dismiss()

@@ -5,7 +5,7 @@ refresh quota."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.style import Style
 from rich.text import Text
@@ -20,7 +20,7 @@ from tui.screens.dialogs import ConfirmScreen, PromptScreen
 if TYPE_CHECKING:
     from tui.app import AgproxyApp
 
-COLUMNS = (("label", 28), ("kind", 11), ("state", 22), ("quota", 34), ("last used", 12), ("req/err", 9))
+COLUMNS = (("label", 20), ("kind", 11), ("state", 20), ("quota", 36), ("last used", 10), ("req/err", 9))
 GROUP_ORDER = ("claude", "gemini pro", "gemini flash", "image", "other")
 BAR = 8
 
@@ -51,7 +51,7 @@ def quota_groups(quota: dict[str, Any]) -> list[tuple[str, float | None, float |
 
 
 class AccountsTable(DataTable):
-    COMPONENT_CLASSES = {
+    COMPONENT_CLASSES: ClassVar[set[str]] = DataTable.COMPONENT_CLASSES | {
         "accounts--active",
         "accounts--cooling",
         "accounts--failed",

@@ -4,7 +4,7 @@ key), accounts, request/error totals, tokens and uptime."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -15,7 +15,7 @@ from tui import units
 
 
 class StatusHeader(Widget):
-    COMPONENT_CLASSES = {
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
         "header--running",
         "header--stopped",
         "header--warning",

@@ -7,7 +7,7 @@ styles, and an update touches only the cells that changed."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.style import Style
 from rich.text import Text
@@ -24,14 +24,15 @@ if TYPE_CHECKING:
 COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("time", "time", 8),
     ("status", "st", 3),
-    ("method", "method", 6),
-    ("path", "path", 26),
-    ("protocol", "proto", 9),
-    ("model", "model → upstream", 30),
-    ("account", "account", 16),
-    ("duration", "duration", 8),
-    ("tokens", "tokens in→out", 13),
+    ("method", "meth", 4),
+    ("path", "path", 24),
+    ("protocol", "api", 4),
+    ("model", "model → upstream", 26),
+    ("account", "account", 14),
+    ("duration", "time", 6),
+    ("tokens", "tok in→out", 11),
 )
+PROTOCOL_SHORT = {"openai": "oai", "anthropic": "anth", "gemini": "gem"}
 STYLE_CLASSES = (
     "traffic--ok",
     "traffic--redirect",
@@ -79,11 +80,11 @@ def row_values(rec: Any, utc: bool = False) -> tuple[str, ...]:
     return (
         units.clock(rec.started, utc),
         "…" if status == 0 else str(status),
-        rec.method,
-        _clip(rec.path, 26),
-        rec.protocol,
-        _clip(model, 30),
-        _clip(rec.account, 16),
+        rec.method[:4],
+        _clip(rec.path, 24),
+        PROTOCOL_SHORT.get(rec.protocol, rec.protocol),
+        _clip(model, 26),
+        _clip(rec.account, 14),
         duration,
         tokens,
     )
@@ -93,6 +94,7 @@ class TrafficTable(DataTable):
     """DataTable that tells its pane when the user moves away from the newest row."""
 
     BINDINGS = bindings_for("traffic")
+    COMPONENT_CLASSES: ClassVar[set[str]] = DataTable.COMPONENT_CLASSES | set(STYLE_CLASSES)
 
     def __init__(self, pane: TrafficPane, **kw: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kw)

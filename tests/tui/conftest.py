@@ -1,0 +1,49 @@
+"""Fixtures for the TUI tests: a throw-away AGPROXY_HOME, a free port, an account file."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from proxy import jsoncodec
+from proxy.config.store import ConfigStore
+from proxy.paths import resolve_paths
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def home(agproxy_home: Path) -> Path:
+    """The test's AGPROXY_HOME (set by the suite's autouse fixture)."""
+    return agproxy_home
+
+
+@pytest.fixture
+def port(home: Path) -> int:
+    """A free port written into the config (proxy.port)."""
+    p = free_port()
+    store = ConfigStore(resolve_paths())
+    store.load()
+    store.save(store.config.with_value("proxy.port", p))
+    return p
+
+
+def write_account(home: Path, account_id: str = "testkey1") -> Path:
+    """A minimal Gemini-key account file, the way proxy/accounts stores them."""
+    folder = home / "accounts"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{account_id}.json"
+    path.write_bytes(
+        jsoncodec.dumps({"id": account_id, "kind": "gemini_key", "api_key": "AIzaTestTestTestTestTestTest0001"})
+    )
+    return path
+
+
+def notes(app, severity: str | None = None) -> list[str]:
+    return [n.message for n in app._notifications if severity is None or n.severity == severity]

@@ -1,0 +1,119 @@
+"""Start/stop from the keyboard, start errors as notifications, quit confirmation."""
+
+from __future__ import annotations
+
+import socket
+
+from textual.widgets import Input
+
+from tests.tui.conftest import notes, write_account
+from tui.app import AgproxyApp
+from tui.screens.dialogs import ConfirmScreen
+from tui.widgets.settings import SettingsPane
+from tui.widgets.status_header import StatusHeader
+
+
+def header_text(app: AgproxyApp) -> str:
+    header = app.query_one(StatusHeader)
+    return " ".join(str(s.render()) for s in header.query(".status-line"))
+
+
+async def press_and_settle(app: AgproxyApp, pilot, key: str) -> None:
+    await pilot.press(key)
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    app.refresh_status()
+    await pilot.pause()
+
+
+async def test_s_without_accounts_shows_error_and_keeps_running(home, port) -> None:
+    app = AgproxyApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await press_and_settle(app, pilot, "s")
+        errors = notes(app, "error")
+        assert any("no available accounts" in m for m in errors), errors
+        assert not app.service.running
+        assert "STOPPED" in header_text(app)
+        assert app.is_running
+
+
+async def test_s_starts_and_stops_the_proxy(home, port) -> None:
+    write_account(home)
+    app = AgproxyApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await press_and_settle(app, pilot, "s")
+        assert app.service.running, notes(app)
+        assert "RUNNING" in header_text(app)
+        assert f"127.0.0.1:{port}" in header_text(app)
+        with socket.create_connection(("127.0.0.1", port), timeout=2):
+            pass
+        await press_and_settle(app, pilot, "s")
+        assert not app.service.running
+        assert "STOPPED" in header_text(app)
+
+
+async def test_port_field_disabled_while_running(home, port) -> None:
+    write_account(home)
+    app = AgproxyApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        settings = app.query_one(SettingsPane)
+        assert not settings.field("proxy.port").control.disabled
+        await press_and_settle(app, pilot, "s")
+        assert app.service.running
+        assert settings.field("proxy.port").control.disabled
+        assert settings.field("proxy.allow_lan_access").control.disabled
+        assert not settings.field("proxy.request_timeout").control.disabled
+        await press_and_settle(app, pilot, "s")
+        assert not settings.field("proxy.port").control.disabled
+
+
+async def test_port_in_use_shows_bind_error(home, port) -> None:
+    write_account(home)
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", port))
+    blocker.listen()
+    try:
+        app = AgproxyApp()
+        async with app.run_test(size=(100, 30)) as pilot:
+            await press_and_settle(app, pilot, "s")
+            errors = notes(app, "error")
+            assert any("failed to bind" in m and str(port) in m for m in errors), errors
+            assert not app.service.running
+    finally:
+        blocker.close()
+
+
+async def test_auto_start_starts_on_launch(home, port) -> None:
+    write_account(home)
+    app = AgproxyApp()
+    app.store.save(app.config.with_value("proxy.auto_start", True))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        assert app.service.running
+
+
+async def test_q_while_running_asks_before_quitting(home, port) -> None:
+    write_account(home)
+    app = AgproxyApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await press_and_settle(app, pilot, "s")
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.is_running and app.service.running
+    assert not app.service.running  # leaving the app stops the proxy
+
+
+async def test_typing_in_a_field_does_not_trigger_keys(home, port) -> None:
+    app = AgproxyApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("3")
+        await pilot.pause()
+        assert isinstance(app.focused, Input)
+        await pilot.press("s", "q")
+        await pilot.pause()
+        assert app.is_running
+        assert not any("no available accounts" in m for m in notes(app))

@@ -1,0 +1,170 @@
+"""A seeded, deterministic agproxy-tui for screenshots and snapshot tests: fixed
+clock, fake traffic and accounts, a status that never moves, keys masked. It runs
+over a throw-away AGPROXY_HOME and holds no secrets."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from proxy.accounts.model import Account, AccountState, QuotaInfo
+from proxy.accounts.store import AccountStore
+from proxy.config.store import ConfigStore
+from proxy.monitor.record import Attempt, RequestRecord
+from proxy.paths import Paths
+from proxy.service import ServiceStatus
+from tui.app import AgproxyApp
+
+NOW = 1_768_471_200.0  # 2026-01-15 10:00:00 UTC
+DEMO_KEY = "sk-demo0000000000000000000000000000"
+
+_TRAFFIC: tuple[tuple[str, str, str, str, str, str, int, float, int, int], ...] = (
+    # method, path, protocol, client model, upstream model, account, status, ms, in, out
+    ("POST", "/v1/messages", "anthropic", "claude-sonnet-4-5", "claude-sonnet-4-5", "alice@example.com", 200, 4210, 18234, 812),
+    ("POST", "/v1/chat/completions", "openai", "gpt-4o", "gemini-2.5-pro", "bob@example.com", 200, 2890, 1204, 388),
+    ("POST", "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse", "gemini", "gemini-2.5-flash", "gemini-2.5-flash", "key …9f2c", 200, 1320, 20911, 1502),
+    ("POST", "/v1/messages", "anthropic", "claude-opus-4-5", "claude-opus-4-5", "alice@example.com", 429, 310, 0, 0),
+    ("POST", "/v1/responses", "openai", "gpt-5-codex", "gemini-2.5-pro", "bob@example.com", 200, 9120, 40210, 2203),
+    ("POST", "/v1/messages/count_tokens", "anthropic", "claude-haiku-4-5", "", "", 200, 3, 0, 0),
+    ("POST", "/v1/chat/completions", "openai", "gemini-3-pro", "gemini-3-pro", "carol@example.com", 503, 12040, 0, 0),
+    ("GET", "/v1/models", "openai", "", "", "", 200, 2, 0, 0),
+    ("POST", "/v1/chat/completions", "openai", "gpt-4o-mini", "gemini-2.5-flash", "bob@example.com", 400, 4, 0, 0),
+    ("POST", "/v1/messages", "anthropic", "claude-sonnet-4-5", "claude-sonnet-4-5", "alice@example.com", 200, 6120, 52110, 1290),
+    ("POST", "/v1beta/models/gemini-2.5-pro:generateContent", "gemini", "gemini-2.5-pro", "gemini-2.5-pro", "carol@example.com", 200, 3310, 880, 420),
+    ("POST", "/v1/messages", "anthropic", "claude-sonnet-4-5", "claude-sonnet-4-5", "alice@example.com", 0, 0, 0, 0),
+)  # fmt: skip
+
+
+def demo_records() -> list[RequestRecord]:
+    out = []
+    for i, (method, path, proto, cmodel, umodel, account, status, ms, tin, tout) in enumerate(_TRAFFIC):
+        started = NOW - 300 + i * 23.5
+        rec = RequestRecord(
+            id=int(started * 1_000_000),
+            started=started,
+            client="127.0.0.1",
+            user_agent="claude-cli/2.1.197 (external, sdk-cli)" if proto == "anthropic" else "OpenAI/Python 3.54.0",
+            method=method,
+            path=path,
+            protocol=proto,
+            client_model=cmodel,
+            upstream_model=umodel,
+            account=account,
+            upstream_kind="gemini_api" if account.startswith("key") else "antigravity" if account else "",
+            status=status,
+            duration_ms=float(ms),
+            ttfb_ms=float(ms) / 4 if status == 200 else None,
+            stream="stream" in path or proto == "anthropic",
+            input_tokens=tin,
+            output_tokens=tout,
+            request_headers={"content-type": "application/json", "x-api-key": "[redacted]"},
+            request_body='{"model":"%s","max_tokens":1024,"messages":[{"role":"user","content":"Summarise the design doc"}]}'
+            % cmodel,
+            response_body='{"error":{"type":"rate_limit_error","message":"all accounts are cooling down"}}'
+            if status == 429
+            else "",
+        )
+        if status == 429:
+            rec.attempts = [Attempt("alice@example.com", 429, 180, "quota exhausted"), Attempt("bob@example.com", 429, 130, "quota exhausted")]
+            rec.error = "all accounts are cooling down (retry in 42s)"
+        elif status and account:
+            rec.attempts = [Attempt(account, status, int(ms))]
+        out.append(rec)
+    return out
+
+
+def demo_accounts() -> list[Account]:
+    def quota(**fractions: tuple[float | None, float]) -> dict[str, QuotaInfo]:
+        return {m.replace("_", "-"): QuotaInfo(f, NOW + r if r else None, NOW - 420) for m, (f, r) in fractions.items()}
+
+    alice = Account.antigravity("alice@example.com", "demo", id="a1c3e5f7", created_at=NOW - 86400 * 3)
+    alice.quota = quota(claude_sonnet_4_5=(0.62, 7980), gemini_2_5_pro=(0.9, 3600), gemini_2_5_flash=(1.0, 0))
+    alice.quota_fetched_at = NOW - 420
+    alice.last_used, alice.requests, alice.errors = NOW - 12, 1843, 21
+    bob = Account.antigravity("bob@example.com", "demo", id="b0b0b0b0", created_at=NOW - 86400 * 2)
+    bob.quota = quota(claude_sonnet_4_5=(0.0, 2460), gemini_2_5_pro=(0.15, 5400), gemini_2_5_flash=(0.4, 5400))
+    bob.quota_fetched_at = NOW - 95
+    bob.state, bob.state_until, bob.state_reason = AccountState.COOLING, NOW + 42, "429 quota exhausted"
+    bob.last_used, bob.requests, bob.errors = NOW - 40, 977, 64
+    carol = Account.antigravity("carol@example.com", "demo", id="c4r01000", created_at=NOW - 86400)
+    carol.state, carol.state_reason = AccountState.AUTH_FAILED, "invalid_grant: token revoked"
+    carol.last_used, carol.requests, carol.errors = NOW - 3600 * 5, 210, 12
+    key = Account.gemini_key("AIzaDemoDemoDemoDemoDemoDemo9f2c", id="9f2c0000", created_at=NOW - 3600)
+    key.last_used, key.requests = NOW - 130, 66
+    return [alice, bob, carol, key]
+
+
+class DemoApp(AgproxyApp):
+    """AgproxyApp over a temporary home with frozen time and seeded data."""
+
+    def __init__(self, home: Path | None = None) -> None:
+        self._tmp = None
+        if home is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="agproxy-demo-")
+            home = Path(self._tmp.name)
+        paths = Paths(config_file=home / "config.toml", data_dir=home, log_dir=home / "logs")
+        store = ConfigStore(paths)
+        store.load()
+        store.save(store.config.with_value("proxy.api_key", DEMO_KEY))
+        super().__init__(paths, store=store)
+        self.utc_clock = True
+        self.mask_secrets = True
+        self._demo_accounts = AccountStore(paths.accounts_dir)
+        for acc in demo_accounts():
+            self._demo_accounts.add(acc)
+        self._records = demo_records()
+
+    @property
+    def accounts(self) -> Any:
+        return self._demo_accounts
+
+    @property
+    def monitor(self) -> Any:
+        return None  # traffic is seeded, not live
+
+    def now(self) -> float:
+        return NOW
+
+    def install_logging(self) -> None:
+        for line in (
+            "agproxy listening on http://127.0.0.1:8045 (auth: off)",
+            "account bob@example.com is now cooling: 429 quota exhausted",
+            "account carol@example.com is now auth_failed: invalid_grant: token revoked",
+        ):
+            level = "INFO   " if "listening" in line else "WARNING"
+            self.log_handler.pending.append((20 if "listening" in line else 30, f"10:00:00 {level} proxy: {line}"))
+
+    def read_status(self) -> ServiceStatus:
+        return ServiceStatus(
+            running=True,
+            host="127.0.0.1",
+            port=8045,
+            base_urls=["http://127.0.0.1:8045"],
+            auth_mode="off",
+            accounts_active=2,
+            accounts_total=4,
+            uptime_s=3723,
+            requests=3096,
+            errors=97,
+            input_tokens=4_212_330,
+            output_tokens=301_877,
+        )
+
+    def recent_records(self, n: int) -> list[Any]:
+        return self._records[-n:]
+
+    async def fetch_record(self, record_id: int) -> Any:
+        return None
+
+    def on_mount(self) -> None:
+        # Textual also runs AgproxyApp.on_mount (handlers run for every class in the MRO)
+        from tui.widgets.traffic import TrafficPane
+
+        self.query_one(TrafficPane).ingest(self._records)
+
+    async def shutdown(self) -> None:
+        await super().shutdown()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
