@@ -13,6 +13,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from proxy.accounts.model import AccountKind, AccountState
 from proxy.accounts.pool import Pool
 from proxy.accounts.store import AccountStore
 from proxy.config.model import Config
@@ -31,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 NO_ACCOUNTS = "no available accounts: add an account first (or enable z.ai dispatch)"
 DEFAULT_GRACE = 10.0
+QUOTA_REFRESH_S = 600.0
 
 
 class StartError(Exception):
@@ -227,14 +229,37 @@ class ProxyService:
         self.accounts.flush()
         logger.info("agproxy stopped")
 
-    async def _housekeep(self, every: float = 30.0) -> None:
-        """Write batched account counters and short cooldowns now and then (never per request)."""
+    async def _housekeep(self, every: float = 30.0, quota_every: float = QUOTA_REFRESH_S) -> None:
+        """Write batched account counters and short cooldowns now and then (never per
+        request), and refresh Antigravity quota snapshots every 10 minutes (SPEC §5)."""
+        last_quota = time.monotonic()
         while True:
             await asyncio.sleep(every)
             try:
                 self.accounts.flush()
             except OSError as exc:
                 logger.error("could not save account state: %s", exc)
+            if time.monotonic() - last_quota >= quota_every:
+                last_quota = time.monotonic()
+                await self.refresh_quotas()
+
+    async def refresh_quotas(self) -> int:
+        """Fetch the quota of every usable Antigravity account; returns how many worked."""
+        done = 0
+        now = time.time()
+        for account in self.accounts.list():
+            if account.kind is not AccountKind.ANTIGRAVITY:
+                continue
+            if account.effective_state(now) not in (AccountState.ACTIVE, AccountState.COOLING):
+                continue
+            try:
+                quota = await self.dispatcher.antigravity.fetch_quota(account)
+            except Exception as exc:  # one account's failure must not stop the others
+                logger.info("quota refresh for %s failed: %s", account.label, exc)
+                continue
+            self.accounts.update_quota(account, quota, account.quota_fetched_at)
+            done += 1
+        return done
 
     async def restart(self, grace: float = DEFAULT_GRACE) -> None:
         await self.stop(grace)
