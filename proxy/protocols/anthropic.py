@@ -11,11 +11,16 @@ from typing import Any
 from proxy import jsoncodec
 from proxy.errors import ApiError, ErrorKind
 from proxy.protocols.anthropic_stream import AnthropicStreamEncoder, from_gemini
-from proxy.protocols.common import GeminiCall, inline_data_part, remote_file_part, session_key_from_text
+from proxy.protocols.common import (
+    GeminiCall,
+    inline_data_part,
+    remote_file_part,
+    session_key_from_text,
+)
 from proxy.protocols.schema import clean_parameters
 from proxy.protocols.signatures import SENTINEL, SignatureStore, model_family, needs_signature
 
-__all__ = ["AnthropicStreamEncoder", "from_gemini", "to_gemini", "session_key_of"]
+__all__ = ["AnthropicStreamEncoder", "from_gemini", "session_key_of", "to_gemini"]
 
 log = logging.getLogger(__name__)
 
@@ -23,11 +28,20 @@ log = logging.getLogger(__name__)
 EFFORT_BUDGET = {"low": 4_096, "medium": 12_288, "high": 24_576, "max": 32_768}
 EFFORT_LEVEL = {"low": "LOW", "medium": "HIGH", "high": "HIGH", "max": "HIGH"}
 # Server-side tool blocks another backend ran; they have no Gemini meaning and are dropped.
-_SERVER_BLOCKS = frozenset({
-    "server_tool_use", "web_search_tool_result", "web_fetch_tool_result", "code_execution_tool_result",
-    "bash_code_execution_tool_result", "text_editor_code_execution_tool_result", "mcp_tool_use",
-    "mcp_tool_result", "container_upload", "tool_search_tool_result",
-})
+_SERVER_BLOCKS = frozenset(
+    {
+        "server_tool_use",
+        "web_search_tool_result",
+        "web_fetch_tool_result",
+        "code_execution_tool_result",
+        "bash_code_execution_tool_result",
+        "text_editor_code_execution_tool_result",
+        "mcp_tool_use",
+        "mcp_tool_result",
+        "container_upload",
+        "tool_search_tool_result",
+    }
+)
 
 
 def _bad(message: str, param: str | None = None) -> ApiError:
@@ -91,7 +105,11 @@ def session_key_of(body: dict[str, Any]) -> str | None:
                 parsed = jsoncodec.loads(user_id)
             except jsoncodec.JSONDecodeError:
                 parsed = None
-            if isinstance(parsed, dict) and isinstance(parsed.get("session_id"), str) and parsed["session_id"]:
+            if (
+                isinstance(parsed, dict)
+                and isinstance(parsed.get("session_id"), str)
+                and parsed["session_id"]
+            ):
                 return parsed["session_id"]
         elif "_session_" in user_id:
             return user_id.rsplit("_session_", 1)[1]
@@ -114,7 +132,9 @@ def _first_text(content: Any) -> str:
 
 
 class _Translator:
-    def __init__(self, upstream_model: str, signatures: SignatureStore | None, session_key: str | None):
+    def __init__(
+        self, upstream_model: str, signatures: SignatureStore | None, session_key: str | None
+    ):
         self.model = upstream_model
         self.signatures = signatures
         self.session_key = session_key
@@ -131,7 +151,11 @@ class _Translator:
             raise _bad("system: must be a string or a list of text blocks", "system")
         parts = []
         for i, block in enumerate(system):
-            if not isinstance(block, dict) or block.get("type") != "text" or not isinstance(block.get("text"), str):
+            if (
+                not isinstance(block, dict)
+                or block.get("type") != "text"
+                or not isinstance(block.get("text"), str)
+            ):
                 raise _bad(f"system.{i}: expected a text block", f"system.{i}")
             if block["text"]:
                 parts.append({"text": block["text"]})
@@ -146,19 +170,27 @@ class _Translator:
                 raise _bad(f"{where}: each message must be an object", where)
             role = msg.get("role")
             if role == "system":  # Claude Code's mid-conversation system message
-                system.extend(self.system_parts(msg.get("content")) if isinstance(msg.get("content"), (str, list))
-                              else [])
+                system.extend(
+                    self.system_parts(msg.get("content"))
+                    if isinstance(msg.get("content"), (str, list))
+                    else []
+                )
                 continue
             if role not in ("user", "assistant"):
-                raise _bad(f"{where}.role: unknown role {role!r} (expected user, assistant or system)",
-                           f"{where}.role")
+                raise _bad(
+                    f"{where}.role: unknown role {role!r} (expected user, assistant or system)",
+                    f"{where}.role",
+                )
             content = msg.get("content")
             if isinstance(content, str):
                 blocks: list[Any] = [{"type": "text", "text": content}] if content else []
             elif isinstance(content, list):
                 blocks = content
             else:
-                raise _bad(f"{where}.content: must be a string or a list of content blocks", f"{where}.content")
+                raise _bad(
+                    f"{where}.content: must be a string or a list of content blocks",
+                    f"{where}.content",
+                )
             if not blocks:
                 if role == "assistant" and i == last:
                     continue  # an empty prefill is allowed and means nothing
@@ -229,7 +261,10 @@ class _Translator:
             raise _bad(f"{at}.tool_use_id: is required", f"{at}.tool_use_id")
         name = self.tool_names.get(call_id)
         if name is None:
-            raise _bad(f"{at}.tool_use_id: no earlier tool_use block has id {call_id!r}", f"{at}.tool_use_id")
+            raise _bad(
+                f"{at}.tool_use_id: no earlier tool_use block has id {call_id!r}",
+                f"{at}.tool_use_id",
+            )
         is_error = bool(block.get("is_error"))
         content = block.get("content")
         texts: list[str] = []
@@ -248,7 +283,10 @@ class _Translator:
                 elif item.get("type") == "search_result":
                     texts.append(_joined_text(item.get("content"), sub))
                 else:
-                    raise _bad(f"{sub}.type: unsupported block in tool_result: {item.get('type')!r}", f"{sub}.type")
+                    raise _bad(
+                        f"{sub}.type: unsupported block in tool_result: {item.get('type')!r}",
+                        f"{sub}.type",
+                    )
         elif content is not None:
             raise _bad(f"{at}.content: must be a string or a list of blocks", f"{at}.content")
         text = "\n".join(t for t in texts if t)
@@ -280,14 +318,19 @@ def _media(block: dict[str, Any], at: str) -> dict[str, Any]:
         return remote_file_part(source.get("url"), None, f"{at}.source.url")
     if kind == "text" and block.get("type") == "document" and isinstance(source.get("data"), str):
         return {"text": source["data"]}
-    raise _bad(f"{at}.source.type: unsupported source type {kind!r} (use base64 or url)", f"{at}.source.type")
+    raise _bad(
+        f"{at}.source.type: unsupported source type {kind!r} (use base64 or url)",
+        f"{at}.source.type",
+    )
 
 
 def _joined_text(content: Any, at: str) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "\n".join(b["text"] for b in content if isinstance(b, dict) and isinstance(b.get("text"), str))
+        return "\n".join(
+            b["text"] for b in content if isinstance(b, dict) and isinstance(b.get("text"), str)
+        )
     raise _bad(f"{at}.content: expected text", f"{at}.content")
 
 
@@ -302,8 +345,12 @@ def _number(body: dict[str, Any], key: str, *, integer: bool = False) -> float |
 
 def _generation_config(body: dict[str, Any], upstream_model: str) -> dict[str, Any]:
     gen: dict[str, Any] = {}
-    for key, gkey, integer in (("temperature", "temperature", False), ("top_p", "topP", False),
-                               ("top_k", "topK", True), ("max_tokens", "maxOutputTokens", True)):
+    for key, gkey, integer in (
+        ("temperature", "temperature", False),
+        ("top_p", "topP", False),
+        ("top_k", "topK", True),
+        ("max_tokens", "maxOutputTokens", True),
+    ):
         value = _number(body, key, integer=integer)
         if value is not None:
             gen[gkey] = value
@@ -319,7 +366,9 @@ def _generation_config(body: dict[str, Any], upstream_model: str) -> dict[str, A
     return gen
 
 
-def _thinking_config(body: dict[str, Any], upstream_model: str, max_tokens: int | None) -> dict[str, Any] | None:
+def _thinking_config(
+    body: dict[str, Any], upstream_model: str, max_tokens: int | None
+) -> dict[str, Any] | None:
     thinking = body.get("thinking")
     if thinking is None:
         return None
@@ -331,7 +380,9 @@ def _thinking_config(body: dict[str, Any], upstream_model: str, max_tokens: int 
     if kind == "enabled":
         budget = thinking.get("budget_tokens")
         if isinstance(budget, bool) or not isinstance(budget, int) or budget < 0:
-            raise _bad("thinking.budget_tokens: must be a non-negative integer", "thinking.budget_tokens")
+            raise _bad(
+                "thinking.budget_tokens: must be a non-negative integer", "thinking.budget_tokens"
+            )
     elif kind == "adaptive":
         config = body.get("output_config")
         effort = config.get("effort", "high") if isinstance(config, dict) else "high"
@@ -341,7 +392,9 @@ def _thinking_config(body: dict[str, Any], upstream_model: str, max_tokens: int 
             return {"includeThoughts": True, "thinkingLevel": EFFORT_LEVEL[effort]}
         budget = EFFORT_BUDGET[effort]
     else:
-        raise _bad(f"thinking.type: unknown type {kind!r} (enabled, adaptive or disabled)", "thinking.type")
+        raise _bad(
+            f"thinking.type: unknown type {kind!r} (enabled, adaptive or disabled)", "thinking.type"
+        )
     if max_tokens is not None and budget >= max_tokens:
         budget = max(0, max_tokens - 1)  # the answer needs room after the thoughts
     return {"includeThoughts": True, "thinkingBudget": budget}
@@ -358,7 +411,9 @@ def _tools(tools: Any) -> list[dict[str, Any]]:
             raise _bad(f"tools.{i}: must be an object", f"tools.{i}")
         kind = tool.get("type")
         if kind not in (None, "custom"):
-            log.debug("dropping Anthropic server tool %r", kind)  # web_search_*, bash_*, ...: no Gemini twin
+            log.debug(
+                "dropping Anthropic server tool %r", kind
+            )  # web_search_*, bash_*, ...: no Gemini twin
             continue
         name = tool.get("name")
         if not isinstance(name, str) or not name:

@@ -74,8 +74,14 @@ def from_gemini(
             tid = tool_use_id(call)
             if sig and signatures is not None:
                 signatures.remember(session_key, tid, sig)
-            blocks.append({"type": "tool_use", "id": tid, "name": call.get("name", ""),
-                           "input": call.get("args") or {}})
+            blocks.append(
+                {
+                    "type": "tool_use",
+                    "id": tid,
+                    "name": call.get("name", ""),
+                    "input": call.get("args") or {},
+                }
+            )
             tool_called = True
         elif part.get("thought"):
             if sig and signatures is not None:
@@ -87,7 +93,9 @@ def from_gemini(
                 last["thinking"] += part.get("text") or ""
                 last["signature"] = sig or ""
             else:
-                blocks.append({"type": "thinking", "thinking": part.get("text") or "", "signature": sig or ""})
+                blocks.append(
+                    {"type": "thinking", "thinking": part.get("text") or "", "signature": sig or ""}
+                )
         elif isinstance(part.get("text"), str):
             if not part["text"]:
                 continue
@@ -166,11 +174,16 @@ class AnthropicStreamEncoder:
         reason = stop_reason(self._finish, bool(self.result.tool_calls))
         self.result.usage = usage
         self.result.finish_reason = reason
-        out.append(sse_event("message_delta", {
-            "type": "message_delta",
-            "delta": {"stop_reason": reason, "stop_sequence": None},
-            "usage": anthropic_usage(usage),
-        }))
+        out.append(
+            sse_event(
+                "message_delta",
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": reason, "stop_sequence": None},
+                    "usage": anthropic_usage(usage),
+                },
+            )
+        )
         out.append(sse_event("message_stop", {"type": "message_stop"}))
         return b"".join(out)
 
@@ -183,16 +196,33 @@ class AnthropicStreamEncoder:
     def ping(self) -> bytes:
         return PING
 
+    @property
+    def started(self) -> bool:
+        """Whether message_start went out (a `ping` event is only valid after it)."""
+        return self._started
+
     # ---- internals ----
 
     def _message_start(self) -> bytes:
         self._started = True
         usage = anthropic_usage(Usage.from_gemini(self._usage_meta))
         usage["output_tokens"] = 0
-        return sse_event("message_start", {"type": "message_start", "message": {
-            "id": self.message_id, "type": "message", "role": "assistant", "model": self.model,
-            "content": [], "stop_reason": None, "stop_sequence": None, "usage": usage,
-        }})
+        return sse_event(
+            "message_start",
+            {
+                "type": "message_start",
+                "message": {
+                    "id": self.message_id,
+                    "type": "message",
+                    "role": "assistant",
+                    "model": self.model,
+                    "content": [],
+                    "stop_reason": None,
+                    "stop_sequence": None,
+                    "usage": usage,
+                },
+            },
+        )
 
     def _part(self, part: dict[str, Any], out: list[bytes]) -> None:
         sig = part.get("thoughtSignature")
@@ -233,18 +263,28 @@ class AnthropicStreamEncoder:
             self.signatures.remember(self.session_key, tid, sig)
         self.result.tool_calls.append(ToolCall(tid, name, args))
         self._start("tool_use", {"type": "tool_use", "id": tid, "name": name, "input": {}}, out)
-        self._delta({"type": "input_json_delta", "partial_json": jsoncodec.dumps(args).decode()}, out)
+        self._delta(
+            {"type": "input_json_delta", "partial_json": jsoncodec.dumps(args).decode()}, out
+        )
         self._close(out)
 
     def _start(self, kind: str, block: dict[str, Any], out: list[bytes]) -> None:
         self._index += 1
         self._open = kind
-        out.append(sse_event("content_block_start",
-                             {"type": "content_block_start", "index": self._index, "content_block": block}))
+        out.append(
+            sse_event(
+                "content_block_start",
+                {"type": "content_block_start", "index": self._index, "content_block": block},
+            )
+        )
 
     def _delta(self, delta: dict[str, Any], out: list[bytes]) -> None:
-        out.append(sse_event("content_block_delta",
-                             {"type": "content_block_delta", "index": self._index, "delta": delta}))
+        out.append(
+            sse_event(
+                "content_block_delta",
+                {"type": "content_block_delta", "index": self._index, "delta": delta},
+            )
+        )
 
     def _close(self, out: list[bytes]) -> None:
         if self._open is None:
@@ -252,5 +292,7 @@ class AnthropicStreamEncoder:
         if self._open == "thinking" and self._signature:
             self._delta({"type": "signature_delta", "signature": self._signature}, out)
         self._signature = ""
-        out.append(sse_event("content_block_stop", {"type": "content_block_stop", "index": self._index}))
+        out.append(
+            sse_event("content_block_stop", {"type": "content_block_stop", "index": self._index})
+        )
         self._open = None

@@ -22,14 +22,47 @@ from proxy.protocols.schema import clean_parameters, clean_schema
 
 # Top-level request fields forwarded upstream; others (model, cachedContent, labels...)
 # mean nothing to a pooled upstream and are dropped.
-_REQUEST_KEYS = ("contents", "systemInstruction", "tools", "toolConfig", "generationConfig", "safetySettings")
+_REQUEST_KEYS = (
+    "contents",
+    "systemInstruction",
+    "tools",
+    "toolConfig",
+    "generationConfig",
+    "safetySettings",
+)
 # Values under these keys are user data (function args, schemas' property names): their
 # own keys are kept verbatim rather than camelCased.
-_OPAQUE = frozenset({"args", "response", "parametersJsonSchema", "responseJsonSchema", "properties",
-                     "labels", "example", "default", "enum", "responseJsonSchemaOrdering"})
-_PART_DATA = ("text", "inlineData", "fileData", "functionCall", "functionResponse",
-              "executableCode", "codeExecutionResult")
-_RESPONSE_KEYS = ("candidates", "promptFeedback", "usageMetadata", "modelVersion", "responseId", "createTime")
+_OPAQUE = frozenset(
+    {
+        "args",
+        "response",
+        "parametersJsonSchema",
+        "responseJsonSchema",
+        "properties",
+        "labels",
+        "example",
+        "default",
+        "enum",
+        "responseJsonSchemaOrdering",
+    }
+)
+_PART_DATA = (
+    "text",
+    "inlineData",
+    "fileData",
+    "functionCall",
+    "functionResponse",
+    "executableCode",
+    "codeExecutionResult",
+)
+_RESPONSE_KEYS = (
+    "candidates",
+    "promptFeedback",
+    "usageMetadata",
+    "modelVersion",
+    "responseId",
+    "createTime",
+)
 _METHODS = ["generateContent", "streamGenerateContent", "countTokens"]
 
 
@@ -85,8 +118,12 @@ def to_gemini(body: Any, *, model: str, stream: bool) -> GeminiCall:
         if not isinstance(gen, dict):
             raise _bad("generationConfig: must be an object", "generationConfig")
         request["generationConfig"] = _generation_config(gen)
-    return GeminiCall(client_model=model, request=request, stream=stream,
-                      session_key=_session_key(request["contents"]))
+    return GeminiCall(
+        client_model=model,
+        request=request,
+        stream=stream,
+        session_key=_session_key(request["contents"]),
+    )
 
 
 def _contents(contents: Any) -> list[dict[str, Any]]:
@@ -126,17 +163,28 @@ def _parts(parts: Any, at: str) -> list[dict[str, Any]]:
         if file_data is not None:
             if not isinstance(file_data, dict):
                 raise _bad(f"{where}.fileData: must be an object", f"{where}.fileData")
-            remote_file_part(file_data.get("fileUri"), file_data.get("mimeType"), f"{where}.fileData.fileUri")
+            remote_file_part(
+                file_data.get("fileUri"), file_data.get("mimeType"), f"{where}.fileData.fileUri"
+            )
         call = part.get("functionCall")
-        if call is not None and (not isinstance(call, dict) or not isinstance(call.get("name"), str)):
+        if call is not None and (
+            not isinstance(call, dict) or not isinstance(call.get("name"), str)
+        ):
             raise _bad(f"{where}.functionCall: needs a name", f"{where}.functionCall")
         if call is not None and not isinstance(call.get("args", {}), dict):
-            raise _bad(f"{where}.functionCall.args: must be an object", f"{where}.functionCall.args")
+            raise _bad(
+                f"{where}.functionCall.args: must be an object", f"{where}.functionCall.args"
+            )
         resp = part.get("functionResponse")
-        if resp is not None and (not isinstance(resp, dict) or not isinstance(resp.get("name"), str)):
+        if resp is not None and (
+            not isinstance(resp, dict) or not isinstance(resp.get("name"), str)
+        ):
             raise _bad(f"{where}.functionResponse: needs a name", f"{where}.functionResponse")
         if resp is not None and not isinstance(resp.get("response", {}), dict):
-            raise _bad(f"{where}.functionResponse.response: must be an object", f"{where}.functionResponse.response")
+            raise _bad(
+                f"{where}.functionResponse.response: must be an object",
+                f"{where}.functionResponse.response",
+            )
     return parts
 
 
@@ -161,11 +209,18 @@ def _tools(tools: Any) -> list[dict[str, Any]]:
             out.append(tool)  # googleSearch, codeExecution, urlContext: passed as sent
             continue
         if not isinstance(decls, list):
-            raise _bad(f"tools[{i}].functionDeclarations: must be a list", f"tools[{i}].functionDeclarations")
+            raise _bad(
+                f"tools[{i}].functionDeclarations: must be a list",
+                f"tools[{i}].functionDeclarations",
+            )
         cleaned = []
         for j, decl in enumerate(decls):
             at = f"tools[{i}].functionDeclarations[{j}]"
-            if not isinstance(decl, dict) or not isinstance(decl.get("name"), str) or not decl["name"]:
+            if (
+                not isinstance(decl, dict)
+                or not isinstance(decl.get("name"), str)
+                or not decl["name"]
+            ):
                 raise _bad(f"{at}.name: is required", f"{at}.name")
             new: dict[str, Any] = {"name": decl["name"]}
             if isinstance(decl.get("description"), str):
@@ -191,14 +246,18 @@ def _generation_config(gen: dict[str, Any]) -> dict[str, Any]:
         out["responseSchema"] = clean_schema(out["responseSchema"])
     thinking = out.get("thinkingConfig")
     if thinking is not None and not isinstance(thinking, dict):
-        raise _bad("generationConfig.thinkingConfig: must be an object", "generationConfig.thinkingConfig")
+        raise _bad(
+            "generationConfig.thinkingConfig: must be an object", "generationConfig.thinkingConfig"
+        )
     return out
 
 
 def _session_key(contents: list[dict[str, Any]]) -> str | None:
     for content in contents:
         if content["role"] == "user":
-            texts = [p["text"] for p in content["parts"] if isinstance(p.get("text"), str) and p["text"]]
+            texts = [
+                p["text"] for p in content["parts"] if isinstance(p.get("text"), str) and p["text"]
+            ]
             return session_key_from_text(texts[-1]) if texts else None
     return None
 
@@ -252,7 +311,11 @@ class GeminiStreamEncoder:
         if isinstance(chunk.get("usageMetadata"), dict):
             self._usage = chunk["usageMetadata"]
         candidates = chunk.get("candidates")
-        if not isinstance(candidates, list) or not candidates or not isinstance(candidates[0], dict):
+        if (
+            not isinstance(candidates, list)
+            or not candidates
+            or not isinstance(candidates[0], dict)
+        ):
             return
         cand = candidates[0]
         if cand.get("finishReason"):
@@ -263,8 +326,13 @@ class GeminiStreamEncoder:
                 continue
             if isinstance(part.get("functionCall"), dict):
                 call = part["functionCall"]
-                self.result.tool_calls.append(ToolCall(str(call.get("id") or ""), str(call.get("name") or ""),
-                                                       call.get("args") or {}))
+                self.result.tool_calls.append(
+                    ToolCall(
+                        str(call.get("id") or ""),
+                        str(call.get("name") or ""),
+                        call.get("args") or {},
+                    )
+                )
             elif isinstance(part.get("text"), str):
                 if part.get("thought"):
                     self.result.thinking += part["text"]

@@ -11,9 +11,22 @@ _TYPES = ("object", "array", "string", "number", "integer", "boolean", "null")
 _SCALAR_RANK = {"string": 0, "number": 1, "integer": 2, "boolean": 3}
 # Constraints Gemini rejects or ignores; they survive as a hint in the description.
 _HINT_KEYS = (
-    "format", "pattern", "minLength", "maxLength", "minimum", "maximum", "exclusiveMinimum",
-    "exclusiveMaximum", "multipleOf", "minItems", "maxItems", "uniqueItems", "minProperties",
-    "maxProperties", "default", "examples",
+    "format",
+    "pattern",
+    "minLength",
+    "maxLength",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "multipleOf",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "minProperties",
+    "maxProperties",
+    "default",
+    "examples",
 )
 _MAX_DEPTH = 40  # a guard against pathological nesting; cycles are caught earlier by ref tracking
 
@@ -96,7 +109,9 @@ class _Cleaner:
                 types = ["string"]
             elif enum and all(isinstance(v, bool) for v in enum):
                 types = ["boolean"]
-            elif enum and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in enum):
+            elif enum and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in enum
+            ):
                 types = ["number"]
         typ = _pick_type(types)
         if len(types) > 1:
@@ -155,8 +170,14 @@ class _Cleaner:
             ref = node.get("$ref")
             if isinstance(ref, str):
                 if ref in refs:  # a cycle: stop here with a plain object
-                    return {"type": "object", "description": node.get("description") or
-                            "(recursive structure)"}, refs, notes
+                    return (
+                        {
+                            "type": "object",
+                            "description": node.get("description") or "(recursive structure)",
+                        },
+                        refs,
+                        notes,
+                    )
                 target = self.resolve(ref)
                 rest = {k: v for k, v in node.items() if k != "$ref"}
                 node = {**target, **rest} if isinstance(target, dict) else rest
@@ -194,8 +215,9 @@ class _Cleaner:
             merged["required"] = required
         return merged
 
-    def _pick_branch(self, node: dict, key: str, branches: list, refs: tuple, depth: int,
-                     notes: list[str]) -> dict:
+    def _pick_branch(
+        self, node: dict, key: str, branches: list, refs: tuple, depth: int, notes: list[str]
+    ) -> dict:
         rest = {k: v for k, v in node.items() if k not in ("anyOf", "oneOf")}
         candidates: list[dict] = []
         nullable = False
@@ -212,8 +234,10 @@ class _Cleaner:
             return {**rest, "type": "null"} if nullable else rest
         # all branches enumerate strings (zod literal unions): one enum keeps every choice
         values = [c["const"] if "const" in c else c.get("enum") for c in candidates]
-        if all(isinstance(v, str) or isinstance(v, list) and all(isinstance(x, str) for x in v)
-               for v in values):
+        if all(
+            isinstance(v, str) or isinstance(v, list) and all(isinstance(x, str) for x in v)
+            for v in values
+        ):
             enum = [x for v in values for x in ([v] if isinstance(v, str) else v)]
             picked: dict[str, Any] = {"type": "string", "enum": list(dict.fromkeys(enum))}
         elif len(candidates) > 1 and all(_branch_rank(c) == 0 for c in candidates):
@@ -223,14 +247,21 @@ class _Cleaner:
             for c in candidates:
                 props.update(c.get("properties") or {})
             common = set.intersection(*(set(c.get("required") or ()) for c in candidates))
-            picked = {**candidates[0], "type": "object", "properties": props,
-                      "required": [r for r in props if r in common]}
+            picked = {
+                **candidates[0],
+                "type": "object",
+                "properties": props,
+                "required": [r for r in props if r in common],
+            }
         else:
             picked = min(candidates, key=_branch_rank)
             others = [t for c in candidates if c is not picked for t in _types(c.get("type"))[0]]
             if others:
                 notes.append("may also be " + " or ".join(dict.fromkeys(others)))
-        merged = {**picked, **{k: v for k, v in rest.items() if k != "type" or "type" not in picked}}
+        merged = {
+            **picked,
+            **{k: v for k, v in rest.items() if k != "type" or "type" not in picked},
+        }
         if nullable:
             merged["type"] = _with_null(merged.get("type"))
         return merged

@@ -24,7 +24,9 @@ def parse_sse(data: bytes) -> list[tuple[str, dict[str, Any]]]:
         if not frame:
             continue
         lines = frame.split("\n")
-        assert len(lines) == 2 and lines[0].startswith("event: ") and lines[1].startswith("data: "), frame
+        assert (
+            len(lines) == 2 and lines[0].startswith("event: ") and lines[1].startswith("data: ")
+        ), frame
         name, payload = lines[0][7:], json.loads(lines[1][6:])
         assert payload["type"] == name, f"event {name} carries type {payload['type']}"
         events.append((name, payload))
@@ -39,7 +41,9 @@ def assert_anthropic_stream(data: bytes) -> list[dict[str, Any]]:
         events = events[:-1]
         finished = False
     else:
-        assert [n for n, _ in events[-2:]] == ["message_delta", "message_stop"], "must end delta, stop"
+        assert [n for n, _ in events[-2:]] == ["message_delta", "message_stop"], (
+            "must end delta, stop"
+        )
         finished = True
     body = events[1:-2] if finished else events[1:]
     blocks: list[dict[str, Any]] = []
@@ -55,7 +59,9 @@ def assert_anthropic_stream(data: bytes) -> list[dict[str, Any]]:
         elif name == "content_block_delta":
             assert p["index"] == open_index, "delta for a block that is not open"
             block, delta = blocks[open_index], p["delta"]
-            assert delta["type"] in DELTA_FOR_BLOCK[block["type"]], f"{delta['type']} in a {block['type']} block"
+            assert delta["type"] in DELTA_FOR_BLOCK[block["type"]], (
+                f"{delta['type']} in a {block['type']} block"
+            )
             if block.get("signature"):
                 raise AssertionError("nothing may follow a thinking block's signature_delta")
             if delta["type"] == "thinking_delta":
@@ -77,6 +83,12 @@ def assert_anthropic_stream(data: bytes) -> list[dict[str, Any]]:
             block["input"] = json.loads(block.pop("_json") or "{}")
     if finished:
         delta = events[-2][1]
-        assert delta["delta"]["stop_reason"] in ("end_turn", "max_tokens", "tool_use", "stop_sequence", "refusal")
+        assert delta["delta"]["stop_reason"] in (
+            "end_turn",
+            "max_tokens",
+            "tool_use",
+            "stop_sequence",
+            "refusal",
+        )
         assert set(delta["usage"]) >= {"input_tokens", "output_tokens"}
     return blocks

@@ -12,19 +12,62 @@ import binascii
 import re
 from typing import Any
 
-REQUEST_KEYS = {"contents", "systemInstruction", "tools", "toolConfig", "generationConfig", "safetySettings"}
-PART_DATA = {"text", "inlineData", "fileData", "functionCall", "functionResponse", "executableCode",
-             "codeExecutionResult"}
+REQUEST_KEYS = {
+    "contents",
+    "systemInstruction",
+    "tools",
+    "toolConfig",
+    "generationConfig",
+    "safetySettings",
+}
+PART_DATA = {
+    "text",
+    "inlineData",
+    "fileData",
+    "functionCall",
+    "functionResponse",
+    "executableCode",
+    "codeExecutionResult",
+}
 PART_EXTRA = {"thought", "thoughtSignature", "videoMetadata"}
 GEN_KEYS = {
-    "temperature", "topP", "topK", "candidateCount", "maxOutputTokens", "stopSequences", "presencePenalty",
-    "frequencyPenalty", "seed", "responseMimeType", "responseSchema", "responseModalities", "responseLogprobs",
-    "logprobs", "thinkingConfig", "mediaResolution", "speechConfig",
+    "temperature",
+    "topP",
+    "topK",
+    "candidateCount",
+    "maxOutputTokens",
+    "stopSequences",
+    "presencePenalty",
+    "frequencyPenalty",
+    "seed",
+    "responseMimeType",
+    "responseSchema",
+    "responseModalities",
+    "responseLogprobs",
+    "logprobs",
+    "thinkingConfig",
+    "mediaResolution",
+    "speechConfig",
 }
 THINKING_KEYS = {"includeThoughts", "thinkingBudget", "thinkingLevel"}
-SCHEMA_KEYS = {"type", "description", "properties", "required", "items", "enum", "title", "nullable"}
+SCHEMA_KEYS = {
+    "type",
+    "description",
+    "properties",
+    "required",
+    "items",
+    "enum",
+    "title",
+    "nullable",
+}
 SCHEMA_TYPES = {"string", "number", "integer", "boolean", "array", "object"}
-TOOL_KINDS = {"functionDeclarations", "googleSearch", "googleSearchRetrieval", "codeExecution", "urlContext"}
+TOOL_KINDS = {
+    "functionDeclarations",
+    "googleSearch",
+    "googleSearchRetrieval",
+    "codeExecution",
+    "urlContext",
+}
 FUNCTION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:\-]{0,127}$")
 
 
@@ -84,7 +127,9 @@ def _part(part: Any, path: str) -> None:
         _fail(f"{path}.text", "must be a string")
     if "thought" in part and not isinstance(part["thought"], bool):
         _fail(f"{path}.thought", "must be a boolean")
-    if "thoughtSignature" in part and (not isinstance(part["thoughtSignature"], str) or not part["thoughtSignature"]):
+    if "thoughtSignature" in part and (
+        not isinstance(part["thoughtSignature"], str) or not part["thoughtSignature"]
+    ):
         _fail(f"{path}.thoughtSignature", "must be a non-empty string")
     if "inlineData" in part:
         inline = part["inlineData"]
@@ -96,7 +141,9 @@ def _part(part: Any, path: str) -> None:
             _fail(f"{path}.inlineData.data", "not valid base64")
     if "fileData" in part:
         fd = part["fileData"]
-        if not isinstance(fd.get("fileUri"), str) or not re.match(r"^(https?|gs)://", fd["fileUri"]):
+        if not isinstance(fd.get("fileUri"), str) or not re.match(
+            r"^(https?|gs)://", fd["fileUri"]
+        ):
             _fail(f"{path}.fileData.fileUri", "must be an http(s) or gs URI")
         if set(fd) - {"fileUri", "mimeType"}:
             _fail(f"{path}.fileData", "unknown keys")
@@ -146,11 +193,17 @@ def _tools(tools: Any) -> None:
     names: set[str] = set()
     for i, tool in enumerate(tools):
         if not isinstance(tool, dict) or len(set(tool) & TOOL_KINDS) != 1 or set(tool) - TOOL_KINDS:
-            _fail(f"tools[{i}]", f"one tool kind per entry, got {sorted(tool) if isinstance(tool, dict) else tool}")
+            _fail(
+                f"tools[{i}]",
+                f"one tool kind per entry, got {sorted(tool) if isinstance(tool, dict) else tool}",
+            )
         for j, decl in enumerate(tool.get("functionDeclarations") or []):
             path = f"tools[{i}].functionDeclarations[{j}]"
             if set(decl) - {"name", "description", "parameters"}:
-                _fail(path, f"unknown keys {sorted(set(decl) - {'name', 'description', 'parameters'})}")
+                _fail(
+                    path,
+                    f"unknown keys {sorted(set(decl) - {'name', 'description', 'parameters'})}",
+                )
             if not FUNCTION_NAME.match(decl.get("name", "")):
                 _fail(f"{path}.name", f"invalid function name {decl.get('name')!r}")
             if decl["name"] in names:
@@ -169,7 +222,9 @@ def _tool_config(config: Any, tools: list) -> None:
     declared = {d["name"] for t in tools for d in t.get("functionDeclarations") or []}
     for name in fcc.get("allowedFunctionNames") or []:
         if name not in declared:
-            _fail("toolConfig.functionCallingConfig.allowedFunctionNames", f"{name!r} is not declared")
+            _fail(
+                "toolConfig.functionCallingConfig.allowedFunctionNames", f"{name!r} is not declared"
+            )
 
 
 def assert_valid_schema(schema: Any, path: str = "schema") -> None:
@@ -191,7 +246,12 @@ def assert_valid_schema(schema: Any, path: str = "schema") -> None:
         _fail(f"{path}.nullable", "must be a boolean")
     if "enum" in schema:
         enum = schema["enum"]
-        if typ != "string" or not isinstance(enum, list) or not enum or not all(isinstance(v, str) for v in enum):
+        if (
+            typ != "string"
+            or not isinstance(enum, list)
+            or not enum
+            or not all(isinstance(v, str) for v in enum)
+        ):
             _fail(f"{path}.enum", "must be a non-empty list of strings on a string schema")
     if "properties" in schema:
         if typ != "object" or not isinstance(schema["properties"], dict):

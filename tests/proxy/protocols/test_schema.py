@@ -82,21 +82,31 @@ def test_validator_rejects_what_gemini_rejects():
 
 
 def test_ref_to_defs_is_inlined():
-    schema = {"type": "object", "properties": {"p": {"$ref": "#/$defs/Point"}},
-              "$defs": {"Point": {"type": "object", "properties": {"x": {"type": "number"}}}}}
-    assert clean_schema(schema)["properties"]["p"] == {"type": "object", "properties": {"x": {"type": "number"}}}
+    schema = {
+        "type": "object",
+        "properties": {"p": {"$ref": "#/$defs/Point"}},
+        "$defs": {"Point": {"type": "object", "properties": {"x": {"type": "number"}}}},
+    }
+    assert clean_schema(schema)["properties"]["p"] == {
+        "type": "object",
+        "properties": {"x": {"type": "number"}},
+    }
 
 
 def test_ref_to_definitions_and_json_pointer_are_inlined():
-    schema = {"type": "object", "properties": {
-        "a": {"$ref": "#/definitions/Name"}, "b": {"$ref": "#/properties/a"}},
-        "definitions": {"Name": {"type": "string", "description": "a name"}}}
+    schema = {
+        "type": "object",
+        "properties": {"a": {"$ref": "#/definitions/Name"}, "b": {"$ref": "#/properties/a"}},
+        "definitions": {"Name": {"type": "string", "description": "a name"}},
+    }
     out = clean_schema(schema)["properties"]
     assert out["a"] == out["b"] == {"type": "string", "description": "a name"}
 
 
 def test_cyclic_ref_terminates_with_a_plain_object():
-    schema = json.loads((FIXTURES / "mcp_schemas" / "zod_patterns.json").read_text())["tools"][1]["inputSchema"]
+    schema = json.loads((FIXTURES / "mcp_schemas" / "zod_patterns.json").read_text())["tools"][1][
+        "inputSchema"
+    ]
     out = clean_schema(schema)
     child = out["properties"]["root"]["properties"]["children"]["items"]
     assert child["type"] == "object" and "properties" not in child
@@ -104,31 +114,50 @@ def test_cyclic_ref_terminates_with_a_plain_object():
 
 
 def test_self_reference_to_root_terminates():
-    out = clean_schema({"type": "object", "properties": {"next": {"$ref": "#"}, "v": {"type": "string"}}})
+    out = clean_schema(
+        {"type": "object", "properties": {"next": {"$ref": "#"}, "v": {"type": "string"}}}
+    )
     assert out["properties"]["next"]["properties"]["next"]["type"] == "object"
     assert "properties" not in out["properties"]["next"]["properties"]["next"]
 
 
 def test_all_of_is_merged():
-    out = clean_schema({"allOf": [
-        {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]},
-        {"properties": {"b": {"type": "number"}}, "required": ["b"]}]})
-    assert out == {"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "number"}},
-                   "required": ["a", "b"]}
+    out = clean_schema(
+        {
+            "allOf": [
+                {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]},
+                {"properties": {"b": {"type": "number"}}, "required": ["b"]},
+            ]
+        }
+    )
+    assert out == {
+        "type": "object",
+        "properties": {"a": {"type": "string"}, "b": {"type": "number"}},
+        "required": ["a", "b"],
+    }
 
 
 def test_any_of_prefers_object_then_array_then_scalar():
-    branches = [{"type": "string"}, {"type": "null"}, {"type": "array", "items": {"type": "string"}},
-                {"type": "object", "properties": {"k": {"type": "string"}}}]
+    branches = [
+        {"type": "string"},
+        {"type": "null"},
+        {"type": "array", "items": {"type": "string"}},
+        {"type": "object", "properties": {"k": {"type": "string"}}},
+    ]
     out = clean_schema({"anyOf": branches, "description": "d"})
     assert out["type"] == "object" and out["nullable"] is True
     assert out["description"].startswith("d (may also be")
     assert clean_schema({"oneOf": branches[:3]})["type"] == "array"
-    assert clean_schema({"oneOf": [{"type": "null"}, {"type": "boolean"}]}) == {"type": "boolean", "nullable": True}
+    assert clean_schema({"oneOf": [{"type": "null"}, {"type": "boolean"}]}) == {
+        "type": "boolean",
+        "nullable": True,
+    }
 
 
 def test_literal_union_keeps_every_choice_as_enum():
-    out = clean_schema({"anyOf": [{"type": "string", "const": "open"}, {"type": "string", "const": "closed"}]})
+    out = clean_schema(
+        {"anyOf": [{"type": "string", "const": "open"}, {"type": "string", "const": "closed"}]}
+    )
     assert out == {"type": "string", "enum": ["open", "closed"]}
 
 
@@ -143,14 +172,27 @@ def test_const_becomes_one_value_enum():
 
 
 def test_boolean_sub_schemas_are_dropped_and_required_filtered():
-    out = clean_schema({"type": "object", "properties": {"a": True, "b": {"type": "string"}},
-                        "required": ["a", "b", "ghost"], "additionalProperties": False})
+    out = clean_schema(
+        {
+            "type": "object",
+            "properties": {"a": True, "b": {"type": "string"}},
+            "required": ["a", "b", "ghost"],
+            "additionalProperties": False,
+        }
+    )
     assert out == {"type": "object", "properties": {"b": {"type": "string"}}, "required": ["b"]}
 
 
 def test_dropped_constraints_move_into_description():
-    out = clean_schema({"type": "string", "description": "Name.", "minLength": 1, "pattern": "^[a-z]+$",
-                        "format": "email"})
+    out = clean_schema(
+        {
+            "type": "string",
+            "description": "Name.",
+            "minLength": 1,
+            "pattern": "^[a-z]+$",
+            "format": "email",
+        }
+    )
     assert set(out) == {"type", "description"}
     assert out["description"].startswith("Name. (")
     for hint in ("minLength: 1", "pattern: ^[a-z]+$", "format: email"):
@@ -163,7 +205,9 @@ def test_non_string_enum_becomes_a_hint():
 
 
 def test_uppercase_types_are_accepted_and_lowercased():
-    out = clean_schema({"type": "OBJECT", "properties": {"c": {"type": "STRING"}}, "required": ["c"]})
+    out = clean_schema(
+        {"type": "OBJECT", "properties": {"c": {"type": "STRING"}}, "required": ["c"]}
+    )
     assert out == {"type": "object", "properties": {"c": {"type": "string"}}, "required": ["c"]}
 
 
@@ -185,10 +229,21 @@ def test_parameters_without_properties_are_omitted():
 
 
 def test_union_of_objects_merges_properties_and_keeps_common_required():
-    out = clean_schema({"anyOf": [
-        {"type": "object", "properties": {"path": {"type": "string"}, "line": {"type": "number"}},
-         "required": ["path", "line"]},
-        {"type": "object", "properties": {"path": {"type": "string"}, "position": {"type": "number"}},
-         "required": ["path", "position"]}]})
+    out = clean_schema(
+        {
+            "anyOf": [
+                {
+                    "type": "object",
+                    "properties": {"path": {"type": "string"}, "line": {"type": "number"}},
+                    "required": ["path", "line"],
+                },
+                {
+                    "type": "object",
+                    "properties": {"path": {"type": "string"}, "position": {"type": "number"}},
+                    "required": ["path", "position"],
+                },
+            ]
+        }
+    )
     assert set(out["properties"]) == {"path", "line", "position"}
     assert out["required"] == ["path"]
