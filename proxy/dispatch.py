@@ -10,6 +10,7 @@ meaningful chunk arrived, so a failure before it still moves to another account.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -39,6 +40,7 @@ ENDPOINT_FAILURE_COOL_S = 5.0  # 404/408/5xx/transport on every endpoint: short 
 AUTH_RETRY_COOL_S = 60.0  # still 401 after a fresh token
 CAPACITY_BACKOFF_S = 0.5  # first capacity back-off; doubles, capped at 2 s
 _NEXT_ACCOUNT_KINDS = frozenset({K.NOT_FOUND, K.TIMEOUT, K.SERVER, K.TRANSPORT})
+_REQUEST_LEVEL = _NEXT_ACCOUNT_KINDS | {K.CAPACITY}
 
 
 @dataclass
@@ -133,17 +135,15 @@ class Dispatcher:
 
     async def generate(self, call: UpstreamCall, record: Any = None) -> dict[str, Any]:
         async def op(acc: Account) -> dict[str, Any]:
-            client = self._client(acc)
-            async with asyncio.timeout(self._timeout()):
-                return await client.generate(acc, call.model, call.request)
+            async with self._deadline():
+                return await self._client(acc).generate(acc, call.model, call.request)
 
         return await self._run(call, record, op, finish=True)
 
     async def open_stream(self, call: UpstreamCall, record: Any = None) -> UpstreamStream:
         async def op(acc: Account) -> UpstreamStream:
-            client = self._client(acc)
-            async with asyncio.timeout(self._timeout()):
-                inner = await client.stream(acc, call.model, call.request)
+            async with self._deadline():
+                inner = await self._client(acc).stream(acc, call.model, call.request)
                 head: list[dict[str, Any]] = []
                 try:
                     async for chunk in inner:
@@ -162,7 +162,7 @@ class Dispatcher:
 
     async def count_tokens(self, call: UpstreamCall, record: Any = None) -> dict[str, Any]:
         async def op(acc: Account) -> dict[str, Any]:
-            async with asyncio.timeout(self._timeout()):
+            async with self._deadline():
                 return await self._client(acc).count_tokens(acc, call.model, call.request)
 
         return await self._run(call, record, op, finish=True)
@@ -185,8 +185,15 @@ class Dispatcher:
     def _client(self, acc: Account) -> AntigravityClient | GeminiApiClient:
         return self.antigravity if acc.kind is AccountKind.ANTIGRAVITY else self.gemini
 
-    def _timeout(self) -> float:
-        return float(self._config().proxy.request_timeout)
+    @contextlib.asynccontextmanager
+    async def _deadline(self) -> AsyncIterator[None]:
+        """proxy.request_timeout bounds one attempt (for streams: up to the first event)."""
+        seconds = float(self._config().proxy.request_timeout)
+        try:
+            async with asyncio.timeout(seconds):
+                yield
+        except TimeoutError:
+            raise UpstreamError(K.TIMEOUT, 0, f"no answer within {seconds:g} s (proxy.request_timeout)") from None
 
     async def _run(self, call: UpstreamCall, record: Any, op: Callable[[Account], Awaitable[Any]], finish: bool) -> Any:
         model = call.model
@@ -311,21 +318,20 @@ class Dispatcher:
         task.add_done_callback(self._background.discard)
 
     def _exhausted(self, model: str, last: UpstreamError | None) -> ApiError:
-        """No attempt left: the most useful error for the client."""
-        wait = self.pool.shortest_wait(model)
-        if last is not None and last.kind not in (K.QUOTA_EXHAUSTED, K.RATE_LIMITED) and (wait is None or wait == 0):
+        """No attempt left: the most useful error for the client. Request-level failures
+        (timeout, 5xx, capacity) are reported as such; account-level ones (quota, rate,
+        auth) become the pool's state: 429 with the shortest wait when all cool."""
+        if last is not None and last.kind in _REQUEST_LEVEL:
             return last.to_api_error()
-        if wait is None:
-            if not self.store.list():
-                return ApiError(ErrorKind.OVERLOADED, "no upstream accounts configured: add one with `agproxy accounts add`")
-            if not any(a.serves(model) for a in self.store.list()):
-                return ApiError(ErrorKind.INVALID_REQUEST, f"no account can serve model {model!r}", param="model")
-            if last is not None:
-                return last.to_api_error()
-            return ApiError(ErrorKind.OVERLOADED, f"every account for model {model!r} is disabled or needs attention")
-        if last is not None and wait == 0:
-            return last.to_api_error()  # attempts ran out while some account is free
-        return ApiError(ErrorKind.RATE_LIMIT,
-                        f"all accounts for model {model!r} are rate limited or out of quota; retry in {max(1, round(wait))} s",
-                        retry_after=max(wait, 1.0))
-
+        wait = self.pool.shortest_wait(model)
+        if wait is not None and wait > 0:
+            return ApiError(ErrorKind.RATE_LIMIT,
+                            f"all accounts for model {model!r} are rate limited or out of quota; "
+                            f"retry in {max(1, round(wait))} s", retry_after=max(wait, 1.0))
+        if last is not None:
+            return last.to_api_error()
+        if not self.store.list():
+            return ApiError(ErrorKind.OVERLOADED, "no upstream accounts configured: add one with `agproxy accounts add`")
+        if not any(a.serves(model) for a in self.store.list()):
+            return ApiError(ErrorKind.INVALID_REQUEST, f"no account can serve model {model!r}", param="model")
+        return ApiError(ErrorKind.OVERLOADED, f"every account for model {model!r} is disabled or needs attention")

@@ -79,7 +79,8 @@ class AntigravityClient:
                         continue
                     break
             assert last is not None
-            if last.kind not in _NEXT_ENDPOINT:
+            # A 503/529 may be one endpoint's trouble (the daily sandbox often is): try the next too.
+            if last.kind not in _NEXT_ENDPOINT and not (last.kind is UpstreamErrorKind.CAPACITY and last.status >= 500):
                 raise last
             log.info("endpoint %s failed (%s); trying the next", endpoint, last.kind.value)
         assert last is not None
