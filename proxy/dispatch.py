@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from proxy.accounts.model import Account, AccountKind, AccountState
 from proxy.accounts.pool import Pool
@@ -105,7 +105,7 @@ class UpstreamStream:
         self._inner.close()
         self._end(not self._head and self._inner.finished)
 
-    async def __aenter__(self) -> UpstreamStream:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -310,7 +310,7 @@ class Dispatcher:
             try:
                 quota = await self.antigravity.fetch_quota(acc)
                 self.store.update_quota(acc, quota, acc.quota_fetched_at)
-            except Exception as exc:  # a background nicety: never let it surface
+            except Exception as exc:  # noqa: BLE001  (a background nicety: never let it surface)
                 log.debug("quota refresh for %s failed: %s", acc.id, exc)
 
         task = asyncio.get_running_loop().create_task(refresh())

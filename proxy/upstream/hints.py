@@ -10,21 +10,21 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 from proxy import jsoncodec
 from proxy.errors import UpstreamError, UpstreamErrorKind
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|h|m|s)(?![a-z])", re.I)
-_DURATION_FULL = re.compile(r"^\s*(?:\d+(?:\.\d+)?\s*(?:ms|h|m|s)\s*)+$", re.I)
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|h|m|s)(?![a-z])", re.IGNORECASE)
+_DURATION_FULL = re.compile(r"^\s*(?:\d+(?:\.\d+)?\s*(?:ms|h|m|s)\s*)+$", re.IGNORECASE)
 # "try again in 5s", "retry after 20 seconds", "Please retry in 31.5s."
 _TEXT_HINT = re.compile(
     r"(?:try again|retry)\s+(?:in|after)\s+((?:\d+(?:\.\d+)?\s*(?:ms|milliseconds?|h|hours?|m|min|minutes?|s|secs?|seconds?)?[\s,]*(?:and\s+)?)+)",
-    re.I,
+    re.IGNORECASE,
 )
-_TEXT_UNIT = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|milliseconds?|h|hours?|min|minutes?|m|secs?|seconds?|s)?", re.I)
+_TEXT_UNIT = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|milliseconds?|h|hours?|min|minutes?|m|secs?|seconds?|s)?", re.IGNORECASE)
 _URL = re.compile(r"https://[^\s\"'<>]+")
 
 
@@ -59,18 +59,18 @@ def parse_retry_after_header(value: str, now: float | None = None) -> float | No
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 def parse_timestamp(value: str, now: float | None = None) -> float | None:
     """Seconds from now until an RFC 3339 timestamp ("2025-01-01T00:00:00Z")."""
     try:
-        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        when = datetime.fromisoformat(value.strip())
     except ValueError:
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
@@ -81,7 +81,7 @@ def _text_hint(message: str) -> float | None:
     total, found = 0.0, False
     for num, unit in _TEXT_UNIT.findall(m.group(1)):
         u = (unit or "s").lower()
-        scale = 0.001 if u.startswith("ms") or u.startswith("milli") else 3600.0 if u.startswith("h") else 60.0 if u.startswith("m") else 1.0
+        scale = 0.001 if u.startswith(("ms", "milli")) else 3600.0 if u.startswith("h") else 60.0 if u.startswith("m") else 1.0
         total += float(num) * scale
         found = True
     return total if found else None

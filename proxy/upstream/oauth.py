@@ -56,7 +56,7 @@ async def _token_request(sessions: UpstreamSessions, form: dict[str, str]) -> To
                                 headers={"Accept": "application/json"}) as resp:
             body = await resp.read()
             status = resp.status
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ClientError) as exc:
         raise UpstreamError(UpstreamErrorKind.TRANSPORT, 0, f"token endpoint unreachable: {type(exc).__name__}") from None
     data: dict[str, Any] = {}
     try:
@@ -112,7 +112,7 @@ async def fetch_email(sessions: UpstreamSessions, access_token: str) -> str:
             body = await resp.read()
             if resp.status != 200:
                 raise classify(resp.status, body, resp.headers)
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ClientError) as exc:
         raise UpstreamError(UpstreamErrorKind.TRANSPORT, 0, f"userinfo unreachable: {type(exc).__name__}") from None
     data = jsoncodec.loads(body)
     return str(data.get("email") or "") if isinstance(data, dict) else ""

@@ -28,12 +28,12 @@ async def send(session: aiohttp.ClientSession, url: str, body: bytes, headers: M
     """POST; returns the open 2xx response (caller releases it) or raises UpstreamError."""
     try:
         resp = await session.post(url, data=body, headers=headers, proxy=proxy, timeout=timeout)
-    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
         raise transport_error(exc) from None
     if resp.status >= 300:
         try:
             raw = await resp.read()
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+        except (TimeoutError, aiohttp.ClientError, OSError):
             raw = b""
         finally:
             resp.release()
@@ -44,7 +44,7 @@ async def send(session: aiohttp.ClientSession, url: str, body: bytes, headers: M
 async def read_json(resp: aiohttp.ClientResponse, unwrap: bool) -> dict[str, Any]:
     try:
         raw = await resp.read()
-    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
         raise transport_error(exc) from None
     finally:
         resp.release()
@@ -86,7 +86,7 @@ class ChunkStream:
     async def _fill(self) -> None:
         try:
             data = await self._resp.content.readany()
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             self.close()
             raise transport_error(exc, "upstream stream") from None
         if not data:

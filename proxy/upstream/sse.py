@@ -24,7 +24,7 @@ class SSEEvent:
 class SSEParser:
     """Feed bytes, get `SSEEvent`s (WHATWG event-stream rules)."""
 
-    __slots__ = ("_buf", "_skip_lf", "_data", "_event", "_id", "_started")
+    __slots__ = ("_buf", "_data", "_event", "_id", "_skip_lf", "_started")
 
     def __init__(self) -> None:
         self._buf = b""  # an incomplete trailing line
@@ -87,7 +87,6 @@ class SSEParser:
             self._data.append(text)
         elif name == b"event":
             self._event = text
-        elif name == b"id":
-            if "\0" not in text:
-                self._id = text
+        elif name == b"id" and "\0" not in text:
+            self._id = text
         # `retry` and unknown fields are ignored: we never reconnect upstream streams.

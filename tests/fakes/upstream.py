@@ -15,7 +15,7 @@ import asyncio
 import itertools
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs
 
 from aiohttp import web
@@ -72,7 +72,7 @@ class FakeUpstream:
 
     # -- lifecycle -----------------------------------------------------------------
 
-    async def __aenter__(self) -> FakeUpstream:
+    async def __aenter__(self) -> Self:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/{path:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)

@@ -13,7 +13,7 @@ from proxy.dispatch import UpstreamCall
 from proxy.errors import ApiError, ErrorKind
 from proxy.monitor.record import RequestRecord
 from tests.fakes import replies
-from tests.fakes.harness import Harness, fake, harness  # noqa: F401  (fixtures)
+from tests.fakes.harness import Harness
 
 MODEL = "gemini-2.5-pro"
 
@@ -196,7 +196,7 @@ async def test_twenty_concurrent_requests_with_an_expired_token_refresh_once(har
 
 
 async def test_sticky_binding_survives_a_temporary_failover(harness: Harness):
-    a, b = harness.add_antigravity("a"), harness.add_antigravity("b")
+    a, _ = harness.add_antigravity("a"), harness.add_antigravity("b")
     await harness.dispatcher.generate(call(session="s1"))
     bound = harness.pool.bound_account("s1")
     other = "tok-b" if bound == a.id else "tok-a"

@@ -11,7 +11,7 @@ import pytest
 from proxy.dispatch import UpstreamCall
 from proxy.errors import ApiError, ErrorKind, UpstreamError, UpstreamErrorKind
 from tests.fakes import replies
-from tests.fakes.harness import Harness, fake, harness  # noqa: F401  (fixtures)
+from tests.fakes.harness import Harness
 
 MODEL = "gemini-2.5-pro"
 

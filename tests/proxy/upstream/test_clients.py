@@ -11,7 +11,7 @@ from proxy.errors import UpstreamError, UpstreamErrorKind
 from proxy.upstream import oauth
 from proxy.upstream.antigravity import default_user_agent
 from tests.fakes import replies
-from tests.fakes.harness import Harness, fake, harness  # noqa: F401  (fixtures)
+from tests.fakes.harness import Harness
 
 REQ = {"contents": [{"role": "user", "parts": [{"text": "hello there"}]}]}
 

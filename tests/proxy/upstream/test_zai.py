@@ -7,7 +7,7 @@ import pytest
 from proxy import jsoncodec
 from proxy.config.model import Config
 from proxy.upstream import zai
-from tests.fakes.harness import Harness, fake, harness  # noqa: F401  (fixtures)
+from tests.fakes.harness import Harness
 
 
 def zai_config(mode: str) -> Config:
