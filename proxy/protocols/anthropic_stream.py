@@ -9,7 +9,7 @@ from typing import Any
 from proxy import jsoncodec
 from proxy.errors import ApiError, Protocol, error_body
 from proxy.protocols.common import StreamResult, ToolCall, Usage, sse_event
-from proxy.protocols.signatures import SignatureStore
+from proxy.protocols.signatures import SignatureStore, model_family
 
 PING = b'event: ping\ndata: {"type":"ping"}\n\n'
 
@@ -63,6 +63,7 @@ def from_gemini(
 ) -> dict[str, Any]:
     """A complete Messages API response from one GenerateContentResponse."""
     parts, finish = _parts(resp)
+    claude = model_family(upstream_model or model) == "claude"
     blocks: list[dict[str, Any]] = []
     tool_called = False
     for part in parts:
@@ -74,6 +75,11 @@ def from_gemini(
             tid = tool_use_id(call)
             if sig and signatures is not None:
                 signatures.remember(session_key, tid, sig)
+            last = blocks[-1] if blocks else None
+            if sig and last and last["type"] == "thinking" and not last["signature"] and claude:
+                last["signature"] = sig  # as in the stream encoder: Claude may sign the call
+                if signatures is not None:
+                    signatures.remember_thought(sig, upstream_model or model)
             blocks.append(
                 {
                     "type": "tool_use",
@@ -135,6 +141,7 @@ class AnthropicStreamEncoder:
         self.signatures = signatures
         self.session_key = session_key
         self.upstream_model = upstream_model or model
+        self._claude = model_family(self.upstream_model) == "claude"
         self.include_thinking = include_thinking
         self.result = StreamResult()
         self._started = False
@@ -228,6 +235,12 @@ class AnthropicStreamEncoder:
         sig = part.get("thoughtSignature")
         call = part.get("functionCall")
         if isinstance(call, dict):
+            if sig and self._open == "thinking" and not self._signature and self._claude:
+                # Claude behind Antigravity may sign the call rather than the thoughts; the
+                # client only keeps signatures on thinking blocks, so put it there too
+                self._signature = sig
+                if self.signatures is not None:
+                    self.signatures.remember_thought(sig, self.upstream_model)
             self._close(out)
             self._tool_use(call, sig, out)
             return

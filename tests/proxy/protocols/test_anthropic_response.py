@@ -250,3 +250,50 @@ def test_grammar_checker_rejects_misordered_streams():
     ):
         with pytest.raises(AssertionError):
             assert_anthropic_stream(bad)
+
+
+def test_claude_signature_on_the_call_also_signs_the_open_thinking_block():
+    store = SignatureStore(10)
+    _, data = run(
+        [
+            chunk({"text": "plan", "thought": True}),
+            chunk(
+                {
+                    "functionCall": {"name": "f", "args": {}, "id": "toolu_7"},
+                    "thoughtSignature": "CS",
+                }
+            ),
+        ],
+        signatures=store,
+        session_key="s",
+        upstream_model="claude-opus-4-6-thinking",
+    )
+    blocks = assert_anthropic_stream(data)
+    assert blocks[0] == {"type": "thinking", "thinking": "plan", "signature": "CS"}
+    assert store.lookup("s", "toolu_7") == "CS" and store.is_known("CS", "claude-sonnet-4-5")
+
+
+def test_gemini_signature_on_the_call_stays_off_the_thinking_block():
+    _, data = run(
+        [
+            chunk({"text": "plan", "thought": True}),
+            chunk({"functionCall": {"name": "f", "args": {}}, "thoughtSignature": "GS"}),
+        ],
+        upstream_model="gemini-3-pro-high",
+    )
+    assert assert_anthropic_stream(data)[0]["signature"] == ""
+
+
+def test_non_stream_claude_call_signature_signs_the_thinking_block():
+    resp = chunk(
+        {"text": "plan", "thought": True},
+        {"functionCall": {"name": "f", "args": {}}, "thoughtSignature": "CS"},
+    )
+    out = from_gemini(
+        resp, model="claude-opus-4-8", message_id="m", upstream_model="claude-opus-4-6-thinking"
+    )
+    assert out["content"][0]["signature"] == "CS"
+    out = from_gemini(
+        resp, model="claude-opus-4-8", message_id="m", upstream_model="gemini-3-pro-high"
+    )
+    assert out["content"][0]["signature"] == ""
