@@ -28,6 +28,7 @@ from proxy.upstream.gemini_api import GeminiApiClient
 from proxy.upstream.http import UpstreamSessions
 from proxy.upstream.oauth import TokenManager
 from proxy.upstream.response import ChunkStream
+from proxy.upstream.zai import zai_should_handle
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +171,14 @@ class Dispatcher:
     def google_available(self, model: str) -> bool:
         """Whether some account could serve `model` right now (z.ai fallback mode)."""
         return self.pool.shortest_wait(model) == 0.0
+
+    def use_zai(self, model: str) -> bool:
+        """For an Anthropic request whose upstream model is `model`: send it to z.ai?
+        (SPEC §10 dispatch modes; the handler then calls `proxy.upstream.zai.forward`.)"""
+        cfg = self._config()
+        if not cfg.zai_dispatch_on:
+            return False
+        return zai_should_handle(cfg, self.google_available(model), self.serving_accounts(model))
 
     def serving_accounts(self, model: str) -> int:
         now = time.time()

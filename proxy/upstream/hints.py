@@ -204,6 +204,8 @@ def _kind(status: int, reasons: set[str], text: str) -> UpstreamErrorKind:
         return K.NOT_FOUND
     if status == 408:
         return K.TIMEOUT
+    if "API_KEY_INVALID" in reasons or "api key not valid" in text or "api key expired" in text:
+        return K.UNAUTHORIZED  # the Gemini API says 400 for a bad key: the key's fault, not the request's
     if status >= 500:
         return K.SERVER
     return K.BAD_REQUEST

@@ -230,3 +230,30 @@ async def test_request_timeout_bounds_a_slow_first_byte(harness: Harness):
     with pytest.raises(ApiError) as exc:
         await harness.dispatcher.generate(call())
     assert exc.value.kind is ErrorKind.TIMEOUT and time.monotonic() - t0 < 1.5
+
+
+async def test_rejected_gemini_key_is_marked_and_the_next_key_serves(harness: Harness):
+    from tests.fakes.replies import google_error
+
+    bad, _ = harness.add_key("AIzaBAD000000001"), harness.add_key("AIzaGOOD00000002")
+    harness.pool.settings.preferred_account = bad.id
+    harness.fake.always("gemini", google_error(400, "API key not valid.", "API_KEY_INVALID"), token="AIzaBAD000000001")
+    resp = await harness.dispatcher.generate(UpstreamCall("gemini-2.5-flash", call("k").request))
+    assert text_of(resp) == "echo: k"
+    assert harness.reload().by_id(bad.id).state is AccountState.AUTH_FAILED
+
+
+@pytest.mark.parametrize("mode,accounts,expected", [("exclusive", 1, True), ("fallback", 1, False),
+                                                    ("fallback", 0, True), ("off", 0, False)])
+async def test_zai_dispatch_decision_follows_the_pool(harness: Harness, mode: str, accounts: int, expected: bool):
+    harness.config.zai.enabled, harness.config.zai.api_key, harness.config.zai.dispatch_mode = True, "zk", mode
+    for i in range(accounts):
+        harness.add_antigravity(f"u{i}")
+    assert harness.dispatcher.use_zai("claude-sonnet-4-5") is expected
+
+
+async def test_zai_fallback_when_every_account_cools(harness: Harness):
+    harness.config.zai.enabled, harness.config.zai.api_key, harness.config.zai.dispatch_mode = True, "zk", "fallback"
+    a = harness.add_antigravity("a")
+    harness.pool.cool(a, "claude-sonnet-4-5", 30)
+    assert harness.dispatcher.use_zai("claude-sonnet-4-5") is True

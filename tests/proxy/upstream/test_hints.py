@@ -99,3 +99,8 @@ def test_non_json_body_becomes_the_message():
 def test_error_wrapped_in_a_list():
     err = classify(429, b'[{"error":{"code":429,"message":"x","details":[{"reason":"QUOTA_EXHAUSTED"}]}}]')
     assert err.kind is K.QUOTA_EXHAUSTED
+
+
+def test_gemini_api_bad_key_is_unauthorized_not_a_client_error():
+    body = b'{"error":{"code":400,"message":"API key not valid. Please pass a valid API key.","status":"INVALID_ARGUMENT","details":[{"reason":"API_KEY_INVALID"}]}}'
+    assert classify(400, body).kind is K.UNAUTHORIZED
