@@ -280,6 +280,8 @@ class _Translator:
                     texts.append(item["text"])
                 elif item.get("type") in ("image", "document"):
                     extra.append(_media(item, sub))
+                elif item.get("type") == "tool_reference":
+                    continue  # Claude Code's tool-search pointer: nothing for the model to read
                 elif item.get("type") == "search_result":
                     texts.append(_joined_text(item.get("content"), sub))
                 else:

@@ -253,13 +253,19 @@ def _generation_config(gen: dict[str, Any]) -> dict[str, Any]:
 
 
 def _session_key(contents: list[dict[str, Any]]) -> str | None:
+    # gemini-cli opens with a per-workspace context turn, so the first two user turns
+    # together tell one conversation from another
+    texts: list[str] = []
     for content in contents:
         if content["role"] == "user":
-            texts = [
+            found = [
                 p["text"] for p in content["parts"] if isinstance(p.get("text"), str) and p["text"]
             ]
-            return session_key_from_text(texts[-1]) if texts else None
-    return None
+            if found:
+                texts.append(found[-1][:2048])
+            if len(texts) == 2:
+                break
+    return session_key_from_text("\n".join(texts)) if texts else None
 
 
 def from_gemini(resp: dict[str, Any]) -> dict[str, Any]:

@@ -430,3 +430,11 @@ def test_bad_input_is_a_precise_invalid_request(name, bad, param):
     assert info.value.param == param
     if param:
         assert param in info.value.message
+
+
+def test_tool_reference_blocks_in_tool_results_are_skipped():
+    content = [{"type": "tool_reference", "tool_name": "Grep"}, {"type": "text", "text": "loaded"}]
+    parts = translate(body(*_tool_turns(content))).request["contents"][2]["parts"]
+    assert parts == [
+        {"functionResponse": {"name": "shot", "response": {"output": "loaded"}, "id": "toolu_1"}}
+    ]

@@ -252,3 +252,17 @@ def test_model_listing_shapes():
     assert info["inputTokenLimit"] > 0 and info["outputTokenLimit"] > 0
     listing = gemini.models_list(["a", "b", "a"])
     assert [m["name"] for m in listing["models"]] == ["models/a", "models/b"]
+
+
+def test_session_key_tells_gemini_cli_conversations_apart_despite_a_shared_context_turn():
+    def body(prompt):
+        return {
+            "contents": [
+                {"role": "user", "parts": [{"text": "workspace context"}]},
+                {"role": "user", "parts": [{"text": prompt}]},
+            ]
+        }
+
+    a = gemini.to_gemini(body("one"), model="m", stream=True).session_key
+    assert a == gemini.to_gemini(body("one"), model="m", stream=True).session_key
+    assert a != gemini.to_gemini(body("two"), model="m", stream=True).session_key
