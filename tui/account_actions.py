@@ -12,10 +12,8 @@ from urllib.parse import parse_qs, urlparse
 from proxy.accounts.importers import ImportReport, import_path
 from proxy.accounts.model import Account, AccountKind
 from proxy.config.model import Config
-from proxy.upstream.antigravity import AntigravityClient
 from proxy.upstream.http import UpstreamSessions
 from proxy.upstream.oauth import (
-    TokenManager,
     consent_url,
     exchange_code,
     fetch_email,
@@ -44,14 +42,10 @@ def code_from_paste(text: str) -> str:
     return text
 
 
-async def add_refresh_token(store: Any, config: Config, refresh_token: str) -> tuple[Account, bool]:
+async def add_refresh_token(store: Any, sessions: UpstreamSessions, refresh_token: str) -> tuple[Account, bool]:
     """Check the token with Google (refresh + email lookup) and store the account."""
-    sessions = UpstreamSessions(config)
-    try:
-        grant = await refresh_access_token(sessions, refresh_token)
-        email = await fetch_email(sessions, grant.access_token)
-    finally:
-        await sessions.close()
+    grant = await refresh_access_token(sessions, refresh_token)
+    email = await fetch_email(sessions, grant.access_token)
     account = Account.antigravity(
         email,
         grant.refresh_token or refresh_token,
@@ -61,16 +55,12 @@ async def add_refresh_token(store: Any, config: Config, refresh_token: str) -> t
     return store.add(account)
 
 
-async def add_oauth_code(store: Any, config: Config, pasted: str) -> tuple[Account, bool]:
+async def add_oauth_code(store: Any, sessions: UpstreamSessions, pasted: str) -> tuple[Account, bool]:
     """Finish an OAuth login: exchange the pasted code, look up the email, store."""
-    sessions = UpstreamSessions(config)
-    try:
-        grant = await exchange_code(sessions, code_from_paste(pasted), REDIRECT_URI)
-        if not grant.refresh_token:
-            raise ValueError("Google returned no refresh token; remove agproxy's access and try again")
-        email = await fetch_email(sessions, grant.access_token)
-    finally:
-        await sessions.close()
+    grant = await exchange_code(sessions, code_from_paste(pasted), REDIRECT_URI)
+    if not grant.refresh_token:
+        raise ValueError("Google returned no refresh token; remove agproxy's access and try again")
+    email = await fetch_email(sessions, grant.access_token)
     account = Account.antigravity(
         email, grant.refresh_token, access_token=grant.access_token, token_expiry=grant.expires_at
     )
@@ -87,15 +77,11 @@ def import_accounts(store: Any, path: str) -> ImportReport:
     return import_path(store, path)
 
 
-async def refresh_quota(store: Any, config: Config, account: Account) -> int:
-    """Fetch the account's per-model quota (Antigravity only); returns the model count."""
+async def refresh_quota(service: Any, account: Account) -> int:
+    """Fetch the account's per-model quota (Antigravity only) with the service's
+    upstream client; returns the model count."""
     if account.kind is not AccountKind.ANTIGRAVITY:
         raise ValueError("quota is only reported for Antigravity accounts")
-    sessions = UpstreamSessions(config)
-    try:
-        client = AntigravityClient(sessions, TokenManager(sessions, store), store.save)
-        quota = await client.fetch_quota(account)
-    finally:
-        await sessions.close()
-    store.update_quota(account, quota)
+    quota = await service.dispatcher.antigravity.fetch_quota(account)
+    service.accounts.update_quota(account, quota, account.quota_fetched_at or None)
     return len(quota)

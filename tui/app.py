@@ -17,7 +17,6 @@ from textual.app import App, ComposeResult
 from textual.reactive import reactive
 from textual.widgets import DataTable, Footer, RichLog, TabbedContent, TabPane
 
-from proxy.accounts.store import AccountStore
 from proxy.config.model import Config, ConfigError
 from proxy.config.store import ConfigStore
 from proxy.logging_setup import setup_logging
@@ -66,7 +65,6 @@ class AgproxyApp(App[None]):
         self.utc_clock = False  # demo mode: deterministic clock column
         self.mask_secrets = False  # demo mode: keys masked on screen
         self._sub: Any = None
-        self._own_accounts: AccountStore | None = None
         self._accounts_dirty = False
         self._lifecycle_busy = False
         self._closed = False
@@ -79,14 +77,7 @@ class AgproxyApp(App[None]):
 
     @property
     def accounts(self) -> Any:
-        """The service's AccountStore; until the service owns one, our own over the same files."""
-        if self.service.accounts is not None:
-            return self.service.accounts
-        if self._own_accounts is None:
-            self._own_accounts = AccountStore(self.paths.accounts_dir)
-            self._own_accounts.load_all()
-            self._own_accounts.add_listener(self._on_accounts_changed)
-        return self._own_accounts
+        return self.service.accounts
 
     @property
     def monitor(self) -> Any:
@@ -148,8 +139,7 @@ class AgproxyApp(App[None]):
         self.install_logging()
         await self.service.open()
         self.store.add_listener(self._on_config_saved)
-        if self.service.accounts is not None:
-            self.service.accounts.add_listener(self._on_accounts_changed)
+        self.accounts.add_listener(self._on_accounts_changed)
         self.refresh_status()
         self.set_interval(STATUS_INTERVAL, self.refresh_status)
         self.set_interval(DRAIN_INTERVAL, self.drain_traffic)

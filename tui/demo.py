@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from proxy import jsoncodec
 from proxy.accounts.model import Account, AccountState, QuotaInfo
 from proxy.accounts.store import AccountStore
 from proxy.config.store import ConfigStore
@@ -59,8 +60,9 @@ def demo_records() -> list[RequestRecord]:
             input_tokens=tin,
             output_tokens=tout,
             request_headers={"content-type": "application/json", "x-api-key": "[redacted]"},
-            request_body='{"model":"%s","max_tokens":1024,"messages":[{"role":"user","content":"Summarise the design doc"}]}'
-            % cmodel,
+            request_body=jsoncodec.dumps(
+                {"model": cmodel, "max_tokens": 1024, "messages": [{"role": "user", "content": "Summarise the design doc"}]}
+            ).decode(),
             response_body='{"error":{"type":"rate_limit_error","message":"all accounts are cooling down"}}'
             if status == 429
             else "",

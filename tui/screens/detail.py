@@ -3,6 +3,7 @@ request and response bodies; `y` copies it as a curl command."""
 
 from __future__ import annotations
 
+import io
 from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
@@ -131,7 +132,16 @@ class DetailScreen(Screen[None]):
             Text("\nResponse" + (" (consolidated stream)" if rec.stream else ""), style="bold"),
             Text(pretty_body(response)),
         ]
+        self.parts = parts
         self.query_one("#detail-content", Static).update(Group(*parts))
+
+    def plain_text(self, width: int = 120) -> str:
+        """The detail as plain text (tests, and handy when debugging)."""
+        from rich.console import Console, Group
+
+        console = Console(width=width, record=True, file=io.StringIO(), color_system=None)
+        console.print(Group(*self.parts))
+        return console.export_text()
 
     def action_copy_curl(self) -> None:
         text = curl_command(self.record, self.agapp.local_base_url())

@@ -193,7 +193,7 @@ class AccountsPane(Vertical):
             if token:
                 await self._network(
                     "Checking the refresh token…",
-                    account_actions.add_refresh_token(self.agapp.accounts, self.agapp.config, token),
+                    account_actions.add_refresh_token(self.agapp.accounts, self.agapp.service.upstreams, token),
                 )
 
         self.app.push_screen(
@@ -208,7 +208,7 @@ class AccountsPane(Vertical):
             if pasted:
                 await self._network(
                     "Exchanging the code…",
-                    account_actions.add_oauth_code(self.agapp.accounts, self.agapp.config, pasted),
+                    account_actions.add_oauth_code(self.agapp.accounts, self.agapp.service.upstreams, pasted),
                 )
 
         self.app.push_screen(
@@ -278,7 +278,7 @@ class AccountsPane(Vertical):
             return
         await self._network(
             f"Fetching quota for {acc.label}…",
-            account_actions.refresh_quota(self.agapp.accounts, self.agapp.config, acc),
+            account_actions.refresh_quota(self.agapp.service, acc),
         )
 
     async def _network(self, busy: str, job: Any) -> None:

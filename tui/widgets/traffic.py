@@ -151,22 +151,23 @@ class TrafficPane(Vertical):
     # -- history paging --------------------------------------------------------------
 
     def load_older(self) -> None:
-        if self._history_done or self._loading_history or not self.records:
+        if self._history_done or self._loading_history:
             return
         self._loading_history = True
         self.run_worker(self._load_older(), group="history", exclusive=True)
 
     async def _load_older(self) -> None:
         try:
-            oldest = min(self.records)
-            older = await self.agapp.query_history(self.filter, HISTORY_PAGE, self.records[oldest])
+            oldest = min(self.records) if self.records else None
+            before = self.records[oldest] if oldest is not None else None
+            older = await self.agapp.query_history(self.filter, HISTORY_PAGE, before)
             if not older:
                 self._history_done = True
                 self.agapp.notify("No older requests.", timeout=2)
                 return
             merged: dict[int, Any] = {}
             for rec in sorted(older, key=lambda r: r.id):
-                if rec.id < oldest:
+                if oldest is None or rec.id < oldest:
                     merged[rec.id] = rec
             first_new = len(merged)
             merged.update(self.records)

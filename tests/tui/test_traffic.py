@@ -1,0 +1,167 @@
+"""The Traffic tab: live rows from real requests, filter, detail, follow, pause, clear, history."""
+
+from __future__ import annotations
+
+import aiohttp
+
+from proxy.config.store import ConfigStore
+from proxy.paths import resolve_paths
+from proxy.service import ProxyService
+from tests.tui.conftest import write_account
+from tui.app import AgproxyApp
+from tui.demo import DemoApp, demo_records
+from tui.screens.detail import DetailScreen
+from tui.widgets.traffic import TrafficPane
+from tui.widgets.traffic_table import TrafficTable
+
+
+async def settle(app, pilot) -> None:
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause(0.3)  # one drain tick (0.25 s)
+
+
+async def test_requests_to_the_running_proxy_appear_live(home, port) -> None:
+    write_account(home)
+    app = AgproxyApp()
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("s")
+        await settle(app, pilot)
+        assert app.service.running
+        before = app.traffic_refreshes
+        async with aiohttp.ClientSession() as http:
+            for _ in range(3):
+                async with http.post(f"http://127.0.0.1:{port}/v1/chat/completions", data=b"{not json") as r:
+                    assert r.status == 400
+            async with http.post(f"http://127.0.0.1:{port}/v1/messages", json={"model": 1}) as r:
+                assert r.status == 400
+        await settle(app, pilot)
+        pane = app.query_one(TrafficPane)
+        rows = list(pane.records.values())
+        assert [r.path for r in rows] == ["/v1/chat/completions"] * 3 + ["/v1/messages"]
+        assert all(r.status == 400 for r in rows)
+        table = app.query_one(TrafficTable)
+        assert table.row_count == 4
+        assert str(table.get_row_at(3)[1]) == "400"
+        assert app.traffic_refreshes > before
+        assert pane.follow and table.cursor_row == 3
+
+
+async def test_history_pages_in_from_the_store_when_scrolling_past_the_top(home, port) -> None:
+    write_account(home)
+    earlier = ProxyService(ConfigStore(resolve_paths()))
+    earlier.store.load()
+    await earlier.open()
+    await earlier.start()
+    async with aiohttp.ClientSession() as http:
+        for _ in range(2):
+            async with http.post(f"http://127.0.0.1:{port}/v1/chat/completions", data=b"x") as r:
+                assert r.status == 400
+    await earlier.close()
+
+    app = AgproxyApp()
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(app, pilot)
+        pane = app.query_one(TrafficPane)
+        assert not pane.records  # a new session starts with an empty live view
+        await pilot.press("up")
+        await settle(app, pilot)
+        assert len(pane.records) == 2
+        assert not pane.follow
+
+
+async def test_filter_keeps_only_matching_rows(home) -> None:
+    app = DemoApp()
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        pane = app.query_one(TrafficPane)
+        assert len(pane.records) == 12
+        await pilot.press("slash", *"status:4xx", "enter")
+        await pilot.pause()
+        assert sorted(r.status for r in pane.records.values()) == [400, 429]
+        assert app.query_one(TrafficTable).row_count == 2
+        await pilot.press("escape")  # clears the filter
+        await pilot.pause()
+        assert len(pane.records) == 12
+
+
+async def test_bad_filter_is_reported_and_view_unchanged(home) -> None:
+    app = DemoApp()
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("slash", *"colour:red", "enter")
+        await pilot.pause()
+        assert any("unknown filter key" in n.message for n in app._notifications)
+        assert len(app.query_one(TrafficPane).records) == 12
+
+
+async def test_enter_opens_detail_and_y_copies_curl(home) -> None:
+    app = DemoApp()
+    rec429 = [r for r in demo_records() if r.status == 429][0]
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = app.query_one(TrafficPane)
+        table = app.query_one(TrafficTable)
+        table.move_cursor(row=list(pane.records).index(rec429.id))
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, DetailScreen)
+        text = app.screen.plain_text()
+        assert "Attempts" in text and "quota exhausted" in text and "rate_limit_error" in text
+        await pilot.press("y")
+        assert app.clipboard.startswith("curl -sS -X POST http://127.0.0.1:8045/v1/messages ")
+        assert "$AGPROXY_API_KEY" in app.clipboard and "[redacted]" not in app.clipboard
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, DetailScreen)
+
+
+async def test_moving_up_turns_follow_off_and_f_turns_it_back_on(home) -> None:
+    app = DemoApp()
+    async with app.run_test(size=(120, 30)) as pilot:
+        pane = app.query_one(TrafficPane)
+        table = app.query_one(TrafficTable)
+        assert pane.follow and table.cursor_row == 11
+        await pilot.press("up", "up")
+        assert not pane.follow and table.cursor_row == 9
+        newer = demo_records()[-1]
+        newer.id += 10_000_000
+        newer.status = 200
+        pane.ingest([newer])
+        await pilot.pause()
+        assert table.cursor_row == 9  # not dragged along
+        assert "FOLLOW" not in str(pane.query_one("#traffic-bar").render())
+        await pilot.press("f")
+        assert pane.follow and table.cursor_row == 12
+        await pilot.press("up", "end")
+        assert pane.follow
+
+
+async def test_pause_holds_updates_and_clear_empties_the_view(home) -> None:
+    app = DemoApp()
+    async with app.run_test(size=(120, 30)) as pilot:
+        pane = app.query_one(TrafficPane)
+        await pilot.press("p")
+        newer = demo_records()[-1]
+        newer.id += 10_000_000
+        pane.ingest([newer])
+        assert len(pane.records) == 12
+        assert "PAUSED +1" in str(pane.query_one("#traffic-bar").render())
+        await pilot.press("p")
+        assert len(pane.records) == 13
+        await pilot.press("c")
+        assert not pane.records and app.query_one(TrafficTable).row_count == 0
+
+
+async def test_in_flight_row_updates_in_place(home) -> None:
+    app = DemoApp()
+    async with app.run_test(size=(120, 30)) as pilot:
+        pane = app.query_one(TrafficPane)
+        table = app.query_one(TrafficTable)
+        inflight = [r for r in pane.records.values() if r.status == 0][0]
+        row = list(pane.records).index(inflight.id)
+        assert str(table.get_row_at(row)[1]) == "…"
+        inflight.status, inflight.duration_ms = 200, 812.0
+        pane.ingest([inflight])
+        await pilot.pause()
+        assert table.row_count == 12
+        assert str(table.get_row_at(row)[1]) == "200"
+        assert str(table.get_row_at(row)[7]) == "812ms"
