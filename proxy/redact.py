@@ -53,16 +53,61 @@ _TOKENISH_NAME = re.compile(
 )
 
 
+# Lower-case fragments at least one of which every `_SECRET` match contains: a cheap
+# test that spares ordinary header values the regex (keep in step with `_SECRET`).
+_MARKERS = (
+    "sk-",
+    "bearer",
+    "ya29.",
+    "1//",
+    "aiza",
+    "gocspx-",
+    "key=",
+    "token=",
+    "x-api-key",
+    "x-goog-api-key",
+    "authorization",
+)
+
+
+_secret_names: dict[str, bool] = {}  # header name -> holds a credential (names repeat a lot)
+
+
+def _is_secret_header(name: str) -> bool:
+    known = _secret_names.get(name)
+    if known is None:
+        known = name.lower() in _SECRET_HEADERS or bool(_TOKENISH_NAME.search(name))
+        if len(_secret_names) < 1024:
+            _secret_names[name] = known
+    return known
+
+
+_values: dict[str, str] = {}  # header value -> its redacted form (clients repeat them)
+
+
+def _redact_header_value(value: str) -> str:
+    done = _values.get(value)
+    if done is not None:
+        return done
+    low = value.lower()
+    done = redact_text(value) if any(m in low for m in _MARKERS) else value
+    if done is value and len(value) <= 256:  # only secret-free values are remembered
+        if len(_values) >= 4096:
+            _values.clear()
+        _values[value] = done
+    return done
+
+
 def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """A plain dict of `headers` fit to store or show: credential headers are masked
     whole (an auth scheme like `Bearer` is kept), other values pass `redact_text`.
     Repeated headers are joined with `, `."""
     out: dict[str, str] = {}
     for name, value in headers.items():
-        if name.lower() in _SECRET_HEADERS or _TOKENISH_NAME.search(name):
+        if _is_secret_header(name):
             scheme, _, rest = value.partition(" ")
             value = f"{scheme} {MASK}" if rest and scheme.isalpha() and len(scheme) < 16 else MASK
         else:
-            value = redact_text(value)
+            value = _redact_header_value(value)
         out[name] = f"{out[name]}, {value}" if name in out else value
     return out

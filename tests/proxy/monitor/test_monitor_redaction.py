@@ -95,3 +95,19 @@ async def test_live_records_are_redacted_too(monitor):
     live = sub.get_nowait_batch()[0]
     assert "LEAK0005" not in live.path and "LEAK0005" not in str(live.request_headers)
     monitor.finish(rec, status=200)
+
+
+async def test_secret_values_in_ordinary_headers_are_redacted_every_time(monitor):
+    headers = {"X-Debug": f"caller {API_KEY}", "Accept": "application/json"}
+    for _ in range(2):  # the second pass goes through the header-value cache
+        rec = monitor.begin(
+            method="GET",
+            path="/v1/models",
+            protocol="openai",
+            client="c",
+            user_agent="u",
+            headers=headers,
+            body=None,
+        )
+        assert rec.request_headers == {"X-Debug": "caller sk-…", "Accept": "application/json"}
+        monitor.finish(rec, status=200)
