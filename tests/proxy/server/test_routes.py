@@ -202,3 +202,21 @@ async def test_redispatch_keeps_the_query_string(service, http) -> None:
     status, _, body = await http(service.status().port, "POST", "/v1/v1/test-query?beta=true&x=%20y", {}, b"{}")
     assert (status, body) == (200, b"reached")
     assert seen == [("/v1/test-query", "beta=true&x=%20y")]
+
+
+@pytest.mark.parametrize(
+    "path", ["/v1/test-fast", "/v1beta/test/gemini-3-pro:streamGenerateContent", "/v1/test/m-1.5_x:countTokens"]
+)
+async def test_canonical_requests_are_not_redispatched(service, http, path) -> None:
+    """The hot path: a well-formed path goes straight to its handler (no clone)."""
+    from proxy.server.middlewares import _NORMALISED
+
+    seen: list[bool] = []
+
+    async def record(request: web.Request) -> web.Response:
+        seen.append(_NORMALISED in request)
+        return web.Response(text="ok")
+
+    add_test_route(service, "POST", path, record)
+    status, _, _ = await http(service.status().port, "POST", path + "?alt=sse", {}, b"{}")
+    assert status == 200 and seen == [False]
