@@ -24,6 +24,7 @@ def agproxy(*args: str, env_home: Path, timeout: float = 20) -> subprocess.Compl
         capture_output=True,
         text=True,
         timeout=timeout,
+        check=False,
         env={**os.environ, "AGPROXY_HOME": str(env_home)},
     )
 
