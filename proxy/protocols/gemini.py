@@ -158,7 +158,7 @@ def _parts(parts: Any, at: str) -> list[dict[str, Any]]:
         if inline is not None:
             if not isinstance(inline, dict) or not isinstance(inline.get("mimeType"), str):
                 raise _bad(f"{where}.inlineData: needs mimeType and data", f"{where}.inlineData")
-            check_base64(inline.get("data"), f"{where}.inlineData.data")
+            inline["data"] = check_base64(_standard_base64(inline.get("data")), f"{where}.inlineData.data")
         file_data = part.get("fileData")
         if file_data is not None:
             if not isinstance(file_data, dict):
@@ -361,3 +361,16 @@ def model_info(model_id: str) -> dict[str, Any]:
 
 def models_list(ids: list[str]) -> dict[str, Any]:
     return {"models": [model_info(i) for i in dict.fromkeys(ids)]}
+
+
+_URLSAFE_TO_STANDARD = str.maketrans("-_", "+/")
+
+
+def _standard_base64(data: object) -> object:
+    """google-genai sends bytes in the URL-safe alphabet (proto3 JSON accepts both);
+    upstreams get the standard one. Untouched (no copy) when already standard."""
+    if isinstance(data, str) and ("-" in data or "_" in data):
+        data = data.translate(_URLSAFE_TO_STANDARD)
+        if len(data) % 4:
+            data += "=" * (-len(data) % 4)
+    return data

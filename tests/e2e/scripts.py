@@ -3,6 +3,7 @@ calls, wrapped the way the Cloud Code (`v1internal`) or Gemini API routes send t
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from proxy import jsoncodec
@@ -20,7 +21,8 @@ def calls_chunk(*calls: tuple[str, dict[str, Any]], with_ids: bool = False) -> d
         call: dict[str, Any] = {"name": name, "args": args}
         if with_ids:
             call["id"] = f"toolu_up_{i}"
-        parts.append({"functionCall": call, "thoughtSignature": f"c2lnLXRvb2wt{i}"})
+        signature = base64.b64encode(f"sig-tool-{i}".encode()).decode()
+        parts.append({"functionCall": call, "thoughtSignature": signature})
     return {
         "candidates": [{"content": {"role": "model", "parts": parts}, "index": 0, "finishReason": "STOP"}],
         "usageMetadata": {"promptTokenCount": 12, "candidatesTokenCount": 7, "totalTokenCount": 19},
