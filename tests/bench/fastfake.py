@@ -18,7 +18,11 @@ def _gemini_chunk(text: str, last: bool) -> dict:
     chunk: dict = {"candidates": [cand], "modelVersion": "bench-model", "responseId": "bench"}
     if last:
         cand["finishReason"] = "STOP"
-        chunk["usageMetadata"] = {"promptTokenCount": 12, "candidatesTokenCount": 34, "totalTokenCount": 46}
+        chunk["usageMetadata"] = {
+            "promptTokenCount": 12,
+            "candidatesTokenCount": 34,
+            "totalTokenCount": 46,
+        }
     return chunk
 
 
@@ -32,7 +36,8 @@ def _sse(chunks: list[dict], wrap: bool) -> bytes:
 
 def _response(status: int, body: bytes, content_type: bytes) -> bytes:
     return (
-        b"HTTP/1.1 %d OK\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n" % (status, content_type, len(body))
+        b"HTTP/1.1 %d OK\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n"
+        % (status, content_type, len(body))
         + body
     )
 
@@ -44,44 +49,64 @@ def build_answers(stream_chunks: int = 3) -> dict[tuple[bool, bool], bytes]:
     return {
         (True, True): _response(200, _sse(chunks, True), b"text/event-stream"),
         (False, True): _response(200, _sse(chunks, False), b"text/event-stream"),
-        (True, False): _response(200, json.dumps({"response": merged}).encode(), b"application/json"),
+        (True, False): _response(
+            200, json.dumps({"response": merged}).encode(), b"application/json"
+        ),
         (False, False): _response(200, json.dumps(merged).encode(), b"application/json"),
     }
 
 
+LONG_MARKER = b"BENCH_LONG_STREAM"  # a prompt containing this gets the long stream
+_MARKER_SCAN_MAX = 65536  # only small bodies are scanned (big ones never ask for it)
+
+
 class FastUpstream(asyncio.Protocol):
     """Parses just enough HTTP/1.1: request line, Content-Length, body; answers by path.
-    `?chunks=N` is not used: the chunk count is fixed per process (`--chunks`)."""
+    The head is searched only in new bytes and the body is never copied, so a 20 MiB
+    request costs the fake one buffer append per read. A request whose target has
+    `long=1`, or whose (small) body contains LONG_MARKER, gets the long stream."""
 
     answers: dict[tuple[bool, bool], bytes] = build_answers()
     long_stream: bytes = b""
-    chunk_delay: float = 0.0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         self.buf = bytearray()
+        self.scan_from = 0
+        self.body_start = -1  # -1: still reading the head
+        self.need = 0
+        self.target = b""
 
     def data_received(self, data: bytes) -> None:
         self.buf += data
         while True:
-            end = self.buf.find(b"\r\n\r\n")
-            if end < 0:
+            if self.body_start < 0:
+                end = self.buf.find(b"\r\n\r\n", self.scan_from)
+                if end < 0:
+                    self.scan_from = max(0, len(self.buf) - 3)
+                    return
+                head = bytes(self.buf[:end])
+                self.need = 0
+                for line in head.split(b"\r\n")[1:]:
+                    if line[:15].lower() == b"content-length:":
+                        self.need = int(line[15:])
+                self.target = head.split(b" ", 2)[1]
+                self.body_start = end + 4
+            stop = self.body_start + self.need
+            if len(self.buf) < stop:
                 return
-            head = bytes(self.buf[:end])
-            length = 0
-            for line in head.split(b"\r\n")[1:]:
-                if line[:15].lower() == b"content-length:":
-                    length = int(line[15:])
-            if len(self.buf) < end + 4 + length:
-                return
-            del self.buf[: end + 4 + length]
-            target = head.split(b" ", 2)[1]
-            self.answer(target)
+            long = (
+                self.need <= _MARKER_SCAN_MAX
+                and self.buf.find(LONG_MARKER, self.body_start, stop) >= 0
+            )
+            del self.buf[:stop]
+            self.body_start, self.scan_from = -1, 0
+            self.answer(self.target, long)
 
-    def answer(self, target: bytes) -> None:
+    def answer(self, target: bytes, long: bool = False) -> None:
         envelope = b"/v1internal" in target
         stream = b"streamGenerateContent" in target
-        if b"long=1" in target or (stream and self.long_stream and b"/long" in target):
+        if self.long_stream and (long or b"long=1" in target or (stream and b"/long" in target)):
             self.transport.write(self.long_stream)  # type: ignore[attr-defined]
             return
         self.transport.write(self.answers[(envelope, stream)])  # type: ignore[attr-defined]
@@ -89,7 +114,9 @@ class FastUpstream(asyncio.Protocol):
 
 def long_stream_response(chunks: int, wrap: bool = True) -> bytes:
     """A chunked-encoding SSE answer of `chunks` events (the per-chunk relay cost)."""
-    parts = [b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"]
+    parts = [
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+    ]
     for i in range(chunks):
         event = _sse([_gemini_chunk("tok ", i == chunks - 1)], wrap)
         parts.append(b"%x\r\n%s\r\n" % (len(event), event))

@@ -1,0 +1,146 @@
+"""The benchmark's tables: each section adds its rows, budget rows carry PASS/FAIL
+(SPEC §16), and `markdown()` renders everything with the machine it ran on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+MIB = 1024 * 1024
+
+
+def fmt_ms(v: float) -> str:
+    return f"{v:.3f} ms" if abs(v) < 10 else f"{v:.1f} ms"
+
+
+def _mib(kib: float) -> str:
+    return f"{kib / 1024:.1f} MiB"
+
+
+@dataclass
+class Budget:
+    what: str
+    measured: str
+    budget: str
+    ok: bool | None  # None: informative only
+
+
+@dataclass
+class Report:
+    budgets: list[Budget] = field(default_factory=list)
+    tables: dict[str, tuple[list[str], list[list[str]]]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    timings: list[tuple[str, float]] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return any(b.ok is False for b in self.budgets)
+
+    def row(self, table: str, header: list[str], cells: list[Any]) -> None:
+        self.tables.setdefault(table, (header, []))[1].append([str(c) for c in cells])
+
+    def budget(self, what: str, value: float | None, limit: float, text: str, budget: str, lower_is_better: bool = True) -> None:
+        ok = None if value is None else (value <= limit if lower_is_better else value >= limit)
+        self.budgets.append(Budget(what, text, budget, ok))
+
+    # -- sections --------------------------------------------------------------------------
+
+    def latency(self, protocol: str, direct: dict[str, Any], proxy: dict[str, Any], n: int) -> None:
+        added = proxy["median"] - direct["median"]
+        self.row("1. Added latency, small non-stream request, concurrency 1",
+                 ["protocol", "rounds", "direct median", "proxy median", "added median", "direct p99", "proxy p99", "added p99"],
+                 [protocol, n, fmt_ms(direct["median"]), fmt_ms(proxy["median"]), fmt_ms(added),
+                  fmt_ms(direct["p99"]), fmt_ms(proxy["p99"]), fmt_ms(proxy["p99"] - direct["p99"])])
+        self.budget(f"added median latency, {protocol}, c=1", added, 0.5, fmt_ms(added), "≤ 0.5 ms")
+
+    def cpu(self, what: str, ms: float, n: int, limit: float) -> None:
+        self.row("7. Proxy CPU per request (utime+stime of the proxy process, concurrency 1)",
+                 ["request", "requests", "CPU per request", "budget"], [what, n, fmt_ms(ms), f"≤ {limit:g} ms"])
+        self.budget(f"proxy CPU per request, {what}", ms, limit, fmt_ms(ms), f"≤ {limit:g} ms")
+
+    def throughput(self, protocol: str, mode: str, c: int, r: dict[str, Any], cpu_ms: float | None) -> None:
+        self.row("2. Throughput (each run: 0.3 s warm-up, then a fixed duration)",
+                 ["target", "mode", "concurrency", "req/s", "p50", "p99", "proxy CPU/req", "load-gen CPU/req"],
+                 [protocol, mode, c, f"{r['rps']:,.0f}", fmt_ms(r["median"]), fmt_ms(r["p99"]),
+                  "-" if cpu_ms is None else fmt_ms(cpu_ms), fmt_ms(r["gen_cpu"])])
+        if c == 32 and cpu_ms is not None:
+            self.budget(f"throughput, {protocol} {mode}, c=32", r["rps"], 2000, f"{r['rps']:,.0f} req/s",
+                        "≥ 2,000 req/s", lower_is_better=False)
+
+    def streaming(self, protocol: str, direct: dict[str, Any], proxy: dict[str, Any], chunks: int, n: int) -> None:
+        ttfb = proxy["ttfb_median"] - direct["ttfb_median"]
+        per_chunk = (proxy["median"] - direct["median"]) / chunks
+        self.row(f"3. Streaming: a {chunks}-chunk stream, concurrency 1",
+                 ["protocol", "rounds", "direct TTFB", "proxy TTFB", "added TTFB", "direct total", "proxy total",
+                  "added per chunk"],
+                 [protocol, n, fmt_ms(direct["ttfb_median"]), fmt_ms(proxy["ttfb_median"]), fmt_ms(ttfb),
+                  fmt_ms(direct["median"]), fmt_ms(proxy["median"]), f"{per_chunk * 1000:.1f} µs"])
+        self.budget(f"added time to first byte, {protocol} stream", ttfb, 1.0, fmt_ms(ttfb), "≤ 1 ms")
+
+    def big(self, protocol: str, size: int, direct: dict[str, Any], proxy: dict[str, Any], peak: int, exact: bool, n: int) -> None:
+        added = proxy["median"] - direct["median"]
+        copies = peak / size
+        self.row("4. Large bodies: a 20 MiB agent session (history, tool results, base64 images)",
+                 ["protocol", "body", "rounds", "direct", "proxy", "added time", "added peak memory", "× body"],
+                 [protocol, f"{size / MIB:.1f} MiB", n, fmt_ms(direct["median"]), fmt_ms(proxy["median"]), fmt_ms(added),
+                  f"{peak / MIB:.0f} MiB" + ("" if exact else " (VmHWM not resettable: upper bound)"), f"{copies:.1f}"])
+        self.budget(f"20 MiB request, {protocol}: added time", added, 300, fmt_ms(added), "≤ 300 ms")
+        self.budget(f"20 MiB request, {protocol}: added peak memory", copies, 4.0, f"{copies:.1f} × body",
+                    "a few copies (≤ 4 × body)")
+
+    def memory(self, when: str, kib: int) -> None:
+        self.row("5. Memory: RSS of `agproxy serve`", ["when", "RSS"], [when, _mib(kib)])
+
+    def memory_budget(self, idle_kib: int) -> None:
+        self.budget("RSS idle, `agproxy serve`", idle_kib / 1024, 80, _mib(idle_kib), "informative (TUI: ≤ 80 MiB)")
+        self.budgets[-1].ok = None
+
+    def tui(self, idle_kib: int, rps: float, serve_rps: float | None, samples: list[dict[str, Any]], t0: float, t1: float) -> None:
+        table = "6. With `agproxy-tui` open (headless, Traffic tab, proxy inside the TUI process)"
+        header = ["measure", "value"]
+        self.row(table, header, ["RSS idle with the TUI", _mib(idle_kib)])
+        self.budget("RSS idle with the TUI open", idle_kib / 1024, 80, _mib(idle_kib), "≤ 80 MiB")
+        self.row(table, header, ["throughput, openai non-stream, c=32", f"{rps:,.0f} req/s"])
+        if serve_rps:
+            ratio = rps / serve_rps
+            self.row(table, header, ["… versus `agproxy serve`", f"{serve_rps:,.0f} req/s → {ratio:.0%}"])
+            self.budget("throughput with the TUI open / `agproxy serve`", ratio, 0.85, f"{ratio:.0%}", "≥ 85 %",
+                        lower_is_better=False)
+        during = [s for s in samples if t0 <= s["t"] <= t1 + 0.5]
+        if not during or during[0]["refreshes"] < 0:
+            self.row(table, header, ["TUI repaint rate", "n/a: app.traffic_refreshes missing"])
+            return
+        span = max(0.001, during[-1]["t"] - during[0]["t"])
+        rate = (during[-1]["refreshes"] - during[0]["refreshes"]) / span
+        lag = max(s["lag_ms"] for s in during)
+        self.row(table, header, ["traffic table repaints under load", f"{rate:.1f} /s"])
+        self.row(table, header, ["worst event-loop lag under load (input latency)", fmt_ms(lag)])
+        self.row(table, header, ["RSS under load", _mib(max(s["rss_kib"] for s in during))])
+        self.budget("TUI repaints under load (live traffic)", rate, 1.0, f"{rate:.1f} /s", "≥ 1 /s (responsive)",
+                    lower_is_better=False)
+        self.budget("TUI worst event-loop lag under load", lag, 250, fmt_ms(lag), "≤ 250 ms (responsive)")
+
+    def monitor(self, rows: list[tuple[str, float]]) -> None:
+        for what, us in rows:
+            self.row("8. Monitor cost per request (tests/bench/bench_monitor.py, in-process)",
+                     ["case", "µs per request on the loop"], [what, f"{us:.1f}"])
+
+    # -- output ----------------------------------------------------------------------------
+
+    def markdown(self, machine: str, seconds: float) -> str:
+        out = [f"Machine: {machine}. Whole run: {seconds:.0f} s.",
+               "The fake upstream, the proxy and the load generator share these cores, so every",
+               "proxy figure includes their competition (as SPEC §16 measures).", ""]
+        out += ["| budget (SPEC §16) | measured | budget | verdict |", "|---|---|---|---|"]
+        for b in self.budgets:
+            verdict = "—" if b.ok is None else ("PASS" if b.ok else "**FAIL**")
+            out.append(f"| {b.what} | {b.measured} | {b.budget} | {verdict} |")
+        for title in sorted(self.tables):
+            header, rows = self.tables[title]
+            out += ["", f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+            out += ["| " + " | ".join(r) + " |" for r in rows]
+        if self.notes:
+            out += [""] + [f"- {n}" for n in self.notes]
+        if self.timings:
+            out += ["", "Section times: " + ", ".join(f"{n} {s:.0f} s" for n, s in self.timings)]
+        return "\n".join(out) + "\n"

@@ -1,0 +1,71 @@
+"""Run `agproxy-tui` headless for the benchmark: the real AgproxyApp (which owns the
+proxy when `proxy.auto_start` is true) on its Traffic tab, with a sampler in the same
+event loop writing one JSON line every SAMPLE_S to a file: the table's repaint count
+(`app.traffic_refreshes`), this process's RSS and the worst event-loop lag seen since
+the last sample (how long a keypress would have waited).
+
+Run as `python -m tests.bench.tui_host SAMPLES_FILE MAX_SECONDS` with AGPROXY_HOME set.
+It exits by itself after MAX_SECONDS, or earlier when SAMPLES_FILE + ".stop" appears."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+SAMPLE_S = 0.25
+TICK_S = 0.02
+
+
+def rss_kib() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+async def main(samples: Path, max_seconds: float) -> None:
+    from tui.app import AgproxyApp
+
+    app = AgproxyApp()
+    runner = asyncio.create_task(app.run_async(headless=True, size=(160, 48)))
+    stop_file = Path(str(samples) + ".stop")
+    deadline = time.monotonic() + max_seconds
+    with samples.open("w") as out:
+        lag_max = 0.0
+        last_sample = 0.0
+        while time.monotonic() < deadline and not stop_file.exists() and not runner.done():
+            t = time.perf_counter()
+            await asyncio.sleep(TICK_S)
+            lag_max = max(lag_max, time.perf_counter() - t - TICK_S)
+            now = time.monotonic()
+            if now - last_sample >= SAMPLE_S:
+                last_sample = now
+                try:
+                    refreshes = app.traffic_refreshes
+                except Exception:  # not mounted yet, or no such counter
+                    refreshes = -1
+                line = {
+                    "t": time.time(),
+                    "running": bool(getattr(app, "proxy_running", False)),
+                    "refreshes": refreshes,
+                    "rss_kib": rss_kib(),
+                    "lag_ms": lag_max * 1000,
+                }
+                out.write(json.dumps(line) + "\n")
+                out.flush()
+                lag_max = 0.0
+    if not runner.done():
+        await app.action_quit_now()
+        try:
+            await asyncio.wait_for(runner, 10)
+        except (TimeoutError, asyncio.CancelledError):
+            pass
+
+
+if __name__ == "__main__":
+    asyncio.run(main(Path(sys.argv[1]), float(sys.argv[2])))
+    os._exit(0)
