@@ -1,3 +1,5 @@
-from proxy.cli import main
 import sys
+
+from proxy.cli import main
+
 sys.exit(main())

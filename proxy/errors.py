@@ -7,9 +7,11 @@ the client's own wire shape in exactly one place: `error_body()` / `error_respon
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from aiohttp import web
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from proxy import jsoncodec
 
@@ -170,16 +172,22 @@ def error_response(protocol: Protocol, err: ApiError) -> web.Response:
     )
 
 
-def protocol_for_path(path: str, headers: dict | None = None) -> Protocol:
-    """Which protocol a path speaks, for shaping errors before a handler runs."""
+def protocol_for_path(path: str, headers: Mapping[str, str] | None = None) -> Protocol:
+    """Which protocol a path speaks, for shaping errors before a handler runs (and for
+    the monitor on every request: keep it cheap)."""
     p = path.lower()
     if "/v1beta" in p or ":generatecontent" in p or ":streamgeneratecontent" in p or ":counttokens" in p:
         return Protocol.GEMINI
-    if p.rstrip("/").endswith("/models") or "/models/" in p:
-        if headers is not None and "x-goog-api-key" in {k.lower() for k in headers}:
-            return Protocol.GEMINI
-    if p.endswith("/messages") or "/messages/" in p or p.endswith("/messages/count_tokens"):
-        return Protocol.ANTHROPIC
-    if headers is not None and "anthropic-version" in {k.lower() for k in headers}:
+    if (p.rstrip("/").endswith("/models") or "/models/" in p) and _has_header(headers, "x-goog-api-key"):
+        return Protocol.GEMINI
+    if p.endswith("/messages") or "/messages/" in p or _has_header(headers, "anthropic-version"):
         return Protocol.ANTHROPIC
     return Protocol.OPENAI
+
+
+def _has_header(headers: Mapping[str, str] | None, name: str) -> bool:
+    if headers is None:
+        return False
+    if isinstance(headers, CIMultiDictProxy | CIMultiDict):
+        return name in headers
+    return any(k.lower() == name for k in headers)

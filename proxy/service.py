@@ -9,7 +9,6 @@ import logging
 import socket
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from aiohttp import web
 
@@ -254,7 +253,7 @@ class ProxyService:
                 continue
             try:
                 quota = await self.dispatcher.antigravity.fetch_quota(account)
-            except Exception as exc:  # one account's failure must not stop the others
+            except Exception as exc:  # noqa: BLE001 - one account's failure must not stop the others
                 logger.info("quota refresh for %s failed: %s", account.label, exc)
                 continue
             self.accounts.update_quota(account, quota, account.quota_fetched_at)
