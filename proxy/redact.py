@@ -8,29 +8,72 @@ from collections.abc import Mapping
 
 # One alternation compiled once; each branch keeps a recognisable prefix (group 1)
 # and masks the rest, so a reader can still tell *which* kind of secret was there.
+# Case-sensitive where the secret is (keys, tokens); `sk-` must start a word, so
+# prose like "task-list" is left alone.
 _SECRET = re.compile(
-    r"(sk-)[A-Za-z0-9_\-]{6,}"  # agproxy / OpenAI-style keys
-    r"|(Bearer\s+)[A-Za-z0-9._~+/=\-]{6,}"  # Authorization: Bearer <token>
+    r"(?<![A-Za-z0-9_\-])(sk-)[A-Za-z0-9_\-]{6,}"  # agproxy / OpenAI-style keys
+    r"|((?i:bearer)\s+)[A-Za-z0-9._~+/=\-]{6,}"  # Authorization: Bearer <token>
     r"|(ya29\.)[A-Za-z0-9._\-]+"  # Google OAuth access tokens
     r"|(1//)[A-Za-z0-9._\-]+"  # Google OAuth refresh tokens
     r"|(AIza)[0-9A-Za-z_\-]{20,}"  # Google API keys
     r"|(GOCSPX-)[A-Za-z0-9_\-]+"  # OAuth client secrets
-    r"|([?&](?:key|api_key|access_token)=)[^&\s\"']+"  # secrets in query strings
-    r"|((?:x-api-key|x-goog-api-key|authorization)[\"']?\s*[:=]\s*[\"']?)(?!Bearer\s)[^\s\"',}]{6,}",
-    re.IGNORECASE,
+    r"|([?&](?i:key|api_key|access_token)=)[^&\s\"']+"  # secrets in query strings
+    r"|((?i:x-api-key|x-goog-api-key|authorization)[\"']?\s*[:=]\s*[\"']?)(?!(?i:bearer)\s)[^\s\"',}]{6,}"
+)
+# Lower-case text at (or, for query keys, just after) the start of every `_SECRET`
+# match, with how far back the match may begin. Finding these with str.find is ~30x
+# faster than letting `_SECRET` scan a long body itself (its look-behind and scoped
+# flags defeat the regex engine's fast prefix scan), so the pattern only runs at
+# candidates. Keep in step with `_SECRET`.
+_STARTS: tuple[tuple[str, tuple[int, ...]], ...] = (
+    ("sk-", (0,)),
+    ("bearer", (0,)),
+    ("ya29.", (0,)),
+    ("1//", (0,)),
+    ("aiza", (0,)),
+    ("gocspx-", (0,)),
+    ("key=", (1, 5)),  # ?key= and ?api_key=
+    ("access_token=", (1,)),
+    ("x-api-key", (0,)),
+    ("x-goog-api-key", (0,)),
+    ("authorization", (0,)),
 )
 
 MASK = "…"
 
 
-def _replace(match: re.Match[str]) -> str:
-    prefix = next(g for g in match.groups() if g is not None)
-    return prefix + MASK
+def _candidates(text: str) -> list[int]:
+    low = text.lower()
+    starts: set[int] = set()
+    for marker, backs in _STARTS:
+        i = low.find(marker)
+        while i >= 0:
+            starts.update(i - b for b in backs if i >= b)
+            i = low.find(marker, i + 1)
+    return sorted(starts)
 
 
 def redact_text(text: str) -> str:
     """`text` with every recognised secret replaced by its prefix and `…`."""
-    return _SECRET.sub(_replace, text)
+    starts = _candidates(text)
+    if not starts:
+        return text
+    out: list[str] = []
+    last = 0
+    for start in starts:
+        if start < last:
+            continue
+        found = _SECRET.match(text, start)
+        if found is None:
+            continue
+        prefix = next(g for g in found.groups() if g is not None)
+        out.append(text[last:start])
+        out.append(prefix + MASK)
+        last = found.end()
+    if not out:
+        return text
+    out.append(text[last:])
+    return "".join(out)
 
 
 def mask_secret(value: str) -> str:
