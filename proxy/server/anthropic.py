@@ -91,7 +91,7 @@ def _use_zai(ctx: Any, client_model: Any) -> bool:
     config = ctx.config
     if not config.zai_dispatch_on or not isinstance(client_model, str):
         return False
-    upstream = exchange.upstream_model_for(ctx, client_model)
+    upstream = exchange.resolve_upstream_model(ctx, client_model)
     now = time.time()
     serving = [a for a in ctx.accounts.list() if a.serves(upstream)] if ctx.accounts is not None else []
     available = any(a.is_selectable(upstream, now) for a in serving)

@@ -54,16 +54,41 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     try:
         body = jsoncodec.loads(raw)
     except jsoncodec.JSONDecodeError as exc:
-        raise ApiError(ErrorKind.INVALID_REQUEST, f"request body is not valid JSON: {exc}") from None
+        raise ApiError(ErrorKind.INVALID_REQUEST, _not_json_message(raw, exc)) from None
     if not isinstance(body, dict):
         raise ApiError(ErrorKind.INVALID_REQUEST, "request body must be a JSON object")
     return body
 
 
-def upstream_model_for(ctx: ProxyContext, client_model: Any) -> str:
+def _not_json_message(raw: bytes, exc: Exception) -> str:
+    """Only on the error path: say "not UTF-8" rather than orjson's surrogate talk."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        return f"request body is not valid UTF-8 (byte 0x{raw[bad.start]:02x} at offset {bad.start})"
+    return f"request body is not valid JSON: {exc}"
+
+
+def resolve_upstream_model(ctx: ProxyContext, client_model: Any) -> str:
+    """The upstream model a client model maps to (SPEC §9), without checking accounts."""
     if not isinstance(client_model, str) or not client_model.strip():
         raise ApiError(ErrorKind.INVALID_REQUEST, "model: a model name is required", param="model")
     return resolve_model(client_model, ctx.config.model_mapping)
+
+
+def upstream_model_for(ctx: ProxyContext, client_model: Any) -> str:
+    """The upstream model, refused with a clear 404 when no account could ever serve it
+    (a typo or an unmapped name must not look like an outage or a rate limit)."""
+    upstream = resolve_upstream_model(ctx, client_model)
+    accounts = ctx.accounts.list() if ctx.accounts is not None else []
+    if accounts and not any(a.serves(upstream) for a in accounts):
+        shown = repr(client_model) if upstream == client_model else f"{client_model!r} (mapped to {upstream!r})"
+        raise ApiError(
+            ErrorKind.NOT_FOUND,
+            f"model {shown} is not served by any account: see GET /v1/models, or map it in model_mapping",
+            param="model",
+        )
+    return upstream
 
 
 def note_call(request: web.Request, call: GeminiCall, upstream_model: str) -> Any:
