@@ -42,7 +42,9 @@ def code_from_paste(text: str) -> str:
     return text
 
 
-async def add_refresh_token(store: Any, sessions: UpstreamSessions, refresh_token: str) -> tuple[Account, bool]:
+async def add_refresh_token(
+    store: Any, sessions: UpstreamSessions, refresh_token: str
+) -> tuple[Account, bool]:
     """Check the token with Google (refresh + email lookup) and store the account."""
     grant = await refresh_access_token(sessions, refresh_token)
     email = await fetch_email(sessions, grant.access_token)
@@ -55,7 +57,9 @@ async def add_refresh_token(store: Any, sessions: UpstreamSessions, refresh_toke
     return store.add(account)
 
 
-async def add_oauth_code(store: Any, sessions: UpstreamSessions, pasted: str) -> tuple[Account, bool]:
+async def add_oauth_code(
+    store: Any, sessions: UpstreamSessions, pasted: str
+) -> tuple[Account, bool]:
     """Finish an OAuth login: exchange the pasted code, look up the email, store."""
     grant = await exchange_code(sessions, code_from_paste(pasted), REDIRECT_URI)
     if not grant.refresh_token:

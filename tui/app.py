@@ -255,7 +255,9 @@ class AgproxyApp(App[None]):
             await self.service.start()
         except StartError as exc:
             log_start_error(str(exc))
-            self.notify(str(exc), title="Proxy not started", severity="error", timeout=10)
+            self.notify(
+                str(exc), title="Proxy not started", severity="error", timeout=10, markup=False
+            )
             return
         self.notify(f"Proxy running on {self.local_base_url()}", timeout=3)
 
@@ -288,7 +290,9 @@ class AgproxyApp(App[None]):
                 if yes:
                     await self.action_quit_now()
 
-            self.push_screen(ConfirmScreen("The proxy is running. Stop it and quit?", yes="Quit"), answer)
+            self.push_screen(
+                ConfirmScreen("The proxy is running. Stop it and quit?", yes="Quit"), answer
+            )
             return
         await self.action_quit_now()
 
@@ -308,7 +312,9 @@ class AgproxyApp(App[None]):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="agproxy-tui", description="agproxy terminal control panel.")
+    parser = argparse.ArgumentParser(
+        prog="agproxy-tui", description="agproxy terminal control panel."
+    )
     parser.add_argument("--config", metavar="PATH", help="config file (default: user config dir)")
     args = parser.parse_args(argv)
     paths = resolve_paths(args.config)

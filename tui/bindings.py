@@ -86,7 +86,9 @@ TABLE: tuple[Key, ...] = (
 def bindings_for(scope: str) -> list[Binding]:
     """Textual bindings for one scope, in table order."""
     return [
-        Binding(k.keys, k.action, k.description, show=k.show, priority=k.priority, key_display=k.display)
+        Binding(
+            k.keys, k.action, k.description, show=k.show, priority=k.priority, key_display=k.display
+        )
         for k in TABLE
         if k.scope == scope
     ]
@@ -96,7 +98,8 @@ def key_label(k: Key) -> str:
     """How a key is written for people ("ctrl+s" → "^s")."""
     if k.display:
         return k.display
-    return "/".join(part.replace("ctrl+", "^") for part in k.keys.split(","))
+    names = {"escape": "Esc", "enter": "Enter", "delete": "Del", "end": "End", "slash": "/"}
+    return "/".join(names.get(p, p.replace("ctrl+", "^")) for p in k.keys.split(","))
 
 
 def palette_entries() -> list[Key]:

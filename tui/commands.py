@@ -22,7 +22,13 @@ class AgproxyCommands(Provider):
         app = cast("AgproxyApp", self.app)
         out = []
         for k in palette_entries():
-            out.append((_title(k.scope, k.description), f"key {key_label(k)}", partial(app.run_scoped_action, k.scope, k.action)))
+            out.append(
+                (
+                    _title(k.scope, k.description),
+                    f"key {key_label(k)}",
+                    partial(app.run_scoped_action, k.scope, k.action),
+                )
+            )
         return out
 
     async def discover(self) -> Hits:

@@ -1,4 +1,4 @@
-""""Copy as curl" for a recorded request: a command that replays it against the
+""" "Copy as curl" for a recorded request: a command that replays it against the
 proxy. The key is never pasted in: auth headers read `$AGPROXY_API_KEY`."""
 
 from __future__ import annotations
@@ -8,7 +8,11 @@ from typing import Any
 
 # Headers curl sets itself, or that would break a replay.
 _SKIP = frozenset({"host", "content-length", "connection", "accept-encoding", "transfer-encoding"})
-_AUTH = {"authorization": "Bearer $AGPROXY_API_KEY", "x-api-key": "$AGPROXY_API_KEY", "x-goog-api-key": "$AGPROXY_API_KEY"}
+_AUTH = {
+    "authorization": "Bearer $AGPROXY_API_KEY",
+    "x-api-key": "$AGPROXY_API_KEY",
+    "x-goog-api-key": "$AGPROXY_API_KEY",
+}
 
 
 def curl_command(rec: Any, base_url: str) -> str:

@@ -39,20 +39,28 @@ _TRAFFIC: tuple[tuple[str, str, str, str, str, str, int, float, int, int], ...] 
 
 def demo_records() -> list[RequestRecord]:
     out = []
-    for i, (method, path, proto, cmodel, umodel, account, status, ms, tin, tout) in enumerate(_TRAFFIC):
+    for i, (method, path, proto, cmodel, umodel, account, status, ms, tin, tout) in enumerate(
+        _TRAFFIC
+    ):
         started = NOW - 300 + i * 23.5
         rec = RequestRecord(
             id=int(started * 1_000_000),
             started=started,
             client="127.0.0.1",
-            user_agent="claude-cli/2.1.197 (external, sdk-cli)" if proto == "anthropic" else "OpenAI/Python 3.54.0",
+            user_agent="claude-cli/2.1.197 (external, sdk-cli)"
+            if proto == "anthropic"
+            else "OpenAI/Python 3.54.0",
             method=method,
             path=path,
             protocol=proto,
             client_model=cmodel,
             upstream_model=umodel,
             account=account,
-            upstream_kind="gemini_api" if account.startswith("key") else "antigravity" if account else "",
+            upstream_kind="gemini_api"
+            if account.startswith("key")
+            else "antigravity"
+            if account
+            else "",
             status=status,
             duration_ms=float(ms),
             ttfb_ms=float(ms) / 4 if status == 200 else None,
@@ -61,14 +69,21 @@ def demo_records() -> list[RequestRecord]:
             output_tokens=tout,
             request_headers={"content-type": "application/json", "x-api-key": "[redacted]"},
             request_body=jsoncodec.dumps(
-                {"model": cmodel, "max_tokens": 1024, "messages": [{"role": "user", "content": "Summarise the design doc"}]}
+                {
+                    "model": cmodel,
+                    "max_tokens": 1024,
+                    "messages": [{"role": "user", "content": "Summarise the design doc"}],
+                }
             ).decode(),
             response_body='{"error":{"type":"rate_limit_error","message":"all accounts are cooling down"}}'
             if status == 429
             else "",
         )
         if status == 429:
-            rec.attempts = [Attempt("alice@example.com", 429, 180, "quota exhausted"), Attempt("bob@example.com", 429, 130, "quota exhausted")]
+            rec.attempts = [
+                Attempt("alice@example.com", 429, 180, "quota exhausted"),
+                Attempt("bob@example.com", 429, 130, "quota exhausted"),
+            ]
             rec.error = "all accounts are cooling down (retry in 42s)"
         elif status and account:
             rec.attempts = [Attempt(account, status, int(ms))]
@@ -78,21 +93,36 @@ def demo_records() -> list[RequestRecord]:
 
 def demo_accounts() -> list[Account]:
     def quota(**fractions: tuple[float | None, float]) -> dict[str, QuotaInfo]:
-        return {m.replace("_", "-"): QuotaInfo(f, NOW + r if r else None, NOW - 420) for m, (f, r) in fractions.items()}
+        return {
+            m.replace("_", "-"): QuotaInfo(f, NOW + r if r else None, NOW - 420)
+            for m, (f, r) in fractions.items()
+        }
 
-    alice = Account.antigravity("alice@example.com", "demo", id="a1c3e5f7", created_at=NOW - 86400 * 3)
-    alice.quota = quota(claude_sonnet_4_5=(0.62, 7980), gemini_2_5_pro=(0.9, 3600), gemini_2_5_flash=(1.0, 0))
+    alice = Account.antigravity(
+        "alice@example.com", "demo", id="a1c3e5f7", created_at=NOW - 86400 * 3
+    )
+    alice.quota = quota(
+        claude_sonnet_4_5=(0.62, 7980), gemini_2_5_pro=(0.9, 3600), gemini_2_5_flash=(1.0, 0)
+    )
     alice.quota_fetched_at = NOW - 420
     alice.last_used, alice.requests, alice.errors = NOW - 12, 1843, 21
     bob = Account.antigravity("bob@example.com", "demo", id="b0b0b0b0", created_at=NOW - 86400 * 2)
-    bob.quota = quota(claude_sonnet_4_5=(0.0, 2460), gemini_2_5_pro=(0.15, 5400), gemini_2_5_flash=(0.4, 5400))
+    bob.quota = quota(
+        claude_sonnet_4_5=(0.0, 2460), gemini_2_5_pro=(0.15, 5400), gemini_2_5_flash=(0.4, 5400)
+    )
     bob.quota_fetched_at = NOW - 95
-    bob.state, bob.state_until, bob.state_reason = AccountState.COOLING, NOW + 42, "429 quota exhausted"
+    bob.state, bob.state_until, bob.state_reason = (
+        AccountState.COOLING,
+        NOW + 42,
+        "429 quota exhausted",
+    )
     bob.last_used, bob.requests, bob.errors = NOW - 40, 977, 64
     carol = Account.antigravity("carol@example.com", "demo", id="c4r01000", created_at=NOW - 86400)
     carol.state, carol.state_reason = AccountState.AUTH_FAILED, "invalid_grant: token revoked"
     carol.last_used, carol.requests, carol.errors = NOW - 3600 * 5, 210, 12
-    key = Account.gemini_key("AIzaDemoDemoDemoDemoDemoDemo9f2c", id="9f2c0000", created_at=NOW - 3600)
+    key = Account.gemini_key(
+        "AIzaDemoDemoDemoDemoDemoDemo9f2c", id="9f2c0000", created_at=NOW - 3600
+    )
     key.last_used, key.requests = NOW - 130, 66
     return [alice, bob, carol, key]
 
@@ -135,7 +165,9 @@ class DemoApp(AgproxyApp):
             "account carol@example.com is now auth_failed: invalid_grant: token revoked",
         ):
             level = "INFO   " if "listening" in line else "WARNING"
-            self.log_handler.pending.append((20 if "listening" in line else 30, f"10:00:00 {level} proxy: {line}"))
+            self.log_handler.pending.append(
+                (20 if "listening" in line else 30, f"10:00:00 {level} proxy: {line}")
+            )
 
     def read_status(self) -> ServiceStatus:
         return ServiceStatus(

@@ -42,9 +42,7 @@ def connect_snippets(base_url: str, key: str, health_needs_key: bool) -> list[Sn
         Snippet(
             "claude",
             "Claude Code",
-            f"export ANTHROPIC_BASE_URL={base}\n"
-            f"export ANTHROPIC_AUTH_TOKEN={key}\n"
-            "claude",
+            f"export ANTHROPIC_BASE_URL={base}\nexport ANTHROPIC_AUTH_TOKEN={key}\nclaude",
         ),
         Snippet(
             "gemini",

@@ -61,7 +61,11 @@ def clock(ts: float, utc: bool = False) -> str:
 def stamp(ts: float, utc: bool = False) -> str:
     """A full date and time for the detail view."""
     t = time.gmtime(ts) if utc else time.localtime(ts)
-    return time.strftime("%Y-%m-%d %H:%M:%S", t) + f".{int((ts % 1) * 1000):03d}" + (" UTC" if utc else "")
+    return (
+        time.strftime("%Y-%m-%d %H:%M:%S", t)
+        + f".{int((ts % 1) * 1000):03d}"
+        + (" UTC" if utc else "")
+    )
 
 
 def percent(part: float, whole: float) -> str:

@@ -40,7 +40,9 @@ def write_account(home: Path, account_id: str = "testkey1") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{account_id}.json"
     path.write_bytes(
-        jsoncodec.dumps({"id": account_id, "kind": "gemini_key", "api_key": "AIzaTestTestTestTestTestTest0001"})
+        jsoncodec.dumps(
+            {"id": account_id, "kind": "gemini_key", "api_key": "AIzaTestTestTestTestTestTest0001"}
+        )
     )
     return path
 

@@ -39,7 +39,9 @@ async def test_save_writes_the_file_and_keeps_comments(home) -> None:
     config_file = home / "config.toml"
     app = AgproxyApp()
     text = config_file.read_text()
-    config_file.write_text("# my precious comment\n" + text.replace("[proxy]", "[proxy]\n# about the port"))
+    config_file.write_text(
+        "# my precious comment\n" + text.replace("[proxy]", "[proxy]\n# about the port")
+    )
     app.store.load()
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("3")

@@ -31,7 +31,9 @@ async def test_requests_to_the_running_proxy_appear_live(home, port) -> None:
         before = app.traffic_refreshes
         async with aiohttp.ClientSession() as http:
             for _ in range(3):
-                async with http.post(f"http://127.0.0.1:{port}/v1/chat/completions", data=b"{not json") as r:
+                async with http.post(
+                    f"http://127.0.0.1:{port}/v1/chat/completions", data=b"{not json"
+                ) as r:
                     assert r.status == 400
             async with http.post(f"http://127.0.0.1:{port}/v1/messages", json={"model": 1}) as r:
                 assert r.status == 400
@@ -96,7 +98,7 @@ async def test_bad_filter_is_reported_and_view_unchanged(home) -> None:
 
 async def test_enter_opens_detail_and_y_copies_curl(home) -> None:
     app = DemoApp()
-    rec429 = [r for r in demo_records() if r.status == 429][0]
+    rec429 = next(r for r in demo_records() if r.status == 429)
     async with app.run_test(size=(120, 40)) as pilot:
         pane = app.query_one(TrafficPane)
         table = app.query_one(TrafficTable)
@@ -156,7 +158,7 @@ async def test_in_flight_row_updates_in_place(home) -> None:
     async with app.run_test(size=(120, 30)) as pilot:
         pane = app.query_one(TrafficPane)
         table = app.query_one(TrafficTable)
-        inflight = [r for r in pane.records.values() if r.status == 0][0]
+        inflight = next(r for r in pane.records.values() if r.status == 0)
         row = list(pane.records).index(inflight.id)
         assert str(table.get_row_at(row)[1]) == "…"
         inflight.status, inflight.duration_ms = 200, 812.0

@@ -12,7 +12,7 @@ from tui.bindings import bindings_for
 
 
 class ConfirmScreen(ModalScreen[bool]):
-    """"Really do X?" → True / False."""
+    """ "Really do X?" → True / False."""
 
     BINDINGS = bindings_for("modal")
 
@@ -46,7 +46,13 @@ class PromptScreen(ModalScreen[str | None]):
     BINDINGS = bindings_for("modal")
 
     def __init__(
-        self, title: str, placeholder: str = "", *, secret: bool = False, extra: str = "", value: str = ""
+        self,
+        title: str,
+        placeholder: str = "",
+        *,
+        secret: bool = False,
+        extra: str = "",
+        value: str = "",
     ) -> None:
         super().__init__()
         self.title_text = title
@@ -60,7 +66,12 @@ class PromptScreen(ModalScreen[str | None]):
             yield Static(self.title_text, markup=False)
             if self.extra:
                 yield Static(self.extra, classes="dialog-extra", markup=False)
-            yield Input(value=self.value, placeholder=self.placeholder, password=self.secret, id="prompt-input")
+            yield Input(
+                value=self.value,
+                placeholder=self.placeholder,
+                password=self.secret,
+                id="prompt-input",
+            )
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Cancel", id="cancel")
                 yield Button("OK", id="ok", variant="primary")

@@ -20,7 +20,14 @@ from tui.screens.dialogs import ConfirmScreen, PromptScreen
 if TYPE_CHECKING:
     from tui.app import AgproxyApp
 
-COLUMNS = (("label", 20), ("kind", 11), ("state", 20), ("quota", 36), ("last used", 10), ("req/err", 9))
+COLUMNS = (
+    ("label", 20),
+    ("kind", 11),
+    ("state", 20),
+    ("quota", 36),
+    ("last used", 10),
+    ("req/err", 9),
+)
 GROUP_ORDER = ("claude", "gemini pro", "gemini flash", "image", "other")
 BAR = 8
 
@@ -103,7 +110,9 @@ class AccountsPane(Vertical):
                 table.move_cursor(row=ids.index(selected), animate=False)
         note = self.query_one("#accounts-note", Static)
         if not accounts:
-            note.update("No accounts yet: a add refresh token · o OAuth login · k Gemini key · i import")
+            note.update(
+                "No accounts yet: a add refresh token · o OAuth login · k Gemini key · i import"
+            )
         else:
             active = sum(1 for a in accounts if a.effective_state(now).value == "active")
             note.update(
@@ -120,7 +129,9 @@ class AccountsPane(Vertical):
         }.get(state, "accounts--failed")
         state_text = Text(state.replace("_", " "), style=table.style(style))
         if state in ("cooling", "verification_required") and acc.state_until > now:
-            state_text.append(f" {units.span(acc.state_until - now)}", table.style("accounts--muted"))
+            state_text.append(
+                f" {units.span(acc.state_until - now)}", table.style("accounts--muted")
+            )
         elif state == "cooling":
             until = acc.cooling_until()
             if until > now:
@@ -154,7 +165,9 @@ class AccountsPane(Vertical):
                 out.append("?" * BAR + "  ?", table.style("accounts--muted"))
             else:
                 filled = round(frac * BAR)
-                level = "quota--high" if frac > 0.5 else "quota--mid" if frac > 0.2 else "quota--low"
+                level = (
+                    "quota--high" if frac > 0.5 else "quota--mid" if frac > 0.2 else "quota--low"
+                )
                 out.append("█" * filled + "░" * (BAR - filled), table.style(level))
                 out.append(f" {frac * 100:3.0f}%")
             if reset and reset > now:
@@ -193,11 +206,16 @@ class AccountsPane(Vertical):
             if token:
                 await self._network(
                     "Checking the refresh token…",
-                    account_actions.add_refresh_token(self.agapp.accounts, self.agapp.service.upstreams, token),
+                    account_actions.add_refresh_token(
+                        self.agapp.accounts, self.agapp.service.upstreams, token
+                    ),
                 )
 
         self.app.push_screen(
-            PromptScreen("Add an Antigravity account: paste its refresh token", "1//0…", secret=True), got
+            PromptScreen(
+                "Add an Antigravity account: paste its refresh token", "1//0…", secret=True
+            ),
+            got,
         )
 
     def action_add_oauth(self) -> None:
@@ -208,7 +226,9 @@ class AccountsPane(Vertical):
             if pasted:
                 await self._network(
                     "Exchanging the code…",
-                    account_actions.add_oauth_code(self.agapp.accounts, self.agapp.service.upstreams, pasted),
+                    account_actions.add_oauth_code(
+                        self.agapp.accounts, self.agapp.service.upstreams, pasted
+                    ),
                 )
 
         self.app.push_screen(
@@ -228,7 +248,7 @@ class AccountsPane(Vertical):
             try:
                 self._report_added(account_actions.add_gemini_key(self.agapp.accounts, key))
             except (ValueError, OSError) as exc:
-                self.agapp.notify(str(exc), title="Key not added", severity="error")
+                self.agapp.notify(str(exc), title="Key not added", severity="error", markup=False)
 
         self.app.push_screen(PromptScreen("Add a Gemini API key", "AIza…", secret=True), got)
 
@@ -237,9 +257,15 @@ class AccountsPane(Vertical):
             if not path:
                 return
             report = account_actions.import_accounts(self.agapp.accounts, path)
-            severity = "warning" if report.skipped and not (report.added or report.updated) else "information"
+            severity = (
+                "warning"
+                if report.skipped and not (report.added or report.updated)
+                else "information"
+            )
             detail = "".join(f"\n{src}: {why}" for src, why in report.skipped[:3])
-            self.agapp.notify(f"Import: {report.summary()}{detail}", severity=severity, timeout=6)
+            self.agapp.notify(
+                f"Import: {report.summary()}{detail}", severity=severity, timeout=6, markup=False
+            )
             self.refresh_accounts()
 
         self.app.push_screen(
@@ -270,7 +296,9 @@ class AccountsPane(Vertical):
                 self.agapp.notify(f"Removed {acc.label}", timeout=3)
                 self.refresh_accounts()
 
-        self.app.push_screen(ConfirmScreen(f"Remove account {acc.label}? Its file is deleted.", yes="Remove"), answer)
+        self.app.push_screen(
+            ConfirmScreen(f"Remove account {acc.label}? Its file is deleted.", yes="Remove"), answer
+        )
 
     async def action_refresh_quota(self) -> None:
         acc = self.selected()
@@ -289,7 +317,13 @@ class AccountsPane(Vertical):
                 result = await job
             except Exception as exc:  # noqa: BLE001 - any failure is shown, the app goes on
                 message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-                self.agapp.notify(message, title="Account action failed", severity="error", timeout=8)
+                self.agapp.notify(
+                    message,
+                    title="Account action failed",
+                    severity="error",
+                    timeout=8,
+                    markup=False,
+                )
                 return
             if isinstance(result, tuple):
                 self._report_added(result)

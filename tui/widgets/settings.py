@@ -242,7 +242,7 @@ class SettingsPane(Vertical):
             self.validate_field(f)
         if self.errors:
             first = next(iter(self.errors.values()))
-            self.agapp.notify(first, title="Not saved", severity="error")
+            self.agapp.notify(first, title="Not saved", severity="error", markup=False)
             return
         if not self.dirty():
             self.agapp.notify("Nothing to save.", timeout=2)
@@ -251,7 +251,7 @@ class SettingsPane(Vertical):
             cfg = self.build_config()
             self.agapp.save_config(cfg)
         except (ConfigError, OSError) as exc:
-            self.agapp.notify(str(exc), title="Not saved", severity="error")
+            self.agapp.notify(str(exc), title="Not saved", severity="error", markup=False)
             return
         for f in self.fields():
             f.initial = f.text
@@ -285,7 +285,7 @@ class SettingsPane(Vertical):
             try:
                 self.agapp.save_config(self.agapp.config.with_value("proxy.api_key", key))
             except (ConfigError, OSError) as exc:
-                self.agapp.notify(str(exc), title="Key not changed", severity="error")
+                self.agapp.notify(str(exc), title="Key not changed", severity="error", markup=False)
                 return
             f = self.field("proxy.api_key")
             self._loading = True
@@ -294,6 +294,8 @@ class SettingsPane(Vertical):
             self.agapp.notify("New API key saved; clients need the new key.", timeout=4)
 
         self.app.push_screen(
-            ConfirmScreen("Generate a new API key? Clients using the old key will get 401.", yes="Regenerate"),
+            ConfirmScreen(
+                "Generate a new API key? Clients using the old key will get 401.", yes="Regenerate"
+            ),
             answer,
         )

@@ -46,7 +46,10 @@ class TrafficPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(id="traffic-bar")
-        yield Input(placeholder="filter: status:4xx model:gemini* account:alice text  (Enter apply, Esc cancel)", id="traffic-filter")
+        yield Input(
+            placeholder="filter: status:4xx model:gemini* account:alice text  (Enter apply, Esc cancel)",
+            id="traffic-filter",
+        )
         yield TrafficTable(self, id="traffic-table")
 
     def on_mount(self) -> None:
@@ -252,7 +255,7 @@ class TrafficPane(Vertical):
         try:
             flt = parse_filter(text) if text.strip() else None
         except FilterError as exc:
-            self.agapp.notify(str(exc), title="Filter", severity="error")
+            self.agapp.notify(str(exc), title="Filter", severity="error", markup=False)
             return False
         self.filter = flt if flt is not None and not flt.empty else None
         recent = self.agapp.recent_records(MAX_ROWS * 5)
@@ -283,4 +286,3 @@ class TrafficPane(Vertical):
 
 def _escape(text: str) -> str:
     return text.replace("[", "\\[")
-
