@@ -60,9 +60,12 @@ def on_disk(paths: Paths) -> AccountStore:
     return store
 
 
-async def test_refresh_quotas_fills_and_persists_quota(svc: ProxyService, fake: FakeUpstream, paths: Paths) -> None:
+async def test_refresh_quotas_fills_and_persists_quota(
+    svc: ProxyService, fake: FakeUpstream, paths: Paths
+) -> None:
     acc = add_account(svc, "alice")
-    svc.accounts.add(Account.gemini_key("AIzaHOUSEKEEPING000000000000000000000"))  # keys have no quota
+    # keys have no quota to fetch
+    svc.accounts.add(Account.gemini_key("AIzaHOUSEKEEPING000000000000000000000"))
     assert on_disk(paths).get("alice@example.com").quota == {}
 
     assert await svc.refresh_quotas() == 1
@@ -75,11 +78,16 @@ async def test_refresh_quotas_fills_and_persists_quota(svc: ProxyService, fake: 
     stored = on_disk(paths).get("alice@example.com")
     assert set(stored.quota) == {"gemini-2.5-pro", "claude-sonnet-4-5"}
     assert stored.quota["gemini-2.5-pro"].remaining_fraction == pytest.approx(0.8)
-    assert stored.quota["claude-sonnet-4-5"].reset_time and stored.quota["claude-sonnet-4-5"].reset_time > time.time()
+    assert (
+        stored.quota["claude-sonnet-4-5"].reset_time
+        and stored.quota["claude-sonnet-4-5"].reset_time > time.time()
+    )
     assert abs(stored.quota_fetched_at - time.time()) < 30
 
 
-async def test_refresh_quotas_one_failure_does_not_stop_the_others(svc: ProxyService, fake: FakeUpstream, paths: Paths) -> None:
+async def test_refresh_quotas_one_failure_does_not_stop_the_others(
+    svc: ProxyService, fake: FakeUpstream, paths: Paths
+) -> None:
     add_account(svc, "bad")
     good = add_account(svc, "good")
     disabled = add_account(svc, "off", disabled=True)
@@ -132,7 +140,9 @@ async def test_housekeeping_task_flushes_and_refreshes_quota_by_itself(
     assert task.cancelled()
 
 
-async def test_housekeeping_survives_a_quota_refresh_failure(svc: ProxyService, fake: FakeUpstream, paths: Paths) -> None:
+async def test_housekeeping_survives_a_quota_refresh_failure(
+    svc: ProxyService, fake: FakeUpstream, paths: Paths
+) -> None:
     add_account(svc, "erin")
     fake.always("models", server_error(503))  # every endpoint fails for now
     task = asyncio.ensure_future(svc._housekeep(every=0.02, quota_every=0.04))

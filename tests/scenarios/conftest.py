@@ -71,7 +71,10 @@ def _env(home: Path) -> dict[str, str]:
 def cli(agproxy_home: Path) -> Callable[..., Awaitable[Done]]:
     async def run(*args: str, stdin: bytes | None = None, timeout: float = CLI_TIMEOUT) -> Done:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "proxy", *args,
+            sys.executable,
+            "-m",
+            "proxy",
+            *args,
             stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
@@ -83,18 +86,24 @@ def cli(agproxy_home: Path) -> Callable[..., Awaitable[Done]]:
             proc.kill()
             await proc.wait()
             raise AssertionError(f"agproxy {' '.join(args)} did not finish in {timeout}s") from None
-        return Done(proc.returncode or 0, out.decode(errors="replace"), err.decode(errors="replace"))
+        return Done(
+            proc.returncode or 0, out.decode(errors="replace"), err.decode(errors="replace")
+        )
 
     return run
 
 
-async def wait_health(port: int, proc: asyncio.subprocess.Process, timeout: float = START_TIMEOUT) -> dict[str, Any]:
+async def wait_health(
+    port: int, proc: asyncio.subprocess.Process, timeout: float = START_TIMEOUT
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     async with aiohttp.ClientSession() as session:
         while time.monotonic() < deadline:
             if proc.returncode is not None:
                 err = await proc.stderr.read() if proc.stderr else b""
-                raise AssertionError(f"serve exited early ({proc.returncode}): {err.decode(errors='replace')}")
+                raise AssertionError(
+                    f"serve exited early ({proc.returncode}): {err.decode(errors='replace')}"
+                )
             try:
                 async with session.get(f"http://127.0.0.1:{port}/healthz") as resp:
                     assert resp.status == 200, resp.status
@@ -112,7 +121,11 @@ def serve(agproxy_home: Path) -> Callable[..., contextlib.AbstractAsyncContextMa
     @contextlib.asynccontextmanager
     async def run(port: int, *args: str) -> AsyncIterator[Served]:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "proxy", "serve", *args,
+            sys.executable,
+            "-m",
+            "proxy",
+            "serve",
+            *args,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,

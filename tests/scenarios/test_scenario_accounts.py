@@ -24,8 +24,16 @@ from tests.conftest import find_free_port
 from tests.fakes.replies import quota_exhausted
 from tests.fakes.upstream import FakeUpstream
 
-ALICE = {"email": "alice@example.net", "refresh": "1//0gFAKE-alice-REFRESH-Qx7Zt9", "access": "ya29.FAKE-alice-OLD-ACCESS-11"}
-BOB = {"email": "bob@example.net", "refresh": "1//0gFAKE-bob-REFRESH-Lm3Kp2", "access": "ya29.FAKE-bob-OLD-ACCESS-22"}
+ALICE = {
+    "email": "alice@example.net",
+    "refresh": "1//0gFAKE-alice-REFRESH-Qx7Zt9",
+    "access": "ya29.FAKE-alice-OLD-ACCESS-11",
+}
+BOB = {
+    "email": "bob@example.net",
+    "refresh": "1//0gFAKE-bob-REFRESH-Lm3Kp2",
+    "access": "ya29.FAKE-bob-OLD-ACCESS-22",
+}
 
 
 def reference_file(folder: Path, who: dict[str, str], uuid: str) -> Path:
@@ -68,12 +76,19 @@ async def test_import_serve_refresh_rotate_list_export_logs(
 ) -> None:
     ref = tmp_path / "antigravity_tools"
     ref.mkdir()
-    done = await cli("accounts", "import", str(reference_file(ref, ALICE, "0a1b2c3d-0000-4000-8000-00000000a11c")))
+    done = await cli(
+        "accounts",
+        "import",
+        str(reference_file(ref, ALICE, "0a1b2c3d-0000-4000-8000-00000000a11c")),
+    )
     assert done.rc == 0, done.err
     assert "added    alice@example.net" in done.out and "1 added, 0 updated, 0 skipped" in done.out
-    done = await cli("accounts", "import", str(reference_file(ref, BOB, "0a1b2c3d-0000-4000-8000-000000000b0b")))
+    done = await cli(
+        "accounts", "import", str(reference_file(ref, BOB, "0a1b2c3d-0000-4000-8000-000000000b0b"))
+    )
     assert done.rc == 0 and "added    bob@example.net" in done.out
-    again = await cli("accounts", "import", str(ref))  # the folder: same accounts → updated, not duplicated
+    # the folder: the same accounts again → updated, not duplicated
+    again = await cli("accounts", "import", str(ref))
     assert again.rc == 0 and "0 added, 2 updated" in again.out
 
     port = find_free_port()
@@ -92,11 +107,17 @@ async def test_import_serve_refresh_rotate_list_export_logs(
     proxy_key = tomllib.loads((agproxy_home / "config.toml").read_text())["proxy"]["api_key"]
 
     async with serve(port) as served:
-        oai = openai.AsyncOpenAI(base_url=f"{served.url}/v1", api_key=proxy_key, max_retries=0, timeout=15)
-        ant = anthropic.AsyncAnthropic(base_url=served.url, api_key=proxy_key, max_retries=0, timeout=15)
+        oai = openai.AsyncOpenAI(
+            base_url=f"{served.url}/v1", api_key=proxy_key, max_retries=0, timeout=15
+        )
+        ant = anthropic.AsyncAnthropic(
+            base_url=served.url, api_key=proxy_key, max_retries=0, timeout=15
+        )
         try:
             # -- plain requests through alice, whose token is refreshed first --------
-            chat = await oai.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hello one"}])
+            chat = await oai.chat.completions.create(
+                model="gpt-4o", messages=[{"role": "user", "content": "hello one"}]
+            )
             assert chat.choices[0].message.content == "echo: hello one"
             assert chat.usage is not None and chat.usage.total_tokens > 0
             pieces = []
@@ -107,11 +128,15 @@ async def test_import_serve_refresh_rotate_list_export_logs(
                     pieces.append(chunk.choices[0].delta.content)
             assert "".join(pieces) == "echo: stream two"
             msg = await ant.messages.create(
-                model="claude-sonnet-4-6", max_tokens=64, messages=[{"role": "user", "content": "three"}]
+                model="claude-sonnet-4-6",
+                max_tokens=64,
+                messages=[{"role": "user", "content": "three"}],
             )
             assert msg.content[-1].text == "echo: three" and msg.usage.output_tokens > 0
             async with ant.messages.stream(
-                model="claude-sonnet-4-6", max_tokens=64, messages=[{"role": "user", "content": "four"}]
+                model="claude-sonnet-4-6",
+                max_tokens=64,
+                messages=[{"role": "user", "content": "four"}],
             ) as stream:
                 final = await stream.get_final_message()
             assert final.content[-1].text == "echo: four"
@@ -126,7 +151,9 @@ async def test_import_serve_refresh_rotate_list_export_logs(
             # -- alice's quota is exhausted: the same request moves to bob -----------
             fake.always("generate", quota_exhausted("1h2m3.5s"), token=alice_token)
             before = len(fake.calls("generate"))
-            chat = await oai.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "rotate me"}])
+            chat = await oai.chat.completions.create(
+                model="gpt-4o", messages=[{"role": "user", "content": "rotate me"}]
+            )
             assert chat.choices[0].message.content == "echo: rotate me"
             tried = [c.token for c in fake.calls("generate")[before:]]
             assert fake.calls("token")[-1].body["refresh_token"] == BOB["refresh"]
@@ -135,7 +162,9 @@ async def test_import_serve_refresh_rotate_list_export_logs(
             assert tried == [alice_token, bob_token]
             # alice is cooling now: the next request goes straight to bob
             before = len(fake.calls("generate"))
-            chat = await oai.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "six"}])
+            chat = await oai.chat.completions.create(
+                model="gpt-4o", messages=[{"role": "user", "content": "six"}]
+            )
             assert chat.choices[0].message.content == "echo: six"
             assert [c.token for c in fake.calls("generate")[before:]] == [bob_token]
         finally:
@@ -179,16 +208,36 @@ async def test_import_serve_refresh_rotate_list_export_logs(
     assert len(records) == 6
     assert [r["status"] for r in records] == [200] * 6
     assert [r["account"] for r in records] == [ALICE["email"]] * 4 + [BOB["email"]] * 2
-    assert [r["protocol"] for r in records] == ["openai", "openai", "anthropic", "anthropic", "openai", "openai"]
+    assert [r["protocol"] for r in records] == [
+        "openai",
+        "openai",
+        "anthropic",
+        "anthropic",
+        "openai",
+        "openai",
+    ]
     assert all(r["input_tokens"] > 0 and r["output_tokens"] > 0 for r in records)
     rotated = records[4]
-    assert [(a["account"], a["status"]) for a in rotated["attempts"]] == [(ALICE["email"], 429), (BOB["email"], 200)]
+    assert [(a["account"], a["status"]) for a in rotated["attempts"]] == [
+        (ALICE["email"], 429),
+        (BOB["email"], 200),
+    ]
     human = await cli("logs", "-n", "50")
     assert human.rc == 0 and human.out.count("\n") == 6 and BOB["email"] in human.out
 
     # -- no secret anywhere a user or a log shipper could read -----------------------
-    secrets = [ALICE["refresh"], ALICE["access"], BOB["refresh"], BOB["access"], alice_token, bob_token, proxy_key]
-    outputs = "".join(d.out + d.err for d in (listed, listed_json, logs, human, done)) + serve_stderr
+    secrets = [
+        ALICE["refresh"],
+        ALICE["access"],
+        BOB["refresh"],
+        BOB["access"],
+        alice_token,
+        bob_token,
+        proxy_key,
+    ]
+    outputs = (
+        "".join(d.out + d.err for d in (listed, listed_json, logs, human, done)) + serve_stderr
+    )
     assert_no_secret("command output", outputs.encode(), secrets)
     monitor_files = sorted(agproxy_home.glob("monitor.sqlite3*"))
     assert monitor_files, sorted(p.name for p in agproxy_home.iterdir())

@@ -41,7 +41,9 @@ async def test_config_set_show_and_hand_comment_survive(cli, agproxy_home: Path)
     # the user edits the file by hand: a comment on its own line and one after a value
     text = config_file.read_text()
     assert "port = 9000" in text
-    text = "# my agproxy settings, hand-written\n" + text.replace("port = 9000", "port = 9000  # office firewall allows 9000")
+    text = "# my agproxy settings, hand-written\n" + text.replace(
+        "port = 9000", "port = 9000  # office firewall allows 9000"
+    )
     config_file.write_text(text)
 
     assert (await cli("config", "set", "zai.api_key", ZAI_KEY)).rc == 0
@@ -83,15 +85,21 @@ async def test_zai_exclusive_serves_without_accounts_then_sigterm_exits_0(
     ):
         done = await cli("config", "set", key, value)
         assert done.rc == 0, done.err
-    assert not (agproxy_home / "accounts").exists() or not list((agproxy_home / "accounts").glob("*.json"))
+    assert not (agproxy_home / "accounts").exists() or not list(
+        (agproxy_home / "accounts").glob("*.json")
+    )
 
     async with serve(port) as served:
         health = await wait_json(served.url + "/healthz")
         assert health["status"] == "ok"
-        client = anthropic.AsyncAnthropic(base_url=served.url, api_key="unused", max_retries=0, timeout=10)
+        client = anthropic.AsyncAnthropic(
+            base_url=served.url, api_key="unused", max_retries=0, timeout=10
+        )
         try:
             msg = await client.messages.create(
-                model="claude-sonnet-4-6", max_tokens=50, messages=[{"role": "user", "content": "hi z"}]
+                model="claude-sonnet-4-6",
+                max_tokens=50,
+                messages=[{"role": "user", "content": "hi z"}],
             )
         finally:
             await client.close()
