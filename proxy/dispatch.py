@@ -97,6 +97,10 @@ class UpstreamStream:
             self._end(False)
             raise
 
+    def buffered(self) -> bool:
+        """Whether the next chunk is already here (the relay coalesces such a burst)."""
+        return bool(self._head) or self._inner.buffered()
+
     def _end(self, ok: bool) -> None:
         if not self._ended:
             self._ended = True

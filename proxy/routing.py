@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 
 from proxy.models_table import DEFAULT_ROUTES, KNOWN_UPSTREAM_MODELS
 
@@ -15,7 +16,14 @@ _KNOWN = frozenset(KNOWN_UPSTREAM_MODELS)
 
 
 def resolve_model(client_model: str, mapping: Mapping[str, str] | None = None) -> str:
-    """The upstream model for `client_model`."""
+    """The upstream model for `client_model` (memoised: it runs on every request and
+    the wildcard walk costs far more than the cache key)."""
+    return _resolve(client_model, tuple(mapping.items()) if mapping else ())
+
+
+@lru_cache(maxsize=1024)
+def _resolve(client_model: str, mapping_items: tuple[tuple[str, str], ...]) -> str:
+    mapping = dict(mapping_items)
     name = client_model.strip().removeprefix("models/")
     if mapping:
         exact = mapping.get(name)

@@ -22,6 +22,7 @@ from proxy.routing import resolve_model
 
 logger = logging.getLogger(__name__)
 
+COALESCE_BYTES = 16384  # the most a burst of encoded chunks waits to be written together
 SSE_HEADERS = {
     "Content-Type": "text/event-stream; charset=utf-8",
     "Cache-Control": "no-cache",
@@ -203,20 +204,36 @@ async def relay_stream(
     if response is None:
         response = await commit()
     pinger = asyncio.ensure_future(_keepalive_loop(response, keepalive, interval, lambda: last_write))
+    # A burst of chunks that already arrived (a fast upstream, or a slow client) goes out
+    # in one write of up to COALESCE_BYTES, not one syscall per chunk; the first bytes,
+    # and whatever would otherwise wait for the network, are written at once.
+    pending: list[bytes] = []
+    size = 0
+    first = True
+    buffered = getattr(stream, "buffered", None)
     try:
         async for chunk in stream:
             data = encoder.feed(chunk)
             if data:
-                await response.write(data)
+                pending.append(data)
+                size += len(data)
+            if pending and (first or size >= COALESCE_BYTES or buffered is None or not buffered()):
+                await response.write(pending[0] if len(pending) == 1 else b"".join(pending))
+                pending.clear()
+                size, first = 0, False
                 last_write = time.monotonic()
-        tail = encoder.finish()
-        if tail:
-            await response.write(tail)
+        pending.append(encoder.finish())
+        data = b"".join(pending)
+        pending.clear()
+        if data:
+            await response.write(data)
         if on_done is not None:
             on_done(encoder)
     except UpstreamError as exc:
+        await _flush(response, pending)
         await _end_with_error(response, encoder, exc.to_api_error(), record)
     except ApiError as err:
+        await _flush(response, pending)
         await _end_with_error(response, encoder, err, record)
     except (ConnectionResetError, ConnectionError):
         if record is not None:
@@ -239,6 +256,14 @@ def note_stream_result(record: Any, result: StreamResult) -> None:
         return
     note_usage(record, result.usage)
     record.response_summary = result.to_dict()
+
+
+async def _flush(response: web.StreamResponse, pending: list[bytes]) -> None:
+    """What was already encoded reaches the client before the error event."""
+    if pending:
+        with contextlib.suppress(ConnectionError):
+            await response.write(b"".join(pending))
+        pending.clear()
 
 
 async def _end_with_error(response: web.StreamResponse, encoder: StreamEncoder, err: ApiError, record: Any) -> None:

@@ -9,6 +9,7 @@ import platform
 import time
 import uuid
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from proxy import jsoncodec
@@ -28,6 +29,7 @@ _NEXT_ENDPOINT = frozenset({UpstreamErrorKind.NOT_FOUND, UpstreamErrorKind.TIMEO
 _PROJECT_RETRY_S = 600.0  # after a failed loadCodeAssist, don't ask again on every request
 
 
+@lru_cache(maxsize=1)
 def default_user_agent() -> str:
     """The Antigravity client's form, `antigravity/<version> <os>/<arch>`: the OS must
     match the machine the account logged in from, or Google asks to re-verify."""

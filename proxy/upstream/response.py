@@ -59,6 +59,11 @@ async def read_json(resp: aiohttp.ClientResponse, unwrap: bool) -> dict[str, Any
     return data
 
 
+# A burst read from upstream (a fast or buffered answer) is parsed this many bytes at a
+# time, so the first chunk is relayed before the rest of the burst is parsed (TTFB).
+FEED_SLICE = 1024
+
+
 class ChunkStream:
     """Async iterator of chunk dicts over an open SSE response. Each `data:` line is
     parsed once. `aclose()` drops the connection (client gone or failover)."""
@@ -68,6 +73,8 @@ class ChunkStream:
         self._unwrap = unwrap
         self._parser = SSEParser()
         self._pending: list[dict[str, Any]] = []
+        self._raw = b""  # read but not yet parsed (a burst), from _raw_pos on
+        self._raw_pos = 0
         self._done = False
         self.finished = False  # a finishReason was seen: the stream ended properly
         self.chunks = 0
@@ -83,12 +90,25 @@ class ChunkStream:
         self.chunks += 1
         return self._pending.pop(0)
 
+    def buffered(self) -> bool:
+        """Whether the next chunk can come without waiting for the network."""
+        return bool(self._pending or self._raw)
+
     async def _fill(self) -> None:
-        try:
-            data = await self._resp.content.readany()
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            self.close()
-            raise transport_error(exc, "upstream stream") from None
+        if self._raw:
+            pos = self._raw_pos
+            data = self._raw[pos : pos + FEED_SLICE]
+            self._raw_pos = pos + FEED_SLICE
+            if self._raw_pos >= len(self._raw):
+                self._raw, self._raw_pos = b"", 0
+        else:
+            try:
+                data = await self._resp.content.readany()
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                self.close()
+                raise transport_error(exc, "upstream stream") from None
+            if len(data) > FEED_SLICE:
+                data, self._raw, self._raw_pos = data[:FEED_SLICE], data, FEED_SLICE
         if not data:
             self._done = True
             events = self._parser.close()
