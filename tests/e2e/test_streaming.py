@@ -187,3 +187,44 @@ async def test_client_disconnect_cancels_the_upstream_request(e2e: E2E, route: t
     assert e2e.fake.open_streams == 0
     [record] = await e2e.records(1)
     assert record.stream
+
+
+# -- Gemini's JSON-array stream (no ?alt=sse) --------------------------------------------
+
+GEMINI_ARRAY = ("/v1beta/models/gemini-2.5-flash:streamGenerateContent", GEMINI[1])
+
+
+async def test_gemini_json_array_stream_is_one_json_array(e2e: E2E) -> None:
+    status, headers, data = await post(e2e, *GEMINI_ARRAY)
+    assert status == 200 and headers["Content-Type"].startswith("application/json")
+    chunks = jsoncodec.loads(data)
+    text = "".join(p["text"] for c in chunks for p in c["candidates"][0]["content"]["parts"])
+    assert text == "echo: one two three"
+
+
+async def test_gemini_json_array_stream_cut_midway_ends_with_error_element(e2e: E2E) -> None:
+    e2e.fake.script("generate", Reply(cut_after=1))
+    status, _, data = await post(e2e, *GEMINI_ARRAY)
+    assert status == 200
+    chunks = jsoncodec.loads(data)  # still valid JSON
+    assert "candidates" in chunks[0] and chunks[-1]["error"]["code"] >= 500
+
+
+# -- a failure after an early (keep-alive) commit --------------------------------------
+
+
+@pytest.mark.parametrize("route", [MESSAGES, GEMINI_ARRAY, CHAT], ids=["anthropic", "gemini-array", "openai"])
+async def test_failure_after_keepalive_commit_still_ends_with_error(e2e: E2E, route: tuple[str, dict]) -> None:
+    e2e.service.context.keepalive_interval = 0.2
+    e2e.fake.script("generate", Reply(status=400, delay=0.5, json={
+        "error": {"code": 400, "message": "Invalid argument: slow refusal", "status": "INVALID_ARGUMENT"}}))
+    status, _, data = await post(e2e, *route)
+    assert status == 200  # committed by the keep-alive before the upstream answered
+    assert b"slow refusal" in data
+    if route is MESSAGES:
+        name, payload = parse_sse(data.split(b": ping\n\n")[-1])[-1]
+        assert name == "error" and payload["error"]["type"] == "invalid_request_error"
+    elif route is GEMINI_ARRAY:
+        assert jsoncodec.loads(data)[-1]["error"]["code"] == 400
+    else:
+        assert data_lines(data)[-1] == b"[DONE]"
