@@ -11,11 +11,11 @@ from typing import Any
 from aiohttp import web
 
 from proxy import jsoncodec
+from proxy.context import RECORD
 from proxy.errors import ApiError, ErrorKind, Protocol, UpstreamError
 from proxy.protocols import anthropic, anthropic_stream
 from proxy.protocols.common import SSE_KEEPALIVE_COMMENT
 from proxy.protocols.tokens import estimate_tokens
-from proxy.context import RECORD
 from proxy.server import exchange
 from proxy.upstream import zai
 
@@ -77,14 +77,18 @@ async def count_tokens(request: web.Request) -> web.Response:
     body = await exchange.read_json(request)
     messages_ = body.get("messages")
     if not isinstance(messages_, list):
-        raise ApiError(ErrorKind.INVALID_REQUEST, "messages: a list of messages is required", param="messages")
+        raise ApiError(
+            ErrorKind.INVALID_REQUEST, "messages: a list of messages is required", param="messages"
+        )
     record = request.get(RECORD)
     if record is not None and isinstance(body.get("model"), str):
         record.client_model = body["model"]
     tokens = estimate_tokens(body.get("system"), body.get("tools"), messages_)
     if record is not None:
         record.input_tokens = tokens
-    return web.Response(body=jsoncodec.dumps({"input_tokens": tokens}), content_type="application/json")
+    return web.Response(
+        body=jsoncodec.dumps({"input_tokens": tokens}), content_type="application/json"
+    )
 
 
 def _use_zai(ctx: Any, client_model: Any) -> bool:
@@ -93,7 +97,9 @@ def _use_zai(ctx: Any, client_model: Any) -> bool:
         return False
     upstream = exchange.resolve_upstream_model(ctx, client_model)
     now = time.time()
-    serving = [a for a in ctx.accounts.list() if a.serves(upstream)] if ctx.accounts is not None else []
+    serving = (
+        [a for a in ctx.accounts.list() if a.serves(upstream)] if ctx.accounts is not None else []
+    )
     available = any(a.is_selectable(upstream, now) for a in serving)
     return zai.zai_should_handle(config, available, len(serving))
 
@@ -143,9 +149,13 @@ async def _via_zai(request: web.Request, body: dict[str, Any]) -> web.StreamResp
         if record is not None:
             record.error = exc.message
         err = exc.to_api_error()
-        frame = b"event: error\ndata: " + jsoncodec.dumps(
-            {"type": "error", "error": {"type": "api_error", "message": err.message}}
-        ) + b"\n\n"
+        frame = (
+            b"event: error\ndata: "
+            + jsoncodec.dumps(
+                {"type": "error", "error": {"type": "api_error", "message": err.message}}
+            )
+            + b"\n\n"
+        )
         with contextlib.suppress(ConnectionError):
             await response.write(frame)
     except ConnectionError:

@@ -9,7 +9,8 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol as TypingProtocol
+from typing import Any
+from typing import Protocol as TypingProtocol
 
 from aiohttp import web
 
@@ -49,7 +50,9 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     except web.HTTPRequestEntityTooLarge:
         raise
     except (ConnectionError, asyncio.IncompleteReadError) as exc:
-        raise ApiError(ErrorKind.INVALID_REQUEST, f"request body could not be read: {exc}") from None
+        raise ApiError(
+            ErrorKind.INVALID_REQUEST, f"request body could not be read: {exc}"
+        ) from None
     if not raw:
         raise ApiError(ErrorKind.INVALID_REQUEST, "request body is empty: expected a JSON object")
     try:
@@ -66,7 +69,9 @@ def _not_json_message(raw: bytes, exc: Exception) -> str:
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError as bad:
-        return f"request body is not valid UTF-8 (byte 0x{raw[bad.start]:02x} at offset {bad.start})"
+        return (
+            f"request body is not valid UTF-8 (byte 0x{raw[bad.start]:02x} at offset {bad.start})"
+        )
     return f"request body is not valid JSON: {exc}"
 
 
@@ -83,7 +88,11 @@ def upstream_model_for(ctx: ProxyContext, client_model: Any) -> str:
     upstream = resolve_upstream_model(ctx, client_model)
     accounts = ctx.accounts.list() if ctx.accounts is not None else []
     if accounts and not any(a.serves(upstream) for a in accounts):
-        shown = repr(client_model) if upstream == client_model else f"{client_model!r} (mapped to {upstream!r})"
+        shown = (
+            repr(client_model)
+            if upstream == client_model
+            else f"{client_model!r} (mapped to {upstream!r})"
+        )
         raise ApiError(
             ErrorKind.NOT_FOUND,
             f"model {shown} is not served by any account: see GET /v1/models, or map it in model_mapping",
@@ -162,7 +171,9 @@ async def relay_stream(
     ctx = context(request)
     record = request.get(RECORD)
     interval = ctx.keepalive_interval
-    opening = asyncio.ensure_future(ctx.dispatcher.open_stream(to_upstream(call, upstream_model, True), record))
+    opening = asyncio.ensure_future(
+        ctx.dispatcher.open_stream(to_upstream(call, upstream_model, True), record)
+    )
     response: web.StreamResponse | None = None
     stream = None
     last_write = time.monotonic()
@@ -203,7 +214,9 @@ async def relay_stream(
 
     if response is None:
         response = await commit()
-    pinger = asyncio.ensure_future(_keepalive_loop(response, keepalive, interval, lambda: last_write))
+    pinger = asyncio.ensure_future(
+        _keepalive_loop(response, keepalive, interval, lambda: last_write)
+    )
     # A burst of chunks that already arrived (a fast upstream, or a slow client) goes out
     # in one write of up to COALESCE_BYTES, not one syscall per chunk; the first bytes,
     # and whatever would otherwise wait for the network, are written at once.
@@ -266,7 +279,9 @@ async def _flush(response: web.StreamResponse, pending: list[bytes]) -> None:
         pending.clear()
 
 
-async def _end_with_error(response: web.StreamResponse, encoder: StreamEncoder, err: ApiError, record: Any) -> None:
+async def _end_with_error(
+    response: web.StreamResponse, encoder: StreamEncoder, err: ApiError, record: Any
+) -> None:
     if record is not None:
         record.error = err.message
     with contextlib.suppress(ConnectionError):
@@ -274,7 +289,10 @@ async def _end_with_error(response: web.StreamResponse, encoder: StreamEncoder, 
 
 
 async def _keepalive_loop(
-    response: web.StreamResponse, frame: Callable[[], bytes], interval: float, last: Callable[[], float]
+    response: web.StreamResponse,
+    frame: Callable[[], bytes],
+    interval: float,
+    last: Callable[[], float],
 ) -> None:
     """Send a keep-alive whenever the stream has been quiet for `interval`."""
     with contextlib.suppress(ConnectionError, asyncio.CancelledError):

@@ -6,10 +6,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from proxy import jsoncodec
+from proxy.context import RECORD
 from proxy.errors import ApiError, ErrorKind, Protocol, UpstreamError
 from proxy.protocols import gemini
 from proxy.protocols.common import Usage
-from proxy.context import RECORD
 from proxy.server import exchange
 from proxy.server.listing import served_models
 
@@ -19,7 +19,10 @@ _ACTIONS = ("generateContent", "streamGenerateContent", "countTokens")
 
 async def list_models(request: web.Request) -> web.Response:
     ctx = exchange.context(request)
-    return web.Response(body=jsoncodec.dumps(gemini.models_list(served_models(ctx))), content_type="application/json")
+    return web.Response(
+        body=jsoncodec.dumps(gemini.models_list(served_models(ctx))),
+        content_type="application/json",
+    )
 
 
 async def get_model(request: web.Request) -> web.Response:
@@ -29,7 +32,9 @@ async def get_model(request: web.Request) -> web.Response:
         raise ApiError(ErrorKind.NOT_FOUND, f"unknown method for GET: {name}; use POST")
     if name not in served_models(ctx):
         raise ApiError(ErrorKind.NOT_FOUND, f"models/{name} is not found (see GET /v1beta/models)")
-    return web.Response(body=jsoncodec.dumps(gemini.model_info(name)), content_type="application/json")
+    return web.Response(
+        body=jsoncodec.dumps(gemini.model_info(name)), content_type="application/json"
+    )
 
 
 async def model_action(request: web.Request) -> web.StreamResponse:
@@ -66,13 +71,21 @@ async def model_action(request: web.Request) -> web.StreamResponse:
     return exchange.json_reply(request, gemini.from_gemini(resp), upstream)
 
 
-async def _count_tokens(request: web.Request, body: dict, model: str, upstream: str) -> web.Response:
+async def _count_tokens(
+    request: web.Request, body: dict, model: str, upstream: str
+) -> web.Response:
     ctx = exchange.context(request)
-    inner = body.get("generateContentRequest") if isinstance(body.get("generateContentRequest"), dict) else body
+    inner = (
+        body.get("generateContentRequest")
+        if isinstance(body.get("generateContentRequest"), dict)
+        else body
+    )
     call = gemini.to_gemini(inner, model=model, stream=False)
     exchange.note_call(request, call, upstream)
     try:
-        resp = await ctx.dispatcher.count_tokens(exchange.to_upstream(call, upstream, False), request.get(RECORD))
+        resp = await ctx.dispatcher.count_tokens(
+            exchange.to_upstream(call, upstream, False), request.get(RECORD)
+        )
     except UpstreamError as exc:
         raise exc.to_api_error() from None
     return exchange.json_reply(request, resp, upstream)

@@ -24,7 +24,10 @@ async def list_models(request: web.Request) -> web.Response:
 
         return await gemini_list(request)
     created = int(ctx.started_at or time.time())
-    data = [{"id": m, "object": "model", "created": created, "owned_by": "agproxy"} for m in served_models(ctx)]
+    data = [
+        {"id": m, "object": "model", "created": created, "owned_by": "agproxy"}
+        for m in served_models(ctx)
+    ]
     if "anthropic-version" in request.headers:  # the Anthropic SDK's models.list()
         anthropic_data = [
             {"id": m, "type": "model", "display_name": m, "created_at": "2025-01-01T00:00:00Z"}
@@ -37,7 +40,9 @@ async def list_models(request: web.Request) -> web.Response:
             "last_id": anthropic_data[-1]["id"] if anthropic_data else None,
         }
         return web.Response(body=jsoncodec.dumps(body), content_type="application/json")
-    return web.Response(body=jsoncodec.dumps({"object": "list", "data": data}), content_type="application/json")
+    return web.Response(
+        body=jsoncodec.dumps({"object": "list", "data": data}), content_type="application/json"
+    )
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
@@ -51,7 +56,12 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     if call.stream:
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         encoder = openai_chat.OpenAIChatStreamEncoder(
-            call.client_model, completion_id, created, include_usage, ctx.signatures, call.session_key
+            call.client_model,
+            completion_id,
+            created,
+            include_usage,
+            ctx.signatures,
+            call.session_key,
         )
         return await exchange.relay_stream(
             request, call, upstream, encoder, keepalive=lambda: SSE_KEEPALIVE_COMMENT

@@ -58,18 +58,25 @@ class E2E:
 
     def openai(self, *, key: str | None = None, base_url: str | None = None) -> openai.AsyncOpenAI:
         client = openai.AsyncOpenAI(
-            base_url=base_url or f"{self.url}/v1", api_key=key or self.key, max_retries=0, timeout=20
+            base_url=base_url or f"{self.url}/v1",
+            api_key=key or self.key,
+            max_retries=0,
+            timeout=20,
         )
         self.clients.append(client)
         return client
 
     def anthropic(self, *, key: str | None = None) -> anthropic.AsyncAnthropic:
-        client = anthropic.AsyncAnthropic(base_url=self.url, api_key=key or self.key, max_retries=0, timeout=20)
+        client = anthropic.AsyncAnthropic(
+            base_url=self.url, api_key=key or self.key, max_retries=0, timeout=20
+        )
         self.clients.append(client)
         return client
 
     def genai(self, *, key: str | None = None, api_version: str | None = None) -> genai.Client:
-        options = genai_types.HttpOptions(base_url=self.url, api_version=api_version, timeout=20_000)
+        options = genai_types.HttpOptions(
+            base_url=self.url, api_version=api_version, timeout=20_000
+        )
         client = genai.Client(api_key=key or self.key, http_options=options)
         self.clients.append(client.aio)
         return client
@@ -102,7 +109,9 @@ class E2E:
         out = []
         for rec in self.fake.calls(route):
             body = rec.body or {}
-            out.append(body.get("request", body) if rec.route in ("generate", "stream", "count") else body)
+            out.append(
+                body.get("request", body) if rec.route in ("generate", "stream", "count") else body
+            )
         return out
 
     async def close_clients(self) -> None:

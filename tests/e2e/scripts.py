@@ -9,9 +9,7 @@ from typing import Any
 from proxy import jsoncodec
 from tests.fakes.replies import Reply
 
-PNG_1PX = (
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
-)
+PNG_1PX = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 
 
 def calls_chunk(*calls: tuple[str, dict[str, Any]], with_ids: bool = False) -> dict[str, Any]:
@@ -24,7 +22,9 @@ def calls_chunk(*calls: tuple[str, dict[str, Any]], with_ids: bool = False) -> d
         signature = base64.b64encode(f"sig-tool-{i}".encode()).decode()
         parts.append({"functionCall": call, "thoughtSignature": signature})
     return {
-        "candidates": [{"content": {"role": "model", "parts": parts}, "index": 0, "finishReason": "STOP"}],
+        "candidates": [
+            {"content": {"role": "model", "parts": parts}, "index": 0, "finishReason": "STOP"}
+        ],
         "usageMetadata": {"promptTokenCount": 12, "candidatesTokenCount": 7, "totalTokenCount": 19},
         "modelVersion": "fake-model",
     }
@@ -35,13 +35,19 @@ def text_chunk(text: str, finish: bool = False) -> dict[str, Any]:
     chunk: dict[str, Any] = {"candidates": [cand], "modelVersion": "fake-model"}
     if finish:
         cand["finishReason"] = "STOP"
-        chunk["usageMetadata"] = {"promptTokenCount": 5, "candidatesTokenCount": 3, "totalTokenCount": 8}
+        chunk["usageMetadata"] = {
+            "promptTokenCount": 5,
+            "candidatesTokenCount": 3,
+            "totalTokenCount": 8,
+        }
     return chunk
 
 
 def cloudcode_sse(*chunks: dict[str, Any], **kw: Any) -> Reply:
     """A `v1internal:streamGenerateContent?alt=sse` answer."""
-    events = [b"data: " + jsoncodec.dumps({"response": c, "traceId": "t1"}) + b"\r\n\r\n" for c in chunks]
+    events = [
+        b"data: " + jsoncodec.dumps({"response": c, "traceId": "t1"}) + b"\r\n\r\n" for c in chunks
+    ]
     return Reply(events=events, **kw)
 
 

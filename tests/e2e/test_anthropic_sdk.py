@@ -19,7 +19,11 @@ MODEL = "claude-sonnet-4-6"
 WEATHER_TOOL = {
     "name": "get_weather",
     "description": "Weather for a city",
-    "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    "input_schema": {
+        "type": "object",
+        "properties": {"city": {"type": "string"}},
+        "required": ["city"],
+    },
 }
 
 
@@ -58,24 +62,39 @@ async def test_stream_helper_accumulates_the_final_message(e2e: E2E) -> None:
 
 async def test_raw_stream_events_come_in_protocol_order(e2e: E2E) -> None:
     client = e2e.anthropic()
-    events = [e.type async for e in await client.messages.create(
-        model=MODEL, max_tokens=100, stream=True, messages=[{"role": "user", "content": "order"}]
-    )]
+    events = [
+        e.type
+        async for e in await client.messages.create(
+            model=MODEL,
+            max_tokens=100,
+            stream=True,
+            messages=[{"role": "user", "content": "order"}],
+        )
+    ]
     assert events[0] == "message_start"
     assert events[-2:] == ["message_delta", "message_stop"]
-    assert events.index("content_block_start") < events.index("content_block_delta") < events.index(
-        "content_block_stop"
+    assert (
+        events.index("content_block_start")
+        < events.index("content_block_delta")
+        < events.index("content_block_stop")
     )
 
 
 async def test_stream_bytes_pass_the_grammar_check(e2e: E2E) -> None:
-    body = {"model": MODEL, "max_tokens": 100, "stream": True, "thinking": {"type": "enabled", "budget_tokens": 1024},
-            "messages": [{"role": "user", "content": "think then answer"}]}
-    async with aiohttp.ClientSession() as session:
-        async with session.post(f"{e2e.url}/v1/messages", json=body, headers=e2e.auth_headers()) as resp:
-            assert resp.status == 200
-            assert resp.headers["Content-Type"].startswith("text/event-stream")
-            data = await resp.read()
+    body = {
+        "model": MODEL,
+        "max_tokens": 100,
+        "stream": True,
+        "thinking": {"type": "enabled", "budget_tokens": 1024},
+        "messages": [{"role": "user", "content": "think then answer"}],
+    }
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{e2e.url}/v1/messages", json=body, headers=e2e.auth_headers()) as resp,
+    ):
+        assert resp.status == 200
+        assert resp.headers["Content-Type"].startswith("text/event-stream")
+        data = await resp.read()
     blocks = assert_anthropic_stream(data)
     assert [b["type"] for b in blocks] == ["thinking", "text"]
     assert blocks[0]["signature"]
@@ -88,19 +107,28 @@ async def test_tool_round_trip(e2e: E2E, stream: bool) -> None:
     e2e.fake.script("generate", tool_reply(("get_weather", {"city": "Lima"})))
     messages: list[dict] = [{"role": "user", "content": "weather in Lima?"}]
     if stream:
-        async with client.messages.stream(model=MODEL, max_tokens=200, messages=messages, tools=[WEATHER_TOOL]) as s:
+        async with client.messages.stream(
+            model=MODEL, max_tokens=200, messages=messages, tools=[WEATHER_TOOL]
+        ) as s:
             first = await s.get_final_message()
     else:
-        first = await client.messages.create(model=MODEL, max_tokens=200, messages=messages, tools=[WEATHER_TOOL])
+        first = await client.messages.create(
+            model=MODEL, max_tokens=200, messages=messages, tools=[WEATHER_TOOL]
+        )
     assert first.stop_reason == "tool_use"
     [use] = [b for b in first.content if b.type == "tool_use"]
     assert use.name == "get_weather" and use.input == {"city": "Lima"}
 
     messages += [
         {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]},
-        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": use.id, "content": "fog, 15 C"}]},
+        {
+            "role": "user",
+            "content": [{"type": "tool_result", "tool_use_id": use.id, "content": "fog, 15 C"}],
+        },
     ]
-    final = await client.messages.create(model=MODEL, max_tokens=200, messages=messages, tools=[WEATHER_TOOL])
+    final = await client.messages.create(
+        model=MODEL, max_tokens=200, messages=messages, tools=[WEATHER_TOOL]
+    )
     assert final.content[0].text.startswith("echo: ")
     upstream = e2e.gemini_requests()[-1]
     [resp] = function_responses(upstream)
@@ -115,10 +143,18 @@ async def test_base64_image_reaches_upstream_as_inline_data(e2e: E2E) -> None:
     msg = await client.messages.create(
         model=MODEL,
         max_tokens=50,
-        messages=[{"role": "user", "content": [
-            {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG_1PX}},
-            {"type": "text", "text": "describe"},
-        ]}],
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "image",
+                        "source": {"type": "base64", "media_type": "image/png", "data": PNG_1PX},
+                    },
+                    {"type": "text", "text": "describe"},
+                ],
+            }
+        ],
     )
     assert msg.content[0].text == "echo: describe"
     assert inline_data(e2e.gemini_requests()[-1]) == [{"mimeType": "image/png", "data": PNG_1PX}]
@@ -126,7 +162,9 @@ async def test_base64_image_reaches_upstream_as_inline_data(e2e: E2E) -> None:
 
 async def test_count_tokens_is_local(e2e: E2E) -> None:
     client = e2e.anthropic()
-    small = await client.messages.count_tokens(model=MODEL, messages=[{"role": "user", "content": "hi"}])
+    small = await client.messages.count_tokens(
+        model=MODEL, messages=[{"role": "user", "content": "hi"}]
+    )
     big = await client.messages.count_tokens(
         model=MODEL, messages=[{"role": "user", "content": "word " * 400}], tools=[WEATHER_TOOL]
     )
@@ -145,7 +183,9 @@ async def test_models_list_parses(e2e: E2E) -> None:
 async def test_wrong_key_raises_authentication_error(e2e: E2E) -> None:
     client = e2e.anthropic(key="sk-wrong-key-000000")
     with pytest.raises(anthropic.AuthenticationError) as info:
-        await client.messages.create(model=MODEL, max_tokens=10, messages=[{"role": "user", "content": "x"}])
+        await client.messages.create(
+            model=MODEL, max_tokens=10, messages=[{"role": "user", "content": "x"}]
+        )
     assert info.value.status_code == 401
     assert info.value.body["error"]["type"] == "authentication_error"
 
@@ -154,7 +194,9 @@ async def test_all_accounts_cooling_raises_rate_limit_with_retry_after(e2e: E2E)
     client = e2e.anthropic()
     e2e.fake.script("generate", quota_exhausted("30m"))
     with pytest.raises(anthropic.RateLimitError) as info:
-        async with client.messages.stream(model=MODEL, max_tokens=10, messages=[{"role": "user", "content": "x"}]) as s:
+        async with client.messages.stream(
+            model=MODEL, max_tokens=10, messages=[{"role": "user", "content": "x"}]
+        ) as s:
             await s.get_final_message()
     assert 1500 < int(info.value.response.headers["retry-after"]) <= 1800
     assert info.value.body["error"]["type"] == "rate_limit_error"
@@ -164,6 +206,8 @@ async def test_upstream_400_raises_bad_request(e2e: E2E) -> None:
     client = e2e.anthropic()
     e2e.fake.script("generate", bad_request("Invalid value at 'tools[0]'"))
     with pytest.raises(anthropic.BadRequestError) as info:
-        await client.messages.create(model=MODEL, max_tokens=10, messages=[{"role": "user", "content": "x"}])
+        await client.messages.create(
+            model=MODEL, max_tokens=10, messages=[{"role": "user", "content": "x"}]
+        )
     assert "tools[0]" in info.value.message
     assert info.value.body["error"]["type"] == "invalid_request_error"

@@ -21,19 +21,41 @@ PATHS = {
 }
 GOOD = {
     OPENAI: {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]},
-    ANTHROPIC: {"model": "claude-sonnet-4-6", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]},
+    ANTHROPIC: {
+        "model": "claude-sonnet-4-6",
+        "max_tokens": 10,
+        "messages": [{"role": "user", "content": "hi"}],
+    },
     GEMINI: {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]},
 }
 
 
 def openai_image(url: str) -> dict:
-    return {"model": "gpt-4o", "messages": [{"role": "user", "content": [
-        {"type": "text", "text": "look"}, {"type": "image_url", "image_url": {"url": url}}]}]}
+    return {
+        "model": "gpt-4o",
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "look"},
+                    {"type": "image_url", "image_url": {"url": url}},
+                ],
+            }
+        ],
+    }
 
 
 def anthropic_image(source: dict) -> dict:
-    return {"model": "claude-sonnet-4-6", "max_tokens": 10, "messages": [{"role": "user", "content": [
-        {"type": "image", "source": source}, {"type": "text", "text": "look"}]}]}
+    return {
+        "model": "claude-sonnet-4-6",
+        "max_tokens": 10,
+        "messages": [
+            {
+                "role": "user",
+                "content": [{"type": "image", "source": source}, {"type": "text", "text": "look"}],
+            }
+        ],
+    }
 
 
 def gemini_part(part: dict) -> dict:
@@ -44,20 +66,49 @@ def gemini_part(part: dict) -> dict:
 CASES: list[tuple[str, str, Any, str]] = [
     (OPENAI, "wrong type", {"model": "gpt-4o", "messages": "hi"}, "messages"),
     (OPENAI, "missing messages", {"model": "gpt-4o"}, "messages"),
-    (OPENAI, "unknown role", {"model": "gpt-4o", "messages": [{"role": "wizard", "content": "hi"}]}, "wizard"),
+    (
+        OPENAI,
+        "unknown role",
+        {"model": "gpt-4o", "messages": [{"role": "wizard", "content": "hi"}]},
+        "wizard",
+    ),
     (OPENAI, "no model", {"messages": [{"role": "user", "content": "hi"}]}, "model"),
     (OPENAI, "invalid base64", openai_image("data:image/png;base64,@@not-base64@@"), "base64"),
     (ANTHROPIC, "wrong type", {**GOOD[ANTHROPIC], "max_tokens": "ten"}, "max_tokens"),
     (ANTHROPIC, "missing messages", {"model": "claude-sonnet-4-6", "max_tokens": 10}, "messages"),
-    (ANTHROPIC, "unknown role", {**GOOD[ANTHROPIC], "messages": [{"role": "wizard", "content": "hi"}]}, "wizard"),
-    (ANTHROPIC, "empty content", {**GOOD[ANTHROPIC], "messages": [{"role": "user", "content": ""}]}, "empty"),
-    (ANTHROPIC, "invalid base64",
-     anthropic_image({"type": "base64", "media_type": "image/png", "data": "@@not-base64@@"}), "base64"),
+    (
+        ANTHROPIC,
+        "unknown role",
+        {**GOOD[ANTHROPIC], "messages": [{"role": "wizard", "content": "hi"}]},
+        "wizard",
+    ),
+    (
+        ANTHROPIC,
+        "empty content",
+        {**GOOD[ANTHROPIC], "messages": [{"role": "user", "content": ""}]},
+        "empty",
+    ),
+    (
+        ANTHROPIC,
+        "invalid base64",
+        anthropic_image({"type": "base64", "media_type": "image/png", "data": "@@not-base64@@"}),
+        "base64",
+    ),
     (GEMINI, "wrong type", {"contents": "hi"}, "contents"),
     (GEMINI, "missing contents", {}, "contents"),
-    (GEMINI, "unknown role", {"contents": [{"role": "wizard", "parts": [{"text": "hi"}]}]}, "wizard"),
+    (
+        GEMINI,
+        "unknown role",
+        {"contents": [{"role": "wizard", "parts": [{"text": "hi"}]}]},
+        "wizard",
+    ),
     (GEMINI, "empty content", {"contents": [{"role": "user", "parts": []}]}, "parts"),
-    (GEMINI, "invalid base64", gemini_part({"inlineData": {"mimeType": "image/png", "data": "@@not-base64@@"}}), "base64"),
+    (
+        GEMINI,
+        "invalid base64",
+        gemini_part({"inlineData": {"mimeType": "image/png", "data": "@@not-base64@@"}}),
+        "base64",
+    ),
 ]
 
 
@@ -82,9 +133,11 @@ def assert_error_shape(protocol: str, status: int, body: bytes) -> str:
 async def send(e2e: E2E, protocol: str, data: Any, path: str | None = None) -> tuple[int, bytes]:
     raw = data if isinstance(data, bytes) else jsoncodec.dumps(data)
     headers = {**e2e.auth_headers(), "Content-Type": "application/json"}
-    async with aiohttp.ClientSession() as session:
-        async with session.post(e2e.url + (path or PATHS[protocol]), data=raw, headers=headers) as resp:
-            return resp.status, await resp.read()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(e2e.url + (path or PATHS[protocol]), data=raw, headers=headers) as resp,
+    ):
+        return resp.status, await resp.read()
 
 
 async def still_serving(e2e: E2E, protocol: str) -> None:
@@ -92,8 +145,12 @@ async def still_serving(e2e: E2E, protocol: str) -> None:
     assert status == 200, body
 
 
-@pytest.mark.parametrize(("protocol", "case", "body", "words"), CASES, ids=[f"{p}-{c}" for p, c, _, _ in CASES])
-async def test_bad_body_gets_precise_400(e2e: E2E, protocol: str, case: str, body: Any, words: str) -> None:
+@pytest.mark.parametrize(
+    ("protocol", "case", "body", "words"), CASES, ids=[f"{p}-{c}" for p, c, _, _ in CASES]
+)
+async def test_bad_body_gets_precise_400(
+    e2e: E2E, protocol: str, case: str, body: Any, words: str
+) -> None:
     status, reply = await send(e2e, protocol, body)
     assert status == 400, reply
     assert words in assert_error_shape(protocol, status, reply)
@@ -115,13 +172,17 @@ async def test_malformed_json_and_invalid_utf8(e2e: E2E, protocol: str) -> None:
 
 
 @pytest.mark.parametrize("protocol", [OPENAI, ANTHROPIC, GEMINI])
-async def test_local_file_images_are_refused_and_never_read(e2e: E2E, protocol: str, tmp_path: Path) -> None:
+async def test_local_file_images_are_refused_and_never_read(
+    e2e: E2E, protocol: str, tmp_path: Path
+) -> None:
     secret = tmp_path / "secret.png"
     secret.write_bytes(b"TOP-SECRET-BYTES")
     bodies = {
         OPENAI: [openai_image(f"file://{secret}"), openai_image(str(secret))],
         ANTHROPIC: [anthropic_image({"type": "url", "url": f"file://{secret}"})],
-        GEMINI: [gemini_part({"fileData": {"mimeType": "image/png", "fileUri": f"file://{secret}"}})],
+        GEMINI: [
+            gemini_part({"fileData": {"mimeType": "image/png", "fileUri": f"file://{secret}"}})
+        ],
     }[protocol]
     for body in bodies:
         status, reply = await send(e2e, protocol, body)
@@ -159,7 +220,7 @@ async def test_body_over_max_body_mb_is_413(e2e: E2E, protocol: str, chunked: bo
 
     async def pieces():  # no Content-Length: aiohttp sends it chunked
         for i in range(0, len(big), 65536):
-            yield big[i:i + 65536]
+            yield big[i : i + 65536]
 
     headers = {**e2e.auth_headers(), "Content-Type": "application/json"}
     async with aiohttp.ClientSession() as session:

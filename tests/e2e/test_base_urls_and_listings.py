@@ -13,12 +13,16 @@ from google.genai import types
 from proxy import jsoncodec
 from tests.e2e.conftest import E2E
 
-pytestmark = pytest.mark.filterwarnings("ignore:Inheritance class AiohttpClientSession:DeprecationWarning")
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Inheritance class AiohttpClientSession:DeprecationWarning"
+)
 
 
 async def test_openai_sdk_without_v1_still_works(e2e: E2E) -> None:
     client = e2e.openai(base_url=e2e.url)  # POST /chat/completions, /responses
-    out = await client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "no v1"}])
+    out = await client.chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "no v1"}]
+    )
     assert out.choices[0].message.content == "echo: no v1"
     resp = await client.responses.create(model="gpt-5", input="no v1 either")
     assert resp.output_text == "echo: no v1 either"
@@ -36,7 +40,9 @@ async def test_anthropic_sdk_with_v1_suffix_still_works(e2e: E2E) -> None:
 
 
 async def test_genai_with_v1beta_in_base_url_still_works(e2e: E2E) -> None:
-    client = genai.Client(api_key=e2e.key, http_options=types.HttpOptions(base_url=f"{e2e.url}/v1beta"))
+    client = genai.Client(
+        api_key=e2e.key, http_options=types.HttpOptions(base_url=f"{e2e.url}/v1beta")
+    )
     e2e.clients.append(client.aio)
     resp = await client.aio.models.generate_content(model="gemini-2.5-flash", contents="stacked")
     assert resp.text == "echo: stacked"
@@ -45,7 +51,9 @@ async def test_genai_with_v1beta_in_base_url_still_works(e2e: E2E) -> None:
 async def test_wrong_path_is_a_404_naming_the_base_urls(e2e: E2E) -> None:
     client = e2e.openai(base_url=f"{e2e.url}/api/openai/v2")
     with pytest.raises(openai.NotFoundError) as info:
-        await client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "x"}])
+        await client.chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": "x"}]
+        )
     message = info.value.message
     assert f"{e2e.url}/v1" in message
     assert not e2e.upstream_calls()
@@ -59,10 +67,12 @@ async def test_openai_models_list(e2e: E2E) -> None:
 
 
 async def test_v1_models_with_goog_key_is_a_gemini_listing(e2e: E2E) -> None:
-    async with aiohttp.ClientSession() as session:
-        async with session.get(f"{e2e.url}/v1/models", headers={"x-goog-api-key": e2e.key}) as resp:
-            assert resp.status == 200
-            body = jsoncodec.loads(await resp.read())
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{e2e.url}/v1/models", headers={"x-goog-api-key": e2e.key}) as resp,
+    ):
+        assert resp.status == 200
+        body = jsoncodec.loads(await resp.read())
     names = {m["name"] for m in body["models"]}
     assert "models/gemini-2.5-flash" in names
     assert all("generateContent" in m["supportedGenerationMethods"] for m in body["models"])

@@ -91,7 +91,11 @@ async def test_captured_client_requests_pass_through(e2e: E2E, scenario: str) ->
                 check_stream(capture, resp.headers.get("Content-Type", ""), payload)
             generating = [r for r in e2e.fake.requests[before:] if r.route in GENERATING_ROUTES]
             for rec in generating:
-                request = rec.body.get("request", rec.body) if rec.route in ("generate", "stream") else rec.body
+                request = (
+                    rec.body.get("request", rec.body)
+                    if rec.route in ("generate", "stream")
+                    else rec.body
+                )
                 assert_valid_gemini_request(request)
             if capture["method"] == "POST" and "count" not in capture["path"].lower():
                 assert generating, f"{file.name}: no upstream request was made"

@@ -13,18 +13,26 @@ from tests.e2e.conftest import E2E
 from tests.e2e.scripts import PNG_1PX, function_responses, inline_data, tool_reply
 from tests.fakes.replies import bad_request, quota_exhausted
 
-pytestmark = pytest.mark.filterwarnings("ignore:Inheritance class AiohttpClientSession:DeprecationWarning")
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Inheritance class AiohttpClientSession:DeprecationWarning"
+)
 
 MODEL = "gemini-2.5-flash"
 VERSIONS = [None, "v1beta"]  # None: the SDK's default (v1)
 
-WEATHER = types.Tool(function_declarations=[types.FunctionDeclaration(
-    name="get_weather",
-    description="Weather for a city",
-    parameters=types.Schema(
-        type=types.Type.OBJECT, properties={"city": types.Schema(type=types.Type.STRING)}, required=["city"]
-    ),
-)])
+WEATHER = types.Tool(
+    function_declarations=[
+        types.FunctionDeclaration(
+            name="get_weather",
+            description="Weather for a city",
+            parameters=types.Schema(
+                type=types.Type.OBJECT,
+                properties={"city": types.Schema(type=types.Type.STRING)},
+                required=["city"],
+            ),
+        )
+    ]
+)
 NO_AFC = types.AutomaticFunctionCallingConfig(disable=True)
 
 
@@ -49,7 +57,12 @@ async def test_generate_content_returns_text_and_usage(e2e: E2E, version: str | 
 @pytest.mark.parametrize("version", VERSIONS)
 async def test_stream_yields_text_pieces(e2e: E2E, version: str | None) -> None:
     client = e2e.genai(api_version=version)
-    pieces = [c.text async for c in await client.aio.models.generate_content_stream(model=MODEL, contents="a b c d")]
+    pieces = [
+        c.text
+        async for c in await client.aio.models.generate_content_stream(
+            model=MODEL, contents="a b c d"
+        )
+    ]
     assert len(pieces) > 1
     assert "".join(pieces) == "echo: a b c d"
 
@@ -59,22 +72,37 @@ async def test_function_call_round_trip(e2e: E2E, stream: bool) -> None:
     client = e2e.genai()
     e2e.fake.script("generate", tool_reply(("get_weather", {"city": "Kyiv"})))
     config = types.GenerateContentConfig(tools=[WEATHER], automatic_function_calling=NO_AFC)
-    history: list[types.Content] = [types.Content(role="user", parts=[types.Part(text="weather in Kyiv?")])]
+    history: list[types.Content] = [
+        types.Content(role="user", parts=[types.Part(text="weather in Kyiv?")])
+    ]
     if stream:
         parts = []
-        async for chunk in await client.aio.models.generate_content_stream(model=MODEL, contents=history, config=config):
+        async for chunk in await client.aio.models.generate_content_stream(
+            model=MODEL, contents=history, config=config
+        ):
             parts += chunk.candidates[0].content.parts or []
         calls = [p.function_call for p in parts if p.function_call]
         model_turn = types.Content(role="model", parts=parts)
     else:
-        first = await client.aio.models.generate_content(model=MODEL, contents=history, config=config)
+        first = await client.aio.models.generate_content(
+            model=MODEL, contents=history, config=config
+        )
         calls = first.function_calls or []
         model_turn = first.candidates[0].content
     [call] = calls
     assert call.name == "get_weather" and call.args == {"city": "Kyiv"}
 
-    history += [model_turn, types.Content(role="user", parts=[
-        types.Part.from_function_response(name="get_weather", response={"output": "rain, 9 C"})])]
+    history += [
+        model_turn,
+        types.Content(
+            role="user",
+            parts=[
+                types.Part.from_function_response(
+                    name="get_weather", response={"output": "rain, 9 C"}
+                )
+            ],
+        ),
+    ]
     final = await client.aio.models.generate_content(model=MODEL, contents=history, config=config)
     assert final.text.startswith("echo: ")
     upstream = e2e.gemini_requests()[-1]
@@ -86,7 +114,10 @@ async def test_inline_image_reaches_upstream(e2e: E2E) -> None:
     client = e2e.genai()
     resp = await client.aio.models.generate_content(
         model=MODEL,
-        contents=[types.Part.from_bytes(data=base64.b64decode(PNG_1PX), mime_type="image/png"), "what is it"],
+        contents=[
+            types.Part.from_bytes(data=base64.b64decode(PNG_1PX), mime_type="image/png"),
+            "what is it",
+        ],
     )
     assert resp.text == "echo: what is it"
     assert inline_data(e2e.gemini_requests()[-1]) == [{"mimeType": "image/png", "data": PNG_1PX}]

@@ -9,19 +9,38 @@ import pytest
 from tests.e2e.conftest import E2E
 
 ROUTES = [
-    ("/v1/chat/completions", {"model": "gpt-4o", "messages": [{"role": "user", "content": "count me in"}]},
-     "gpt-4o", "gemini-3-pro-high"),
+    (
+        "/v1/chat/completions",
+        {"model": "gpt-4o", "messages": [{"role": "user", "content": "count me in"}]},
+        "gpt-4o",
+        "gemini-3-pro-high",
+    ),
     ("/v1/responses", {"model": "gpt-5", "input": "count me in"}, "gpt-5", "gemini-3-pro-high"),
-    ("/v1/messages", {"model": "claude-sonnet-4-6", "max_tokens": 20,
-                      "messages": [{"role": "user", "content": "count me in"}]}, "claude-sonnet-4-6", "claude-sonnet-4-5"),
-    ("/v1beta/models/gemini-2.5-flash:generateContent", {"contents": [{"role": "user", "parts": [{"text": "count me in"}]}]},
-     "gemini-2.5-flash", "gemini-2.5-flash"),
+    (
+        "/v1/messages",
+        {
+            "model": "claude-sonnet-4-6",
+            "max_tokens": 20,
+            "messages": [{"role": "user", "content": "count me in"}],
+        },
+        "claude-sonnet-4-6",
+        "claude-sonnet-4-5",
+    ),
+    (
+        "/v1beta/models/gemini-2.5-flash:generateContent",
+        {"contents": [{"role": "user", "parts": [{"text": "count me in"}]}]},
+        "gemini-2.5-flash",
+        "gemini-2.5-flash",
+    ),
 ]
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
-@pytest.mark.parametrize(("path", "body", "client_model", "upstream_model"), ROUTES,
-                         ids=["chat", "responses", "messages", "gemini"])
+@pytest.mark.parametrize(
+    ("path", "body", "client_model", "upstream_model"),
+    ROUTES,
+    ids=["chat", "responses", "messages", "gemini"],
+)
 async def test_request_is_recorded_with_tokens(
     e2e: E2E, stream: bool, path: str, body: dict, client_model: str, upstream_model: str
 ) -> None:
@@ -33,10 +52,12 @@ async def test_request_is_recorded_with_tokens(
             body = {**body, "stream": True}
             if "chat" in path:
                 body["stream_options"] = {"include_usage": True}
-    async with aiohttp.ClientSession() as session:
-        async with session.post(e2e.url + path, json=body, headers=e2e.auth_headers()) as resp:
-            assert resp.status == 200
-            await resp.read()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(e2e.url + path, json=body, headers=e2e.auth_headers()) as resp,
+    ):
+        assert resp.status == 200
+        await resp.read()
     [record] = await e2e.records(1)
     assert record.status == 200 and not record.error
     assert record.path == path
@@ -54,9 +75,13 @@ async def test_request_is_recorded_with_tokens(
 
 async def test_errors_are_recorded_too(e2e: E2E) -> None:
     async with aiohttp.ClientSession() as session:
-        async with session.post(f"{e2e.url}/v1/messages", data=b"{", headers=e2e.auth_headers()) as resp:
+        async with session.post(
+            f"{e2e.url}/v1/messages", data=b"{", headers=e2e.auth_headers()
+        ) as resp:
             assert resp.status == 400
-        async with session.post(f"{e2e.url}/v1/messages", json={}, headers={"x-api-key": "sk-wrong-000000"}) as resp:
+        async with session.post(
+            f"{e2e.url}/v1/messages", json={}, headers={"x-api-key": "sk-wrong-000000"}
+        ) as resp:
             assert resp.status == 401
     records = await e2e.records(2)
     assert [r.status for r in records] == [400, 401]

@@ -17,14 +17,22 @@ WEATHER_TOOL = {
     "function": {
         "name": "get_weather",
         "description": "Weather for a city",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
     },
 }
 RESPONSES_TOOL = {
     "type": "function",
     "name": "get_weather",
     "description": "Weather for a city",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    "parameters": {
+        "type": "object",
+        "properties": {"city": {"type": "string"}},
+        "required": ["city"],
+    },
 }
 
 
@@ -82,7 +90,9 @@ async def test_chat_tool_round_trip(e2e: E2E, stream: bool) -> None:
         [call] = calls.values()
         call_id, name, arguments = call["id"], call["name"], call["arguments"]
     else:
-        first = await client.chat.completions.create(model="gpt-4o", messages=messages, tools=[WEATHER_TOOL])
+        first = await client.chat.completions.create(
+            model="gpt-4o", messages=messages, tools=[WEATHER_TOOL]
+        )
         assert first.choices[0].finish_reason == "tool_calls"
         [tc] = first.choices[0].message.tool_calls or []
         call_id, name, arguments = tc.id, tc.function.name, tc.function.arguments
@@ -90,11 +100,22 @@ async def test_chat_tool_round_trip(e2e: E2E, stream: bool) -> None:
     assert call_id.startswith("call_")
 
     messages += [
-        {"role": "assistant", "content": None, "tool_calls": [
-            {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}]},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": call_id,
+                    "type": "function",
+                    "function": {"name": name, "arguments": arguments},
+                }
+            ],
+        },
         {"role": "tool", "tool_call_id": call_id, "content": "sunny, 21 C"},
     ]
-    final = await client.chat.completions.create(model="gpt-4o", messages=messages, tools=[WEATHER_TOOL])
+    final = await client.chat.completions.create(
+        model="gpt-4o", messages=messages, tools=[WEATHER_TOOL]
+    )
     assert final.choices[0].message.content.startswith("echo: ")
     upstream = e2e.gemini_requests()[-1]
     [resp] = function_responses(upstream)
@@ -109,11 +130,14 @@ async def test_chat_parallel_tool_calls_stream_with_distinct_indexes_and_ids(e2e
     client = e2e.openai()
     e2e.fake.script(
         "generate",
-        tool_reply(("get_weather", {"city": "Paris"}), ("get_weather", {"city": "Rome"}))
+        tool_reply(("get_weather", {"city": "Paris"}), ("get_weather", {"city": "Rome"})),
     )
     seen: dict[int, dict] = {}
     async for chunk in await client.chat.completions.create(
-        model="gpt-4o", messages=[{"role": "user", "content": "two cities"}], tools=[WEATHER_TOOL], stream=True
+        model="gpt-4o",
+        messages=[{"role": "user", "content": "two cities"}],
+        tools=[WEATHER_TOOL],
+        stream=True,
     ):
         for choice in chunk.choices:
             for tc in choice.delta.tool_calls or []:
@@ -129,10 +153,15 @@ async def test_chat_image_data_uri_reaches_upstream_as_inline_data(e2e: E2E) -> 
     client = e2e.openai()
     out = await client.chat.completions.create(
         model="gpt-4o",
-        messages=[{"role": "user", "content": [
-            {"type": "text", "text": "what is this"},
-            {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG_1PX}"}},
-        ]}],
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "what is this"},
+                    {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG_1PX}"}},
+                ],
+            }
+        ],
     )
     assert out.choices[0].message.content == "echo: what is this"
     [image] = inline_data(e2e.gemini_requests()[-1])
@@ -141,7 +170,9 @@ async def test_chat_image_data_uri_reaches_upstream_as_inline_data(e2e: E2E) -> 
 
 async def test_responses_create_returns_output_text_and_usage(e2e: E2E) -> None:
     client = e2e.openai()
-    out = await client.responses.create(model="gpt-5", input="hi responses", instructions="be brief")
+    out = await client.responses.create(
+        model="gpt-5", input="hi responses", instructions="be brief"
+    )
     assert out.output_text == "echo: hi responses"
     assert out.status == "completed"
     assert out.usage is not None and out.usage.output_tokens > 0
@@ -152,7 +183,9 @@ async def test_responses_create_returns_output_text_and_usage(e2e: E2E) -> None:
 async def test_responses_stream_ends_with_completed(e2e: E2E) -> None:
     client = e2e.openai()
     deltas, types = [], []
-    async for event in await client.responses.create(model="gpt-5", input="stream responses", stream=True):
+    async for event in await client.responses.create(
+        model="gpt-5", input="stream responses", stream=True
+    ):
         types.append(event.type)
         if event.type == "response.output_text.delta":
             deltas.append(event.delta)
@@ -185,7 +218,9 @@ async def test_responses_tool_round_trip_via_previous_response_id(e2e: E2E, stre
                 first = event.response
         assert first is not None
     else:
-        first = await client.responses.create(model="gpt-5", input="weather in Oslo?", tools=[RESPONSES_TOOL])
+        first = await client.responses.create(
+            model="gpt-5", input="weather in Oslo?", tools=[RESPONSES_TOOL]
+        )
     [call] = [item for item in first.output if item.type == "function_call"]
     assert call.name == "get_weather" and json.loads(call.arguments) == {"city": "Oslo"}
 
@@ -206,7 +241,9 @@ async def test_responses_tool_round_trip_via_previous_response_id(e2e: E2E, stre
 async def test_wrong_key_raises_authentication_error(e2e: E2E) -> None:
     client = e2e.openai(key="sk-wrong-key-000000")
     with pytest.raises(openai.AuthenticationError) as info:
-        await client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "x"}])
+        await client.chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": "x"}]
+        )
     assert info.value.status_code == 401
     assert "Authorization" in info.value.message or "key" in info.value.message.lower()
     assert not e2e.upstream_calls()
@@ -216,7 +253,9 @@ async def test_all_accounts_cooling_raises_rate_limit_with_retry_after(e2e: E2E)
     client = e2e.openai()
     e2e.fake.script("generate", quota_exhausted("1h"))
     with pytest.raises(openai.RateLimitError) as info:
-        await client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "x"}])
+        await client.chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": "x"}]
+        )
     retry_after = int(info.value.response.headers["retry-after"])
     assert 3000 < retry_after <= 3600
     # The next call is refused at once: the only account is still cooling.
@@ -229,7 +268,9 @@ async def test_upstream_400_raises_bad_request(e2e: E2E) -> None:
     client = e2e.openai()
     e2e.fake.script("generate", bad_request("Invalid value at 'contents[0]'"))
     with pytest.raises(openai.BadRequestError) as info:
-        await client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "x"}])
+        await client.chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": "x"}]
+        )
     assert "contents[0]" in info.value.message
     assert len(e2e.upstream_calls()) == 1  # a client error is never retried
 

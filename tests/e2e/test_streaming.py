@@ -15,20 +15,36 @@ from tests.e2e.conftest import E2E, E2EFactory
 from tests.fakes.replies import Reply, quota_exhausted, slow_stream
 from tests.proxy.protocols.anthropic_grammar import assert_anthropic_stream, parse_sse
 
-pytestmark = pytest.mark.filterwarnings("ignore:Inheritance class AiohttpClientSession:DeprecationWarning")
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Inheritance class AiohttpClientSession:DeprecationWarning"
+)
 
-CHAT = ("/v1/chat/completions", {"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "one two three"}]})
-MESSAGES = ("/v1/messages", {"model": "claude-sonnet-4-6", "max_tokens": 50, "stream": True,
-                             "messages": [{"role": "user", "content": "one two three"}]})
-GEMINI = ("/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
-          {"contents": [{"role": "user", "parts": [{"text": "one two three"}]}]})
+CHAT = (
+    "/v1/chat/completions",
+    {"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "one two three"}]},
+)
+MESSAGES = (
+    "/v1/messages",
+    {
+        "model": "claude-sonnet-4-6",
+        "max_tokens": 50,
+        "stream": True,
+        "messages": [{"role": "user", "content": "one two three"}],
+    },
+)
+GEMINI = (
+    "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+    {"contents": [{"role": "user", "parts": [{"text": "one two three"}]}]},
+)
 RESPONSES = ("/v1/responses", {"model": "gpt-5", "stream": True, "input": "one two three"})
 
 
 async def post(e2e: E2E, path: str, body: dict) -> tuple[int, dict[str, str], bytes]:
-    async with aiohttp.ClientSession() as session:
-        async with session.post(e2e.url + path, json=body, headers=e2e.auth_headers()) as resp:
-            return resp.status, dict(resp.headers), await resp.read()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(e2e.url + path, json=body, headers=e2e.auth_headers()) as resp,
+    ):
+        return resp.status, dict(resp.headers), await resp.read()
 
 
 def data_lines(data: bytes) -> list[bytes]:
@@ -138,8 +154,15 @@ async def test_openai_gets_ping_comments_and_sdk_still_parses(slow: E2E) -> None
     assert head.count(b": ping\n\n") >= 2
     slow.fake.script("generate", Reply(delay=0.5, chunks=2))
     client = slow.openai()
-    text = "".join([c.choices[0].delta.content or "" async for c in await client.chat.completions.create(
-        model="gpt-4o", messages=[{"role": "user", "content": "still parses"}], stream=True) if c.choices])
+    text = "".join(
+        [
+            c.choices[0].delta.content or ""
+            async for c in await client.chat.completions.create(
+                model="gpt-4o", messages=[{"role": "user", "content": "still parses"}], stream=True
+            )
+            if c.choices
+        ]
+    )
     assert text == "echo: still parses"
 
 
@@ -153,7 +176,9 @@ async def test_anthropic_gets_comment_before_message_start_and_ping_events_after
     slow.fake.script("generate", Reply(delay=0.5, chunk_delay=0.3, chunks=2))
     client = slow.anthropic()
     async with client.messages.stream(
-        model="claude-sonnet-4-6", max_tokens=50, messages=[{"role": "user", "content": "still parses"}]
+        model="claude-sonnet-4-6",
+        max_tokens=50,
+        messages=[{"role": "user", "content": "still parses"}],
     ) as stream:
         final = await stream.get_final_message()
     assert final.content[0].text == "echo: still parses"
@@ -166,8 +191,12 @@ async def test_gemini_sse_keepalive_is_a_bare_line_genai_can_parse(slow: E2E) ->
     assert b": ping" not in data
     slow.fake.script("generate", Reply(delay=0.5, chunk_delay=0.3, chunks=2))
     client = slow.genai()
-    pieces = [c.text async for c in await client.aio.models.generate_content_stream(
-        model="gemini-2.5-flash", contents="still parses", config=types.GenerateContentConfig())]
+    pieces = [
+        c.text
+        async for c in await client.aio.models.generate_content_stream(
+            model="gemini-2.5-flash", contents="still parses", config=types.GenerateContentConfig()
+        )
+    ]
     assert "".join(pieces) == "echo: still parses"
 
 
@@ -175,7 +204,9 @@ async def test_gemini_sse_keepalive_is_a_bare_line_genai_can_parse(slow: E2E) ->
 
 
 @pytest.mark.parametrize("route", [CHAT, MESSAGES, GEMINI], ids=["openai", "anthropic", "gemini"])
-async def test_client_disconnect_cancels_the_upstream_request(e2e: E2E, route: tuple[str, dict]) -> None:
+async def test_client_disconnect_cancels_the_upstream_request(
+    e2e: E2E, route: tuple[str, dict]
+) -> None:
     e2e.fake.script("generate", slow_stream(chunks=50, chunk_delay=0.1))
     path, body = route
     async with aiohttp.ClientSession() as session:
@@ -213,11 +244,27 @@ async def test_gemini_json_array_stream_cut_midway_ends_with_error_element(e2e: 
 # -- a failure after an early (keep-alive) commit --------------------------------------
 
 
-@pytest.mark.parametrize("route", [MESSAGES, GEMINI_ARRAY, CHAT], ids=["anthropic", "gemini-array", "openai"])
-async def test_failure_after_keepalive_commit_still_ends_with_error(e2e: E2E, route: tuple[str, dict]) -> None:
+@pytest.mark.parametrize(
+    "route", [MESSAGES, GEMINI_ARRAY, CHAT], ids=["anthropic", "gemini-array", "openai"]
+)
+async def test_failure_after_keepalive_commit_still_ends_with_error(
+    e2e: E2E, route: tuple[str, dict]
+) -> None:
     e2e.service.context.keepalive_interval = 0.2
-    e2e.fake.script("generate", Reply(status=400, delay=0.5, json={
-        "error": {"code": 400, "message": "Invalid argument: slow refusal", "status": "INVALID_ARGUMENT"}}))
+    e2e.fake.script(
+        "generate",
+        Reply(
+            status=400,
+            delay=0.5,
+            json={
+                "error": {
+                    "code": 400,
+                    "message": "Invalid argument: slow refusal",
+                    "status": "INVALID_ARGUMENT",
+                }
+            },
+        ),
+    )
     status, _, data = await post(e2e, *route)
     assert status == 200  # committed by the keep-alive before the upstream answered
     assert b"slow refusal" in data

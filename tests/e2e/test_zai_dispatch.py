@@ -23,8 +23,14 @@ async def test_exclusive_relays_zai_answer_verbatim(e2e_factory: E2EFactory) -> 
         model="claude-opus-4-6",
         max_tokens=20,
         system=CACHED_SYSTEM,
-        messages=[{"role": "user", "content": [
-            {"type": "text", "text": "hello zai", "cache_control": {"type": "ephemeral"}}]}],
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "hello zai", "cache_control": {"type": "ephemeral"}}
+                ],
+            }
+        ],
     )
     msg = await raw.parse()
     assert msg.id == "msg_fake1"  # z.ai's own id: relayed, not re-encoded
@@ -42,7 +48,9 @@ async def test_exclusive_stream_through_the_sdk_helper(e2e_factory: E2EFactory) 
     e2e = await e2e_factory(**{**ZAI, "zai.models.haiku": "glm-4.5-air"})
     client = e2e.anthropic()
     async with client.messages.stream(
-        model="claude-haiku-4-5", max_tokens=20, messages=[{"role": "user", "content": "stream zai"}]
+        model="claude-haiku-4-5",
+        max_tokens=20,
+        messages=[{"role": "user", "content": "stream zai"}],
     ) as stream:
         text = "".join([t async for t in stream.text_stream])
         final = await stream.get_final_message()
@@ -50,7 +58,11 @@ async def test_exclusive_stream_through_the_sdk_helper(e2e_factory: E2EFactory) 
     assert final.usage.output_tokens == 5
     assert e2e.fake.calls("zai")[0].body["model"] == "glm-4.5-air"
     [record] = await e2e.records(1)
-    assert (record.account, record.upstream_kind, record.upstream_model) == ("z.ai", "zai", "glm-4.5-air")
+    assert (record.account, record.upstream_kind, record.upstream_model) == (
+        "z.ai",
+        "zai",
+        "glm-4.5-air",
+    )
 
 
 async def test_exclusive_starts_without_any_account(e2e_factory: E2EFactory) -> None:
@@ -65,7 +77,9 @@ async def test_fallback_uses_google_while_an_account_is_available(e2e_factory: E
     e2e = await e2e_factory(**{**ZAI, "zai.dispatch_mode": "fallback"})
     client = e2e.anthropic()
     msg = await client.messages.create(
-        model="claude-sonnet-4-6", max_tokens=20, messages=[{"role": "user", "content": "google first"}]
+        model="claude-sonnet-4-6",
+        max_tokens=20,
+        messages=[{"role": "user", "content": "google first"}],
     )
     assert msg.content[0].text == "echo: google first"
     assert len(e2e.upstream_calls()) == 1 and not e2e.fake.calls("zai")
@@ -73,8 +87,11 @@ async def test_fallback_uses_google_while_an_account_is_available(e2e_factory: E
     # The only account runs out of quota: the next request falls back to z.ai.
     e2e.fake.script("generate", quota_exhausted("1h"))
     with pytest.raises(anthropic.RateLimitError):
-        await client.messages.create(model="claude-sonnet-4-6", max_tokens=20,
-                                     messages=[{"role": "user", "content": "quota"}])
+        await client.messages.create(
+            model="claude-sonnet-4-6",
+            max_tokens=20,
+            messages=[{"role": "user", "content": "quota"}],
+        )
     msg = await client.messages.create(
         model="claude-sonnet-4-6", max_tokens=20, messages=[{"role": "user", "content": "then zai"}]
     )
@@ -95,7 +112,9 @@ async def test_pooled_takes_turns_with_the_google_account(e2e_factory: E2EFactor
     client = e2e.anthropic()
     for i in range(4):
         await client.messages.create(
-            model="claude-sonnet-4-6", max_tokens=20, messages=[{"role": "user", "content": f"turn {i}"}]
+            model="claude-sonnet-4-6",
+            max_tokens=20,
+            messages=[{"role": "user", "content": f"turn {i}"}],
         )
     assert len(e2e.fake.calls("zai")) == 2
     assert len(e2e.upstream_calls()) == 2
