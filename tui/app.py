@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from textual.app import App, ComposeResult
+from textual.css.query import NoMatches
 from textual.reactive import reactive
 from textual.widgets import DataTable, Footer, RichLog, TabbedContent, TabPane
 
@@ -86,7 +87,15 @@ class AgproxyApp(App[None]):
     @property
     def traffic_refreshes(self) -> int:
         """How many times the traffic table was repainted (for the benchmark)."""
-        return self.query_one(TrafficPane).refreshes
+        return self.main_query(TrafficPane).refreshes
+
+    def main_query(self, selector: Any, expect_type: Any = None) -> Any:
+        """query_one on the main screen (App.query_one looks at the *active* screen,
+        which may be a dialog, the help or a request detail)."""
+        screen = self.screen_stack[0] if self.screen_stack else self.screen
+        if expect_type is None:
+            return screen.query_one(selector)
+        return screen.query_one(selector, expect_type)
 
     def now(self) -> float:
         return time.time()
@@ -143,7 +152,7 @@ class AgproxyApp(App[None]):
         self.refresh_status()
         self.set_interval(STATUS_INTERVAL, self.refresh_status)
         self.set_interval(DRAIN_INTERVAL, self.drain_traffic)
-        self.query_one(TrafficTable).focus()
+        self.main_query(TrafficTable).focus()
         if self.config.proxy.auto_start:
             self.action_toggle_proxy()
 
@@ -173,35 +182,43 @@ class AgproxyApp(App[None]):
         except Exception:
             log.exception("status() failed")
             return
-        self.query_one(StatusHeader).show(st)
+        try:
+            header = self.main_query(StatusHeader)
+        except NoMatches:  # mounting or tearing down
+            return
+        header.show(st)
         if st.running != self.proxy_running:
             self.proxy_running = st.running
         if self._accounts_dirty:
             self._accounts_dirty = False
-            self.query_one(AccountsPane).refresh_accounts()
+            self.main_query(AccountsPane).refresh_accounts()
 
     def drain_traffic(self) -> None:
         """Move everything the monitor published since the last tick into the table."""
+        try:
+            pane = self.main_query(TrafficPane)
+        except NoMatches:  # mounting or tearing down
+            return
         if self._sub is None:
             monitor = self.monitor
             if monitor is None:
                 return
             self._sub = monitor.subscribe(SUBSCRIPTION_QUEUE)
-            self.query_one(TrafficPane).ingest(monitor.recent(1000))
+            pane.ingest(monitor.recent(1000))
         batch = self._sub.get_nowait_batch()
         if batch:
-            self.query_one(TrafficPane).ingest(batch)
+            pane.ingest(batch)
 
     def watch_proxy_running(self, running: bool) -> None:
-        self.query_one(SettingsPane).set_running(running)
-        self.query_one(ConnectPane).refresh_snippets()
+        self.main_query(SettingsPane).set_running(running)
+        self.main_query(ConnectPane).refresh_snippets()
 
     def _on_config_saved(self, _config: Config) -> None:
         self.call_later(self._config_changed)
 
     def _config_changed(self) -> None:
-        self.query_one(SettingsPane).reload()
-        self.query_one(ConnectPane).refresh_snippets()
+        self.main_query(SettingsPane).reload()
+        self.main_query(ConnectPane).refresh_snippets()
         self.refresh_status()
 
     def _on_accounts_changed(self, _event: str, _account: Any) -> None:
@@ -210,7 +227,9 @@ class AgproxyApp(App[None]):
     # -- actions -------------------------------------------------------------------------
 
     def action_switch_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
+        while len(self.screen_stack) > 1:  # from the help or a detail: back to the tabs
+            self.pop_screen()
+        self.main_query(TabbedContent).active = tab
         target: Any = {
             "traffic": TrafficTable,
             "accounts": DataTable,
@@ -218,7 +237,7 @@ class AgproxyApp(App[None]):
             "connect": Snippet,
             "log": RichLog,
         }[tab]
-        pane = self.query_one(f"#{tab}", TabPane)
+        pane = self.main_query(f"#{tab}", TabPane)
         widgets = [w for w in pane.query(target) if w.focusable] if tab != "settings" else []
         if tab == "settings":
             widgets = [w for w in pane.query(".field-input") if w.focusable]
@@ -307,7 +326,7 @@ class AgproxyApp(App[None]):
             await self.run_action(action)
             return
         self.action_switch_tab(scope)
-        pane = self.query_one(f"#{scope}-pane")
+        pane = self.main_query(f"#{scope}-pane")
         await pane.run_action(action)
 
 

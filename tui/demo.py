@@ -195,7 +195,7 @@ class DemoApp(AgproxyApp):
         # Textual also runs AgproxyApp.on_mount (handlers run for every class in the MRO)
         from tui.widgets.traffic import TrafficPane
 
-        self.query_one(TrafficPane).ingest(self._records)
+        self.main_query(TrafficPane).ingest(self._records)
 
     async def shutdown(self) -> None:
         await super().shutdown()

@@ -106,6 +106,7 @@ async def test_enter_opens_detail_and_y_copies_curl(home) -> None:
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, DetailScreen)
+        await pilot.pause(1.2)  # status ticks keep working under the detail screen
         text = app.screen.plain_text()
         assert "Attempts" in text and "quota exhausted" in text and "rate_limit_error" in text
         await pilot.press("y")
