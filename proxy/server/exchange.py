@@ -208,6 +208,11 @@ async def relay_stream(
             raise
         await _end_with_error(response, encoder, err, record)
         return response
+    except ConnectionError:
+        # The client left while we were still waiting (a keep-alive write failed):
+        # the `finally` drops the upstream attempt; there is nobody to answer.
+        _client_gone(record)
+        return response if response is not None else web.Response(status=499)
     finally:
         if not opening.done():
             opening.cancel()
@@ -248,10 +253,8 @@ async def relay_stream(
     except ApiError as err:
         await _flush(response, pending)
         await _end_with_error(response, encoder, err, record)
-    except (ConnectionResetError, ConnectionError):
-        if record is not None:
-            record.error = "client disconnected"
-        logger.info("client went away mid-stream")
+    except ConnectionError:
+        _client_gone(record)
     finally:
         pinger.cancel()
         aclose = getattr(stream, "aclose", None)
@@ -262,6 +265,12 @@ async def relay_stream(
     with contextlib.suppress(ConnectionError):
         await response.write_eof()
     return response
+
+
+def _client_gone(record: Any) -> None:
+    if record is not None:
+        record.error = "client disconnected"
+    logger.info("client went away mid-stream")
 
 
 def note_stream_result(record: Any, result: StreamResult) -> None:

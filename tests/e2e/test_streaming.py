@@ -12,6 +12,7 @@ from google.genai import types
 
 from proxy import jsoncodec
 from tests.e2e.conftest import E2E, E2EFactory
+from tests.e2e.scripts import cloudcode_sse, text_chunk
 from tests.fakes.replies import Reply, quota_exhausted, slow_stream
 from tests.proxy.protocols.anthropic_grammar import assert_anthropic_stream, parse_sse
 
@@ -217,7 +218,7 @@ async def test_client_disconnect_cancels_the_upstream_request(
     await asyncio.wait_for(e2e.fake.disconnected.wait(), 3)
     assert e2e.fake.open_streams == 0
     [record] = await e2e.records(1)
-    assert record.stream
+    assert record.stream and record.error == "client disconnected"
 
 
 # -- Gemini's JSON-array stream (no ?alt=sse) --------------------------------------------
@@ -275,3 +276,25 @@ async def test_failure_after_keepalive_commit_still_ends_with_error(
         assert jsoncodec.loads(data)[-1]["error"]["code"] == 400
     else:
         assert data_lines(data)[-1] == b"[DONE]"
+
+
+async def test_client_disconnect_during_keepalives_cancels_the_upstream_request(e2e: E2E) -> None:
+    e2e.service.context.keepalive_interval = 0.1
+    # Headers and an empty chunk at once, then silence: the proxy is still peeking
+    # (nothing meaningful yet) and sending keep-alives when the client leaves.
+    empty = {"candidates": [{"content": {"role": "model", "parts": []}, "index": 0}]}
+    e2e.fake.script(
+        "generate",
+        cloudcode_sse(empty, text_chunk("late"), text_chunk(" reply", True), chunk_delay=0.6),
+    )
+    path, body = MESSAGES
+    async with aiohttp.ClientSession() as session:
+        resp = await session.post(e2e.url + path, json=body, headers=e2e.auth_headers())
+        assert resp.status == 200
+        assert (await resp.content.readany()).startswith(b": ping")
+        resp.close()  # gone before the upstream said anything
+    await asyncio.wait_for(e2e.fake.disconnected.wait(), 3)
+    [record] = await e2e.records(1)
+    assert record.status in (200, 499) and record.error == "client disconnected"
+    status, _, data = await post(e2e, *MESSAGES)  # and the server carries on
+    assert status == 200 and b"message_stop" in data
