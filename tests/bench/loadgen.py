@@ -22,6 +22,7 @@ import resource
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 
@@ -143,7 +144,7 @@ def pct(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
     s = sorted(values)
-    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+    return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
 
 
 async def one(conn: Conn, target: Target, timeout: float, keep: bool = False) -> Answer:
@@ -211,7 +212,7 @@ def summary(t: Target) -> dict[str, Any]:
 
 async def main(spec: dict[str, Any]) -> dict[str, Any]:
     targets = [
-        Target(r["name"], int(r["port"]), open(r["raw_file"], "rb").read())
+        Target(r["name"], int(r["port"]), Path(r["raw_file"]).read_bytes())  # noqa: ASYNC240
         for r in spec["requests"]
     ]
     timeout = float(spec.get("timeout", 30.0))

@@ -27,8 +27,30 @@ def rss_kib() -> int:
     return 0
 
 
+SCREEN_UPDATES = [0]
+
+
+def count_screen_updates() -> None:
+    """Count the compositor's screen updates (Textual's real repaints; private API,
+    so skipped when it is not there)."""
+    from textual.screen import Screen
+
+    inner = getattr(Screen, "_compositor_refresh", None)
+    if inner is None:
+        SCREEN_UPDATES[0] = -1
+        return
+
+    def counted(self: Screen) -> None:
+        SCREEN_UPDATES[0] += 1
+        inner(self)
+
+    Screen._compositor_refresh = counted  # type: ignore[method-assign]
+
+
 async def main(samples: Path, max_seconds: float) -> None:
     from tui.app import AgproxyApp
+
+    count_screen_updates()
 
     app = AgproxyApp()
     runner = asyncio.create_task(app.run_async(headless=True, size=(160, 48)))
@@ -46,12 +68,13 @@ async def main(samples: Path, max_seconds: float) -> None:
                 last_sample = now
                 try:
                     refreshes = app.traffic_refreshes
-                except Exception:  # not mounted yet, or no such counter
+                except Exception:  # noqa: BLE001 - not mounted yet, or no such counter
                     refreshes = -1
                 line = {
                     "t": time.time(),
                     "running": bool(getattr(app, "proxy_running", False)),
                     "refreshes": refreshes,
+                    "screen_updates": SCREEN_UPDATES[0],
                     "rss_kib": rss_kib(),
                     "lag_ms": lag_max * 1000,
                 }

@@ -154,7 +154,7 @@ _TOOL: dict[str, Any] = {
 @functools.lru_cache(maxsize=2)
 def _history(target_mib: float, seed: int) -> tuple[tuple[str, str, dict[str, Any], str], ...]:
     rng = random.Random(seed)
-    words = "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor".split()
+    words = "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor".split()  # noqa: SIM905
     turn_bytes = 8_000 + 200_000 + 4 * 300_000 // 3
     turns = max(1, int(target_mib * 1024 * 1024 / turn_bytes))
     line = [" ".join(rng.choice(words) for _ in range(6)) for _ in range(64)]
