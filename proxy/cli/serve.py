@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import signal
 import sys
+from collections.abc import Coroutine
+from typing import Any
 
 from proxy.config.model import ConfigError
 from proxy.config.store import ConfigStore
@@ -34,7 +36,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"agproxy: {exc}", file=sys.stderr)
         return 1
     setup_logging(paths, stderr=True)
-    return asyncio.run(_serve(service, args.grace))
+    return run_loop(_serve(service, args.grace))
+
+
+def run_loop(main: Coroutine[Any, Any, int]) -> int:
+    """Run on uvloop when it is installed (less CPU per request: SPEC §16, tests/bench),
+    else on asyncio's default loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
 
 
 async def _serve(service: ProxyService, grace: float) -> int:

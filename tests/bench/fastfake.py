@@ -2,7 +2,8 @@
 canned but wire-exact answers (the `{"response": ...}` envelope of v1internal, SSE
 framing, the Gemini API's bare JSON), so the proxy, not the fake, is what is measured.
 
-Run as `python -m tests.bench.fastfake PORT` (it prints READY when listening)."""
+Run as `python -m tests.bench.fastfake PORT [LONG_CHUNKS] [LIFETIME_S]` (it prints READY
+when listening, and exits after LIFETIME_S, default 600)."""
 
 from __future__ import annotations
 
@@ -56,6 +57,7 @@ def build_answers(stream_chunks: int = 3) -> dict[tuple[bool, bool], bytes]:
     }
 
 
+MAX_LIFETIME_S = 600.0  # the fake exits by itself after this
 LONG_MARKER = b"BENCH_LONG_STREAM"  # a prompt containing this gets the long stream
 _MARKER_SCAN_MAX = 65536  # only small bodies are scanned (big ones never ask for it)
 
@@ -124,14 +126,17 @@ def long_stream_response(chunks: int, wrap: bool = True) -> bytes:
     return b"".join(parts)
 
 
-async def serve(port: int, long_chunks: int) -> None:
+async def serve(port: int, long_chunks: int, lifetime: float = MAX_LIFETIME_S) -> None:
     FastUpstream.long_stream = long_stream_response(long_chunks)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(FastUpstream, "127.0.0.1", port, backlog=1024)
     print("READY", flush=True)
     async with server:
-        await server.serve_forever()
+        # Bounded: a benchmark that died without stopping us does not leave us running.
+        await asyncio.sleep(lifetime)
 
 
 if __name__ == "__main__":
-    asyncio.run(serve(int(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 500))
+    args = sys.argv[1:]
+    asyncio.run(serve(int(args[0]), int(args[1]) if len(args) > 1 else 500,
+                      float(args[2]) if len(args) > 2 else MAX_LIFETIME_S))

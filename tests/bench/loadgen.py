@@ -212,7 +212,7 @@ def summary(t: Target) -> dict[str, Any]:
 
 async def main(spec: dict[str, Any]) -> dict[str, Any]:
     targets = [
-        Target(r["name"], int(r["port"]), Path(r["raw_file"]).read_bytes())  # noqa: ASYNC240
+        Target(r["name"], int(r["port"]), Path(r["raw_file"]).read_bytes())
         for r in spec["requests"]
     ]
     timeout = float(spec.get("timeout", 30.0))

@@ -297,12 +297,17 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="shorter runs (noisier)")
     ap.add_argument("--write", action="store_true", help="also write tests/bench/RESULTS.md")
     args = ap.parse_args()
+    load_before = Path("/proc/loadavg").read_text().split()[0]
     bench = Bench(args.quick)
     started = time.monotonic()
     try:
         asyncio.run(bench.main())
     finally:
         shutil.rmtree(bench.tmp, ignore_errors=True)
+    bench.report.notes.append(
+        f"Load average when the run started: {load_before} (anything above ~0.1 means other processes "
+        "shared the 2 cores and every figure is pessimistic and noisy)."
+    )
     text = bench.report.markdown(machine(), time.monotonic() - started)
     print(text)
     if args.write:
