@@ -37,8 +37,11 @@ async def test_requests_to_the_running_proxy_appear_live(home, port) -> None:
                     assert r.status == 400
             async with http.post(f"http://127.0.0.1:{port}/v1/messages", json={"model": 1}) as r:
                 assert r.status == 400
-        await settle(app, pilot)
         pane = app.query_one(TrafficPane)
+        for _ in range(20):  # the drain timer runs 4×/s; allow for a loaded machine
+            await settle(app, pilot)
+            if len(pane.records) == 4 and all(r.status for r in pane.records.values()):
+                break
         rows = list(pane.records.values())
         assert [r.path for r in rows] == ["/v1/chat/completions"] * 3 + ["/v1/messages"]
         assert all(r.status == 400 for r in rows)
