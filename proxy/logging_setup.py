@@ -55,6 +55,7 @@ def setup_logging(
     formatter = logging.Formatter(LOG_FORMAT)
     redactor = RedactingFilter()
     handlers: list[logging.Handler] = []
+    problem = ""
     try:
         paths.log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         handlers.append(
@@ -63,7 +64,8 @@ def setup_logging(
             )
         )
     except OSError as exc:  # an unwritable log dir must not stop the proxy
-        sys.stderr.write(f"agproxy: cannot write log file {paths.log_file}: {exc.strerror or exc}\n")
+        # Reported through the handlers below, never straight to a terminal the TUI owns.
+        problem = f"cannot write log file {paths.log_file}: {exc.strerror or exc}"
     if stderr:
         console = logging.StreamHandler(sys.stderr)
         console.addFilter(_NotFileOnly())
@@ -77,5 +79,7 @@ def setup_logging(
         setattr(handler, _OURS, True)
         root.addHandler(handler)
     root.setLevel(level)
+    if problem:
+        logging.getLogger(__name__).warning("%s", problem)
     # aiohttp's access log would cost a line per request (SPEC §16); the monitor records requests.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

@@ -1,0 +1,54 @@
+"""Logging: secrets masked in every handler; nothing written to the terminal the TUI owns."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from proxy.logging_setup import setup_logging
+from proxy.paths import Paths
+
+
+class Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@pytest.fixture(autouse=True)
+def restore_root_logger():
+    root = logging.getLogger()
+    before, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        if handler not in before:
+            root.removeHandler(handler)
+            handler.close()
+    root.setLevel(level)
+
+
+def test_secrets_are_masked_in_the_log_file_and_the_extra_handler(paths: Paths) -> None:
+    extra = Collect()
+    setup_logging(paths, stderr=False, extra_handler=extra)
+    logging.getLogger("agproxy.test").warning("key %s token %s", "sk-0123456789abcdef", "ya29.secret-token")
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    text = paths.log_file.read_text()
+    for out in (text, "\n".join(extra.lines)):
+        assert "0123456789abcdef" not in out and "secret-token" not in out
+        assert "sk-…" in out
+
+
+def test_unwritable_log_dir_is_reported_in_the_log_not_on_the_terminal(tmp_path, capfd) -> None:
+    blocker = tmp_path / "logs"
+    blocker.write_text("a file where the log folder should be")
+    paths = Paths(config_file=tmp_path / "config.toml", data_dir=tmp_path, log_dir=blocker)
+    extra = Collect()
+    setup_logging(paths, stderr=False, extra_handler=extra)
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+    assert any("cannot write log file" in line for line in extra.lines)
