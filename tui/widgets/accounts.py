@@ -1,11 +1,13 @@
 """The Accounts tab: every upstream account with its state, quota per model group
 (bar, reset countdown, data age), last use and request/error counts; add (refresh
-token, OAuth with a pasted code, Gemini key), import, enable/disable, remove and
-refresh quota."""
+token, OAuth login with the local redirect or a pasted code, Gemini key), import,
+enable/disable, remove and refresh (token + project + quota). The network work is
+proxy/accounts/onboarding.py's, reached through tui/account_actions.py."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from rich.style import Style
 from rich.text import Text
@@ -13,9 +15,12 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
+from proxy.accounts.model import AccountKind
 from tui import account_actions, units
+from tui.account_actions import AddResult, QuotaResult
 from tui.bindings import bindings_for
 from tui.screens.dialogs import ConfirmScreen, PromptScreen
+from tui.screens.login import LoginScreen
 
 if TYPE_CHECKING:
     from tui.app import AgproxyApp
@@ -28,6 +33,7 @@ COLUMNS = (
     ("last used", 10),
     ("req/err", 9),
 )
+T = TypeVar("T")
 GROUP_ORDER = ("claude", "gemini pro", "gemini flash", "image", "other")
 BAR = 8
 
@@ -195,20 +201,29 @@ class AccountsPane(Vertical):
 
     # -- actions -----------------------------------------------------------------------
 
-    def _report_added(self, result: tuple[Any, bool]) -> None:
-        account, created = result
+    def _report_added(self, result: AddResult | tuple[Any, bool]) -> None:
+        if isinstance(result, AddResult):
+            account, created, warnings = result.account, result.created, result.warnings
+        else:
+            (account, created), warnings = result, []
         verb = "Added" if created else "Updated"
-        self.agapp.notify(f"{verb} account {account.label}", timeout=4)
+        self.agapp.notify(f"{verb} account {account.label}", timeout=4, markup=False)
+        for warning in warnings:
+            self._problem(account.label, warning)
         self.refresh_accounts()
 
+    def _problem(self, label: str, text: str) -> None:
+        self.agapp.notify(text, title=label, severity="warning", timeout=10, markup=False)
+
     def action_add_token(self) -> None:
-        async def got(token: str | None) -> None:
+        def got(token: str | None) -> None:
             if token:
-                await self._network(
+                self._network(
                     "Checking the refresh token…",
                     account_actions.add_refresh_token(
                         self.agapp.accounts, self.agapp.service.upstreams, token
                     ),
+                    self._report_added,
                 )
 
         self.app.push_screen(
@@ -219,26 +234,17 @@ class AccountsPane(Vertical):
         )
 
     def action_add_oauth(self) -> None:
-        url, _state = account_actions.login_url(self.agapp.config)
-        self.app.copy_to_clipboard(url)
-
-        async def got(pasted: str | None) -> None:
-            if pasted:
-                await self._network(
-                    "Exchanging the code…",
-                    account_actions.add_oauth_code(
-                        self.agapp.accounts, self.agapp.service.upstreams, pasted
-                    ),
-                )
+        def done(result: AddResult | None) -> None:
+            if result is not None:
+                self._report_added(result)
 
         self.app.push_screen(
-            PromptScreen(
-                "OAuth login: open this URL in a browser (copied to your clipboard), sign in, "
-                "then paste the address the browser ends on (or just its code):",
-                "http://localhost:51121/oauth-callback?code=…",
-                extra=url,
+            LoginScreen(
+                self.agapp.config.upstream.oauth_client_id,
+                self.agapp.accounts,
+                self.agapp.service.upstreams,
             ),
-            got,
+            done,
         )
 
     def action_add_gemini_key(self) -> None:
@@ -281,8 +287,10 @@ class AccountsPane(Vertical):
         acc = self.selected()
         if acc is None:
             return
-        self.agapp.accounts.set_disabled(acc.id, not acc.disabled)
-        self.agapp.notify(f"{acc.label} {'disabled' if acc.disabled else 'enabled'}", timeout=3)
+        acc = self.agapp.accounts.set_disabled(acc.id, not acc.disabled)
+        self.agapp.notify(
+            f"{acc.label} {'disabled' if acc.disabled else 'enabled'}", timeout=3, markup=False
+        )
         self.refresh_accounts()
 
     def action_remove(self) -> None:
@@ -293,43 +301,55 @@ class AccountsPane(Vertical):
         def answer(yes: bool | None) -> None:
             if yes:
                 self.agapp.accounts.remove(acc.id)
-                self.agapp.notify(f"Removed {acc.label}", timeout=3)
+                self.agapp.notify(f"Removed {acc.label}", timeout=3, markup=False)
                 self.refresh_accounts()
 
         self.app.push_screen(
             ConfirmScreen(f"Remove account {acc.label}? Its file is deleted.", yes="Remove"), answer
         )
 
-    async def action_refresh_quota(self) -> None:
+    def action_refresh_quota(self) -> None:
         acc = self.selected()
         if acc is None:
             return
-        await self._network(
-            f"Fetching quota for {acc.label}…",
-            account_actions.refresh_quota(self.agapp.service, acc),
+        if acc.kind is not AccountKind.ANTIGRAVITY:
+            self.agapp.notify("API keys report no quota.", timeout=3)
+            return
+
+        def done(result: QuotaResult) -> None:
+            for problem in result.problems:
+                self._problem(result.account.label, problem)
+            if not result.problems:
+                self.agapp.notify(
+                    f"{result.account.label}: quota for {result.models} models",
+                    timeout=3,
+                    markup=False,
+                )
+            self.refresh_accounts()
+
+        self._network(
+            f"Refreshing {acc.label}…",
+            account_actions.refresh_quota(self.agapp.accounts, self.agapp.service.upstreams, acc),
+            done,
         )
 
-    async def _network(self, busy: str, job: Any) -> None:
-        """Run a network action in the background; errors become notifications."""
+    def _network(self, busy: str, job: Coroutine[Any, Any, T], done: Callable[[T], None]) -> None:
+        """Run a network action in a worker (the proxy shares the loop); errors become
+        notifications."""
 
         async def run() -> None:
             try:
                 result = await job
             except Exception as exc:  # noqa: BLE001 - any failure is shown, the app goes on
-                message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
                 self.agapp.notify(
-                    message,
+                    account_actions.error_text(exc),
                     title="Account action failed",
                     severity="error",
                     timeout=8,
                     markup=False,
                 )
                 return
-            if isinstance(result, tuple):
-                self._report_added(result)
-            else:
-                self.agapp.notify(f"Quota updated ({result} models)", timeout=3)
-                self.refresh_accounts()
+            done(result)
 
-        self.agapp.notify(busy, timeout=2)
+        self.agapp.notify(busy, timeout=2, markup=False)
         self.run_worker(run(), group="accounts")

@@ -1,0 +1,137 @@
+"""The OAuth login dialog (SPEC §5, §12): shows the consent URL and copies it
+(OSC 52, so it reaches the user's own clipboard over SSH), then takes whichever
+comes first: Google's redirect to the local listener (browser on this machine)
+or a redirect URL / code pasted into the field (browser elsewhere).
+
+Everything runs in a worker on the app's loop (the proxy shares it): waiting for
+the code and exchanging it never blocks the UI. The dialog dismisses with the
+onboarding AddResult, or None when cancelled or failed (failures are notified)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Static
+
+from tui import account_actions
+from tui.account_actions import AddResult, LoginError, LoginFlow
+from tui.bindings import bindings_for
+
+
+class LoginScreen(ModalScreen[AddResult | None]):
+    BINDINGS = bindings_for("modal")
+    DEFAULT_CSS = """
+    LoginScreen { align: center middle; }
+    LoginScreen > Vertical {
+        width: 100; max-width: 98%; height: auto; max-height: 98%;
+        padding: 0 1; border: thick $primary; background: $surface;
+    }
+    LoginScreen #login-url { color: $accent; height: auto; max-height: 8; overflow-y: auto; }
+    LoginScreen #login-status { color: $text-muted; height: auto; }
+    LoginScreen #login-status.-error { color: $error; text-style: bold; }
+    LoginScreen Input { margin: 0; }
+    """
+
+    def __init__(self, client_id: str, store: Any, sessions: Any) -> None:
+        super().__init__()
+        self.client_id = client_id
+        self.store = store
+        self.sessions = sessions
+        self.flow: LoginFlow | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(
+                "OAuth login: open this URL in a browser (copied to your clipboard) and "
+                "sign in with the Google account to add:",
+                markup=False,
+            )
+            yield Static("starting the redirect listener…", id="login-url", markup=False)
+            yield Static("", id="login-status", markup=False)
+            yield Input(
+                placeholder="paste the address the browser ends on (or just its code)",
+                id="login-paste",
+            )
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button("Copy URL", id="copy")
+                yield Button("Use pasted", id="ok", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+        self.run_worker(self._login(), group="login", exclusive=True)
+
+    # -- the flow ----------------------------------------------------------------------
+
+    def _status(self, text: str, error: bool = False) -> None:
+        status = self.query_one("#login-status", Static)
+        status.set_class(error, "-error")
+        status.update(text)
+
+    async def _login(self) -> None:
+        result: AddResult | None = None
+        try:
+            result = await self._run_flow()
+        except Exception as exc:  # noqa: BLE001 - any failure is shown, the app goes on
+            self.app.notify(
+                account_actions.error_text(exc),
+                title="Login failed",
+                severity="error",
+                timeout=10,
+                markup=False,
+            )
+        finally:  # also on cancel (the screen went away): free the port
+            if self.flow is not None:
+                await self.flow.close()
+        self.dismiss(result)
+
+    async def _run_flow(self) -> AddResult:
+        self.flow = flow = await account_actions.start_login(self.client_id)
+        self.query_one("#login-url", Static).update(flow.url)
+        self.app.copy_to_clipboard(flow.url)
+        port = flow.redirect_uri.rsplit(":", 1)[1].split("/")[0]
+        self._status(
+            f"Waiting for the browser's redirect to {flow.redirect_uri}. Over SSH that "
+            "page fails to load: paste its address below (or forward the port: "
+            f"ssh -L {port}:127.0.0.1:{port} …)."
+        )
+        code = await flow.wait_code(account_actions.LOGIN_TIMEOUT_S)
+        self._status("Code received; exchanging it with Google…")
+        self.query_one(Input).disabled = True
+        return await account_actions.finish_login(self.store, self.sessions, flow, code)
+
+    def _submit(self) -> None:
+        text = self.query_one(Input).value.strip()
+        if not text:
+            return
+        if self.flow is None:
+            self._status("the login is not ready yet", True)
+            return
+        try:
+            self.flow.submit(text)
+        except LoginError as exc:
+            self._status(f"{exc}; paste the redirect URL or the code again", True)
+
+    # -- events ------------------------------------------------------------------------
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self._submit()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "ok":
+            self._submit()
+        elif event.button.id == "copy" and self.flow is not None and self.flow.url:
+            self.app.copy_to_clipboard(self.flow.url)
+            self.app.notify("Login URL copied (OSC 52).", timeout=2)
+        elif event.button.id == "cancel":
+            self.action_cancel()
+
+    def action_cancel(self) -> None:
+        # dismissing removes the screen, which cancels the worker; its `finally`
+        # closes the redirect listener
+        self.dismiss(None)
