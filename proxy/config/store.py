@@ -36,6 +36,10 @@ class ConfigStore:
         self.paths = paths
         self._config: Config | None = None
         self._listeners: list[ConfigListener] = []
+        # (inode, mtime, size) of the file as last read or written: reload_if_changed
+        # compares one stat() with it (atomic replaces change the inode too)
+        self._stamp: tuple[int, int, int] | None = None
+        self.reload_error: str | None = None  # why the last outside change was not applied
 
     @property
     def path(self) -> Path:
@@ -67,14 +71,47 @@ class ConfigStore:
             logger.info("created config file %s", self.path)
             self._config = config
             return config
+        stamp = self._stat()  # before reading: a write racing the read is seen next time
         doc = self._read_document()
         config = _validate(doc, self.path)
+        self._stamp = stamp
         if not _has_key(doc, "proxy", "api_key"):
             # The model generated a key; persist it now, else it would change every run.
             _merge(doc, config.to_dict())
             self._write(doc)
         self._config = config
         return config
+
+    def reload_if_changed(self) -> bool:
+        """Pick up edits made outside this process (`agproxy config set`, an editor):
+        one stat(); when the file changed, reload it and tell the listeners. Returns
+        True when a different config was applied. A file that no longer parses or
+        validates is not applied: the reason is kept in `reload_error` (reported
+        once per change of the file) and the last good config stays in use."""
+        stamp = self._stat()
+        if stamp is None or stamp == self._stamp or self._config is None:
+            return False
+        self._stamp = stamp
+        try:
+            config = _validate(self._read_document(), self.path)
+        except ConfigError as exc:
+            self.reload_error = str(exc)
+            logger.warning("config file changed but not applied: %s", exc)
+            return False
+        self.reload_error = None
+        if config == self._config:
+            return False
+        logger.info("config file changed outside agproxy: reloaded %s", self.path)
+        self._config = config
+        self._notify(config)
+        return True
+
+    def _stat(self) -> tuple[int, int, int] | None:
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
 
     def _read_document(self) -> TOMLDocument:
         try:
@@ -101,6 +138,9 @@ class ConfigStore:
         _merge(doc, config.to_dict())
         self._write(doc)
         self._config = config
+        self._notify(config)
+
+    def _notify(self, config: Config) -> None:
         for listener in list(self._listeners):
             try:
                 listener(config)
@@ -133,6 +173,7 @@ class ConfigStore:
                 pass
             raise
         _fsync_dir(directory)
+        self._stamp = self._stat()  # our own write is not an outside change
 
 
 def _validate(doc: TOMLDocument, path: Path) -> Config:
