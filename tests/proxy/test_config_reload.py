@@ -51,7 +51,11 @@ def test_broken_file_is_reported_not_applied(config_store: ConfigStore) -> None:
     assert config_store.reload_error and "line" in config_store.reload_error
     assert config_store.config is good and seen == []
     # an invalid value is reported the same way
-    path.write_text(path.read_text().replace("\n[proxy\n", "").replace("request_timeout = 120", "request_timeout = 5"))
+    path.write_text(
+        path.read_text()
+        .replace("\n[proxy\n", "")
+        .replace("request_timeout = 120", "request_timeout = 5")
+    )
     assert config_store.reload_if_changed() is False
     assert "request_timeout" in (config_store.reload_error or "")
     # fixed: applied, the error cleared
