@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 TABS = (("traffic", "1 Traffic"), ("accounts", "2 Accounts"), ("settings", "3 Settings"),
         ("connect", "4 Connect"), ("log", "5 Log"))  # fmt: skip
 DRAIN_INTERVAL = 0.25  # traffic repaints at most 4×/s
+DRAIN_INTERVAL_BUSY = 1.0  # under load: fewer, bigger batches leave the loop to the proxy
+BUSY_BATCH = 100  # records in one drain that count as "under load"
 STATUS_INTERVAL = 1.0
 SUBSCRIPTION_QUEUE = 20_000  # updates buffered between drains before dropping
 
@@ -151,7 +153,7 @@ class AgproxyApp(App[None]):
         self.accounts.add_listener(self._on_accounts_changed)
         self.refresh_status()
         self.set_interval(STATUS_INTERVAL, self.refresh_status)
-        self.set_interval(DRAIN_INTERVAL, self.drain_traffic)
+        self.set_timer(DRAIN_INTERVAL, self.drain_traffic)
         self.main_query(TrafficTable).focus()
         if self.config.proxy.auto_start:
             self.action_toggle_proxy()
@@ -194,20 +196,30 @@ class AgproxyApp(App[None]):
             self.main_query(AccountsPane).refresh_accounts()
 
     def drain_traffic(self) -> None:
-        """Move everything the monitor published since the last tick into the table."""
+        """Move everything the monitor published since the last tick into the table,
+        then schedule the next tick: later when the batch was big (the proxy is busy)."""
+        busy = False
+        try:
+            busy = self._drain_once()
+        finally:
+            if not self._closed:
+                self.set_timer(DRAIN_INTERVAL_BUSY if busy else DRAIN_INTERVAL, self.drain_traffic)
+
+    def _drain_once(self) -> bool:
         try:
             pane = self.main_query(TrafficPane)
         except NoMatches:  # mounting or tearing down
-            return
+            return False
         if self._sub is None:
             monitor = self.monitor
             if monitor is None:
-                return
+                return False
             self._sub = monitor.subscribe(SUBSCRIPTION_QUEUE)
             pane.ingest(monitor.recent(1000))
         batch = self._sub.get_nowait_batch()
         if batch:
             pane.ingest(batch)
+        return len(batch) > BUSY_BATCH
 
     def watch_proxy_running(self, running: bool) -> None:
         self.main_query(SettingsPane).set_running(running)

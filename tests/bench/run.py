@@ -251,6 +251,28 @@ class Bench:
         await coro
         self.report.timings.append((name, time.monotonic() - t))
 
+    async def serve_baseline(self) -> None:
+        """Only what the TUI section compares against: `agproxy serve` at c=32, openai."""
+        self.configure()
+        proxy = await procs.spawn("serve", self.serve_command(), self.env, self.tmp)
+        try:
+            await procs.wait_http(self.proxy_port, proxy)
+            await self.sanity()
+            r = await self.load("openai", self.proxy_port, self.ex("small", "openai").proxy, 32,
+                                1.0 if self.quick else 2.0)
+            self.report.throughput("openai", "non-stream", 32, r, None)
+            self.serve_rps_c32 = r["rps"]
+        finally:
+            await proxy.stop()
+
+    async def main_tui_only(self) -> None:
+        fake = await procs.start_fake(self.fake_port, self.env, self.tmp, LONG_CHUNKS)
+        try:
+            await self.section("serve baseline", self.serve_baseline())
+            await self.section("tui", self.run_tui())
+        finally:
+            await fake.stop()
+
     async def main(self) -> None:
         fake = await procs.start_fake(self.fake_port, self.env, self.tmp, LONG_CHUNKS)
         try:
@@ -311,12 +333,15 @@ def main() -> int:
     ap = argparse.ArgumentParser(prog="python -m tests.bench.run", description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="shorter runs (noisier)")
     ap.add_argument("--write", action="store_true", help="also write tests/bench/RESULTS.md")
+    ap.add_argument("--only", choices=["tui"], help="run one section (with the baseline it compares against)")
     args = ap.parse_args()
+    if args.only and args.write:
+        ap.error("--write needs the full run")
     load_before = Path("/proc/loadavg").read_text().split()[0]
     bench = Bench(args.quick)
     started = time.monotonic()
     try:
-        asyncio.run(bench.main())
+        asyncio.run(bench.main_tui_only() if args.only == "tui" else bench.main())
     finally:
         shutil.rmtree(bench.tmp, ignore_errors=True)
     bench.report.notes.append(

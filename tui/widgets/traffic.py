@@ -14,13 +14,13 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Input, Static
 
-from tui.widgets.traffic_table import COLUMNS, TrafficTable, row_values
+from tui.widgets.traffic_table import TrafficTable
 
 if TYPE_CHECKING:
     from tui.app import AgproxyApp
 
 MAX_ROWS = 1000
-# Trim in chunks: removing one DataTable row is O(rows), rebuilding is cheap.
+# Trim in chunks, so the O(rows) slice runs once per TRIM_SLACK new records.
 TRIM_SLACK = 200
 HISTORY_PAGE = 200
 
@@ -31,7 +31,6 @@ class TrafficPane(Vertical):
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
         self.records: dict[int, Any] = {}  # id → record, oldest first (the view's order)
-        self._values: dict[int, tuple[str, ...]] = {}  # what each row shows now
         self._held: dict[int, Any] = {}  # arrived while paused
         self.follow = True
         self.paused = False
@@ -39,6 +38,7 @@ class TrafficPane(Vertical):
         self.refreshes = 0  # repaints of the table (the benchmark reads this)
         self._history_done = False
         self._loading_history = False
+        self._bar_text = ""
 
     @property
     def agapp(self) -> AgproxyApp:
@@ -76,79 +76,54 @@ class TrafficPane(Vertical):
         self._apply(batch)
 
     def _apply(self, batch: Any) -> None:
-        table = self.table
+        """O(len(batch)) dict work; the table paints only the rows on screen."""
+        records = self.records
         flt = self.filter
-        utc = self.agapp.utc_clock
-        changed = False
+        table = self.table
+        last = table.order[-1] if table.order else -1
+        grown = unsorted = False
+        updated: list[int] = []
         for rec in batch:
             rid = rec.id
-            key = str(rid)
             if flt is not None and not flt.matches(rec):
-                if rid in self.records:  # no longer matches (e.g. finished with 200)
-                    del self.records[rid]
-                    del self._values[rid]
-                    table.remove_row(key)
-                    changed = True
+                if records.pop(rid, None) is not None:  # no longer matches (e.g. finished)
+                    grown = True
                 continue
-            values = row_values(rec, utc)
-            old = self._values.get(rid)
-            if old is None:
-                self.records[rid] = rec
-                self._values[rid] = values
-                table.add_row(*table.cells(values, rec.status), key=key)
-                changed = True
-            elif old != values:
-                self.records[rid] = rec
-                self._values[rid] = values
-                cells = table.cells(values, rec.status)
-                for i, (column, _label, _w) in enumerate(COLUMNS):
-                    if old[i] != values[i] or i in (1, 3, 7):
-                        table.update_cell(key, column, cells[i])
-                changed = True
-        if len(self.records) > MAX_ROWS + TRIM_SLACK:
-            self._trim()
-        if changed:
+            if rid in records:
+                records[rid] = rec
+                updated.append(rid)
+            else:
+                records[rid] = rec
+                grown = True
+                if rid < last:
+                    unsorted = True  # e.g. an older request that now matches the filter
+                else:
+                    last = rid
+        if unsorted:
+            self.records = records = dict(sorted(records.items()))
+        if len(records) > MAX_ROWS + TRIM_SLACK:
+            # drop the oldest in one slice (amortised: once per TRIM_SLACK new rows)
+            self.records = records = dict(list(records.items())[-MAX_ROWS:])
+            self._history_done = False
+        if updated:
+            table.changed(updated)
+        if grown:
+            table.sync(self.follow, table.cursor_id())
             self.refreshes += 1
-            if self.follow:
-                table.move_cursor(row=table.row_count - 1, animate=False)
             self.update_bar()
-
-    def _trim(self) -> None:
-        keep = list(self.records.items())[-MAX_ROWS:]
-        self.records = dict(keep)
-        self._values = {rid: self._values[rid] for rid, _ in keep}
-        self._history_done = False
-        self.rebuild()
+        elif updated:
+            self.refreshes += 1
 
     def rebuild(self) -> None:
-        """Repaint every row from `records` (after trim, theme change, history page)."""
+        """Re-take every row from `records` (after a history page or a filter)."""
         table = self.table
-        cursor_key = self._cursor_id()
-        table.clear()
-        utc = self.agapp.utc_clock
-        for rid, rec in self.records.items():
-            values = row_values(rec, utc)
-            self._values[rid] = values
-            table.add_row(*table.cells(values, rec.status), key=str(rid))
+        table.restyle()
+        table.sync(self.follow, table.cursor_id())
         self.refreshes += 1
-        if self.follow and table.row_count:
-            table.move_cursor(row=table.row_count - 1, animate=False)
-        elif cursor_key is not None and cursor_key in self.records:
-            table.move_cursor(row=list(self.records).index(cursor_key), animate=False)
         self.update_bar()
 
-    def _cursor_id(self) -> int | None:
-        table = self.table
-        if not table.row_count:
-            return None
-        try:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-        except Exception:  # noqa: BLE001 - cursor outside rows after a clear
-            return None
-        return int(key.value) if key.value is not None else None
-
     def selected_record(self) -> Any:
-        rid = self._cursor_id()
+        rid = self.table.cursor_id()
         return None if rid is None else self.records.get(rid)
 
     # -- history paging --------------------------------------------------------------
@@ -177,7 +152,7 @@ class TrafficPane(Vertical):
             self.records = dict(list(merged.items())[: MAX_ROWS + TRIM_SLACK])
             self.follow = False
             self.rebuild()
-            self.table.move_cursor(row=max(0, first_new - 1), animate=False)
+            self.table.move_cursor(max(0, first_new - 1))
         finally:
             self._loading_history = False
 
@@ -192,7 +167,7 @@ class TrafficPane(Vertical):
         self.set_follow(True)
         table = self.table
         if table.row_count:
-            table.move_cursor(row=table.row_count - 1, animate=False)
+            table.move_cursor(table.row_count - 1)
 
     def action_pause(self) -> None:
         self.paused = not self.paused
@@ -204,7 +179,6 @@ class TrafficPane(Vertical):
 
     def action_clear(self) -> None:
         self.records.clear()
-        self._values.clear()
         self._held.clear()
         self._history_done = True  # cleared means "start from now"
         self.table.clear()
@@ -262,7 +236,6 @@ class TrafficPane(Vertical):
         if self.filter is not None:
             recent = [r for r in recent if self.filter.matches(r)]
         self.records = {r.id: r for r in sorted(recent, key=lambda r: r.id)[-MAX_ROWS:]}
-        self._values = {}
         self._history_done = False
         self.follow = True
         self.rebuild()
@@ -271,7 +244,7 @@ class TrafficPane(Vertical):
     # -- the bar ---------------------------------------------------------------------
 
     def update_bar(self) -> None:
-        parts = []
+        parts: list[str] = []
         parts.append("[reverse] FOLLOW [/]" if self.follow else "[dim] follow off: f/End [/]")
         if self.paused:
             held = f" +{len(self._held)}" if self._held else ""
@@ -281,7 +254,10 @@ class TrafficPane(Vertical):
             parts.append(f"filter: [b]{_escape(self.filter.text)}[/b]  (Esc clears)")
         else:
             parts.append("[dim]/ filter · enter details · p pause · c clear[/]")
-        self.query_one("#traffic-bar", Static).update("  ".join(parts))
+        text = "  ".join(parts)
+        if text != self._bar_text:  # fixed height: no layout pass needed
+            self._bar_text = text
+            self.query_one("#traffic-bar", Static).update(text, layout=False)
 
 
 def _escape(text: str) -> str:
