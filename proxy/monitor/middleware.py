@@ -10,6 +10,7 @@ from aiohttp import web
 
 from proxy.context import CANONICAL_PATH, RECORD
 from proxy.errors import protocol_for_path
+from proxy.server.exchange import BODY_HEAD, BodyHead
 
 # Not proxied traffic: health checks, Claude Code telemetry, pre-connect probes.
 _UNRECORDED = frozenset(
@@ -56,11 +57,28 @@ def make_middleware(ctx: Any):
             raise
         finally:
             if monitor.settings.capture_bodies != "off":
-                # the body the handler read (aiohttp caches it); never read it here
-                record.raw_body = getattr(request, "_read_bytes", None)
+                # the body the handler read (aiohttp caches it); never read it here.
+                # A large body is not kept: read_json left its head instead.
+                head = request.get(BODY_HEAD)
+                record.raw_body = (
+                    getattr(request, "_read_bytes", None)
+                    if head is None
+                    else _usable(head, monitor)
+                )
             body = response.body if isinstance(response, web.Response) else None
             monitor.finish(
                 record, status=status, response_body=body if isinstance(body, bytes) else None
             )
 
     return monitor_middleware
+
+
+def _usable(head: bytes, monitor: Any) -> bytes:
+    """A BodyHead cut for a smaller `max_body_kb` than the current one (hot-applied
+    mid-request) cannot stand in for the whole body any more: keep it as plain bytes."""
+    if (
+        isinstance(head, BodyHead)
+        and memoryview(head).nbytes <= monitor.settings.max_body_kb * 1024
+    ):
+        return bytes(head)
+    return head

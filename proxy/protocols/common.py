@@ -121,10 +121,12 @@ def remote_file_part(url: object, mime_type: str | None, param: str) -> dict[str
     if not isinstance(url, str) or not url:
         raise ApiError(ErrorKind.INVALID_REQUEST, f"{param}: a URL string is required", param=param)
     if url.startswith("data:"):
-        head, sep, payload = url[5:].partition(",")
-        if not sep or not head.endswith(";base64"):
+        # index + one slice: `url[5:].partition(",")` made two copies of a large image
+        comma = url.find(",", 5)
+        head = url[5:comma] if comma >= 0 else ""
+        if comma < 0 or not head.endswith(";base64"):
             raise ApiError(ErrorKind.INVALID_REQUEST, f"{param}: only base64 data: URIs are supported", param=param)
-        return inline_data_part(head[: -len(";base64")] or mime_type, payload, param)
+        return inline_data_part(head[: -len(";base64")] or mime_type, url[comma + 1 :], param)
     if not url.lower().startswith(_REMOTE_SCHEMES):
         raise ApiError(
             ErrorKind.INVALID_REQUEST,

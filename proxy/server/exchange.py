@@ -9,13 +9,13 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Self
 from typing import Protocol as TypingProtocol
 
 from aiohttp import web
 
 from proxy import jsoncodec
-from proxy.context import CTX, RECORD, ProxyContext
+from proxy.context import CTX, RECORD, ProxyContext, request_key
 from proxy.dispatch import UpstreamCall
 from proxy.errors import ApiError, ErrorKind, UpstreamError
 from proxy.protocols.common import GeminiCall, StreamResult, Usage
@@ -23,6 +23,10 @@ from proxy.routing import resolve_model
 
 logger = logging.getLogger(__name__)
 
+# Bodies above this are read into one buffer and not kept (read_json); the monitor
+# keeps only their head (request[BODY_HEAD]).
+LARGE_BODY = 1024 * 1024
+BODY_HEAD = request_key("agproxy.body_head", bytes)
 COALESCE_BYTES = 16384  # the most a burst of encoded chunks waits to be written together
 SSE_HEADERS = {
     "Content-Type": "text/event-stream; charset=utf-8",
@@ -44,9 +48,17 @@ def context(request: web.Request) -> ProxyContext:
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:
-    """The body parsed once; a precise 400 for anything that is not a JSON object."""
+    """The body parsed once; a precise 400 for anything that is not a JSON object.
+
+    A large body (SPEC §16: memory ≈ one copy) is read straight into one buffer of its
+    declared length, parsed from there and dropped: only its head stays, for the monitor's
+    capture (`capture_head`). Small bodies stay cached by aiohttp (`request.read()`)."""
     try:
-        raw = await request.read()
+        length = request.content_length
+        if length is not None and length > LARGE_BODY:
+            raw: bytes | bytearray = await _read_large(request, length)
+        else:
+            raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise
     except (ConnectionError, asyncio.IncompleteReadError) as exc:
@@ -59,12 +71,64 @@ async def read_json(request: web.Request) -> dict[str, Any]:
         body = jsoncodec.loads(raw)
     except jsoncodec.JSONDecodeError as exc:
         raise ApiError(ErrorKind.INVALID_REQUEST, _not_json_message(raw, exc)) from None
+    finally:
+        if isinstance(raw, bytearray):
+            request[BODY_HEAD] = capture_head(raw, request)
     if not isinstance(body, dict):
         raise ApiError(ErrorKind.INVALID_REQUEST, "request body must be a JSON object")
     return body
 
 
-def _not_json_message(raw: bytes, exc: Exception) -> str:
+async def _read_large(request: web.Request, length: int) -> bytearray:
+    """The body in one preallocated buffer: no chunk list, no bytearray → bytes copy
+    (aiohttp's `read()` holds both at once, and caches the result for the request's life)."""
+    buf = bytearray(length)
+    view = memoryview(buf)
+    pos = 0
+    content = request.content
+    try:
+        while pos < length:
+            chunk = await content.readany()
+            if not chunk:
+                break
+            end = pos + len(chunk)
+            if end > length:  # aiohttp's parser stops at Content-Length; never trust it blindly
+                raise ConnectionError("request body longer than its Content-Length")
+            view[pos:end] = chunk
+            pos = end
+    finally:
+        view.release()
+    if pos < length:
+        raise ConnectionError(f"request body ended after {pos} of {length} bytes")
+    return buf
+
+
+def capture_head(raw: bytearray, request: web.Request) -> bytes:
+    """What the monitor may keep of a large body: its first `monitor.max_body_kb` (+1 byte,
+    so the capture still sees where the cut falls) as `BodyHead`, whose len() is the whole
+    body's, so the capture's "truncated: N bytes" note stays right."""
+    monitor = context(request).monitor
+    if monitor is None or monitor.settings.capture_bodies == "off":
+        return b""
+    keep = monitor.settings.max_body_kb * 1024 + 1
+    return BodyHead(raw[:keep], len(raw)) if len(raw) > keep else bytes(raw)
+
+
+class BodyHead(bytes):
+    """The head of a large request body standing in for all of it (monitor capture only)."""
+
+    total: int
+
+    def __new__(cls, head: bytes | bytearray, total: int) -> Self:
+        obj = super().__new__(cls, head)
+        obj.total = total
+        return obj
+
+    def __len__(self) -> int:
+        return self.total
+
+
+def _not_json_message(raw: bytes | bytearray, exc: Exception) -> str:
     """Only on the error path: say "not UTF-8" rather than orjson's surrogate talk."""
     try:
         raw.decode("utf-8")

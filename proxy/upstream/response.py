@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import aiohttp
+import aiohttp.payload
 
 from proxy import jsoncodec
 from proxy.errors import UpstreamError, UpstreamErrorKind
@@ -23,11 +24,38 @@ def transport_error(exc: BaseException, what: str = "upstream") -> UpstreamError
     return UpstreamError(UpstreamErrorKind.TRANSPORT, 0, f"{what} connection failed ({detail})")
 
 
+# Bodies above this go out in slices of SEND_SLICE (SlicedPayload).
+SLICED_BODY = 1024 * 1024
+SEND_SLICE = 256 * 1024
+
+
+class SlicedPayload(aiohttp.payload.BytesPayload):
+    """A large request body written in memoryview slices, waiting for the socket between
+    them. Written whole, aiohttp (Python < 3.12.9) joins the headers and the body into a
+    second full copy, and a transport that cannot send it at once may buffer its tail:
+    with slices both stay one slice big (SPEC §16: memory ≈ one copy of the body)."""
+
+    def __init__(self, value: bytes) -> None:
+        # Payload.__init__ directly: BytesPayload's warns about large bodies, which this solves.
+        aiohttp.payload.Payload.__init__(self, value, content_type="application/json")
+        self._size = len(value)
+
+    async def write(self, writer: Any) -> None:
+        await self.write_with_length(writer, None)
+
+    async def write_with_length(self, writer: Any, content_length: int | None) -> None:
+        end = self._size if content_length is None else min(content_length, self._size)
+        view = memoryview(self._value)  # not released here: the transport may still hold slices
+        for pos in range(0, end, SEND_SLICE):
+            await writer.write(view[pos : min(pos + SEND_SLICE, end)])
+
+
 async def send(session: aiohttp.ClientSession, url: str, body: bytes, headers: Mapping[str, str],
                *, proxy: str | None, timeout: aiohttp.ClientTimeout) -> aiohttp.ClientResponse:
     """POST; returns the open 2xx response (caller releases it) or raises UpstreamError."""
+    data: bytes | SlicedPayload = SlicedPayload(body) if len(body) > SLICED_BODY else body
     try:
-        resp = await session.post(url, data=body, headers=headers, proxy=proxy, timeout=timeout)
+        resp = await session.post(url, data=data, headers=headers, proxy=proxy, timeout=timeout)
     except (TimeoutError, aiohttp.ClientError, OSError) as exc:
         raise transport_error(exc) from None
     if resp.status >= 300:
