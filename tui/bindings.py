@@ -17,6 +17,8 @@ SCOPE_TITLES = {
     "traffic": "Traffic",
     "accounts": "Accounts",
     "settings": "Settings",
+    "mapping": "Settings: your model mapping",
+    "routes": "Settings: built-in model routes",
     "connect": "Connect",
     "detail": "Request detail",
     "modal": "Dialogs",
@@ -70,6 +72,9 @@ TABLE: tuple[Key, ...] = (
     Key("ctrl+g", "regenerate_key", "New API key", "settings", priority=True),
     Key("ctrl+y", "copy_key", "Copy key", "settings", priority=True),
     Key("ctrl+z", "revert", "Revert edits", "settings", show=False, priority=True),
+    Key("enter", "edit", "Edit mapping", "mapping", palette=False),
+    Key("delete,x", "delete", "Delete mapping", "mapping", display="Del/x", palette=False),
+    Key("enter,c", "copy_route", "Copy to my mapping", "routes", display="Enter/c", palette=False),
     # -- connect ----------------------------------------------------------------
     Key("y", "copy_snippet", "Copy snippet", "connect"),
     Key("down,j", "focus_next_snippet", "Next snippet", "connect", show=False, palette=False),

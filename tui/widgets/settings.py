@@ -4,7 +4,9 @@ Every field edits the text of one dotted key; `Config.with_value` validates it
 against the saved config and its ConfigError text shows under the field. Save
 folds every edited field into one Config and writes it through ConfigStore
 (which keeps the TOML's comments and notifies the service to hot-apply).
-Port and LAN access are disabled while the proxy runs (they apply on start)."""
+Port and LAN access are disabled while the proxy runs (they apply on start).
+The model mapping has its own editor (tui/widgets/mapping.py). Edits made outside
+(`agproxy config set`, an editor) are picked up by a cheap poll (one stat)."""
 
 from __future__ import annotations
 
@@ -25,12 +27,15 @@ from proxy.config.model import (
 )
 from tui.bindings import bindings_for
 from tui.screens.dialogs import ConfirmScreen
+from tui.widgets.mapping import MappingEditor
 
 if TYPE_CHECKING:
     from tui.app import AgproxyApp
 
 # The keys of the form, in file order; the rest (endpoints, OAuth client) stay in the file.
 _HIDDEN_PREFIXES = ("upstream.antigravity_endpoints", "upstream.oauth_", "upstream.gemini_base_url")
+MAPPING_KEY = "model_mapping"  # edited as a table, not as a field
+RELOAD_POLL_S = 2.0
 RESTART_KEYS = ("proxy.port", "proxy.allow_lan_access")
 SECTION_TITLES = {
     "proxy": "Proxy",
@@ -43,6 +48,7 @@ SECTION_TITLES = {
 
 
 def form_keys() -> list[str]:
+    """The form's fields plus MAPPING_KEY where the mapping editor goes."""
     return [k for k in config_keys() if not k.startswith(_HIDDEN_PREFIXES)]
 
 
@@ -131,6 +137,7 @@ class SettingsPane(Vertical):
         super().__init__(**kw)
         self.errors: dict[str, str] = {}
         self._loading = False
+        self._reported_error: str | None = None  # the broken-file notice, once per error
 
     @property
     def agapp(self) -> AgproxyApp:
@@ -146,11 +153,41 @@ class SettingsPane(Vertical):
                 if top != section:
                     section = top
                     yield Static(SECTION_TITLES.get(top, top), classes="section")
+                if key == MAPPING_KEY:
+                    yield MappingEditor(id="mapping-editor")
+                    continue
                 yield SettingField(key, value_text(cfg.get(key)))
 
     def on_mount(self) -> None:
         self.set_running(self.agapp.proxy_running)
         self.update_bar()
+        self.set_interval(RELOAD_POLL_S, self.poll_config_file)
+
+    def poll_config_file(self) -> None:
+        """Apply outside edits of the file. The store tells its listeners (the proxy
+        hot-applies; the app calls reload() here), so only the notices are ours."""
+        store = self.agapp.store
+        if store.reload_if_changed():
+            dirty = len(self.dirty())
+            if dirty:
+                self.agapp.notify(
+                    f"The config file changed outside the TUI and was applied; your {dirty} "
+                    "unsaved edit(s) are kept (^z reverts to the file's values).",
+                    severity="warning",
+                    timeout=8,
+                )
+            else:
+                self.agapp.notify("Config file changed outside the TUI: reloaded.", timeout=3)
+        error = store.reload_error
+        if error and error != self._reported_error:
+            self.agapp.notify(
+                error,
+                title="Config file change not applied",
+                severity="error",
+                timeout=10,
+                markup=False,
+            )
+        self._reported_error = error
 
     # -- fields ----------------------------------------------------------------------
 
@@ -200,7 +237,9 @@ class SettingsPane(Vertical):
         self.update_bar()
 
     def reload(self) -> None:
-        """The saved config changed (save, `agproxy config set`): refresh clean fields."""
+        """The saved config changed (save, `agproxy config set`): refresh clean fields
+        (edited ones keep the user's text; their saved value is updated)."""
+        self.query_one(MappingEditor).refresh_rows()
         cfg = self.agapp.config
         self._loading = True
         try:

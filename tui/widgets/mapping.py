@@ -1,0 +1,263 @@
+"""The model mapping editor of the Settings tab (SPEC §9).
+
+Above: the user's `model_mapping` (client model, exact or with `*` → upstream
+model), editable — `enter` loads a row into the edit line, `x`/`del` deletes it,
+the edit line saves on `enter`. Below: the built-in routes (proxy/models_table.py
+DEFAULT_ROUTES), read-only; `enter`/`c` copies one into the edit line to override
+it. Last: how a typed client model resolves right now (proxy.routing.resolve_model).
+
+Mapping edits save at once through ConfigStore (hot-applied), independent of the
+form's ^s: a mapping entry is a whole row, not a field with a half-typed value."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.suggester import SuggestFromList
+from textual.widgets import Button, DataTable, Input, Static
+
+from proxy.config.model import ConfigError
+from proxy.models_table import DEFAULT_ROUTES, KNOWN_UPSTREAM_MODELS
+from proxy.routing import best_wildcard, resolve_model
+from tui.bindings import bindings_for
+
+if TYPE_CHECKING:
+    from tui.app import AgproxyApp
+
+
+def check_entry(pattern: str, target: str) -> str | None:
+    """Why a mapping row cannot be saved, or None."""
+    if not pattern:
+        return "the client model is empty"
+    if not target:
+        return "the upstream model is empty"
+    if any(c.isspace() for c in pattern + target):
+        return "model names have no spaces"
+    if "*" in target:
+        return "the upstream model is a name, not a pattern (no *)"
+    return None
+
+
+def explain(client_model: str, mapping: dict[str, str]) -> str:
+    """Which rule picks the upstream model (the result itself is resolve_model's)."""
+    name = client_model.strip().removeprefix("models/")
+    if mapping.get(name):
+        return "your exact mapping"
+    if best_wildcard(name, mapping.items()) is not None:
+        return "your pattern"
+    if name in KNOWN_UPSTREAM_MODELS:
+        return "an upstream model: passed through"
+    if best_wildcard(name, DEFAULT_ROUTES) is not None:
+        return "built-in route"
+    return "no rule: passed through unchanged"
+
+
+class MappingTable(DataTable):
+    """The user's mapping rows."""
+
+    BINDINGS = bindings_for("mapping")
+
+    def action_edit(self) -> None:
+        self.editor.edit_selected()
+
+    def action_delete(self) -> None:
+        self.editor.delete_selected()
+
+    @property
+    def editor(self) -> MappingEditor:
+        return next(a for a in self.ancestors if isinstance(a, MappingEditor))
+
+
+class RoutesTable(DataTable):
+    """The built-in routes (read-only)."""
+
+    BINDINGS = bindings_for("routes")
+
+    def action_copy_route(self) -> None:
+        next(a for a in self.ancestors if isinstance(a, MappingEditor)).copy_route()
+
+
+class MappingEditor(Vertical):
+    DEFAULT_CSS = """
+    MappingEditor { height: auto; }
+    MappingEditor DataTable { height: auto; max-height: 14; margin-left: 2; }
+    MappingEditor .mapping-note { color: $text-muted; padding-left: 2; }
+    MappingEditor .mapping-note.-error { color: $error; text-style: bold; }
+    MappingEditor .mapping-row { height: 1; padding-left: 2; }
+    MappingEditor .mapping-row Input { width: 1fr; }
+    MappingEditor .mapping-row Static { width: auto; padding: 0 1; }
+    MappingEditor .mapping-row Button { width: auto; min-width: 8; }
+    MappingEditor .subsection { color: $text-muted; text-style: bold; padding-left: 2; }
+    """
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.editing: str | None = None  # the pattern being edited (renames drop it)
+
+    @property
+    def agapp(self) -> AgproxyApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Static(
+            "client model (exact, or with * wildcards) → upstream model; yours win over "
+            "the built-in routes. Saved at once.  enter edit · x delete",
+            classes="mapping-note",
+            markup=False,
+        )
+        yield MappingTable(cursor_type="row", id="mapping-user", zebra_stripes=True)
+        with Horizontal(classes="mapping-row"):
+            yield Input(placeholder="client model, e.g. gpt-4o*", compact=True, id="map-pattern")
+            yield Static("→")
+            yield Input(
+                placeholder="upstream model",
+                compact=True,
+                id="map-target",
+                suggester=SuggestFromList(KNOWN_UPSTREAM_MODELS, case_sensitive=False),
+            )
+            yield Button("Save", id="map-save", compact=True)
+        yield Static("", id="map-message", classes="mapping-note", markup=False)
+        yield Static("Built-in routes (enter/c: copy into your mapping)", classes="subsection")
+        yield RoutesTable(cursor_type="row", id="mapping-builtin")
+        with Horizontal(classes="mapping-row"):
+            yield Static("try:")
+            yield Input(placeholder="a client model, e.g. claude-3-5-sonnet", compact=True,
+                        id="map-try")  # fmt: skip
+        yield Static("", id="map-resolved", classes="mapping-note", markup=False)
+
+    def on_mount(self) -> None:
+        for table in self.query(DataTable):
+            table.add_column("client model", key="pattern", width=30)
+            table.add_column("upstream model", key="target", width=30)
+        routes = self.query_one(RoutesTable)
+        for pattern, target in DEFAULT_ROUTES:
+            routes.add_row(pattern, target, key=pattern)
+        self.refresh_rows()
+
+    # -- showing ----------------------------------------------------------------------
+
+    @property
+    def mapping(self) -> dict[str, str]:
+        return dict(self.agapp.config.model_mapping)
+
+    def refresh_rows(self) -> None:
+        """Show the saved mapping (after a save here, in the form or outside)."""
+        table = self.query_one(MappingTable)
+        row = table.cursor_row
+        table.clear()
+        mapping = self.mapping
+        for pattern, target in mapping.items():
+            table.add_row(pattern, target, key=pattern)
+        if not mapping:
+            table.add_row(Text("(none yet)", style="dim"), Text("type one below", style="dim"))
+        table.move_cursor(row=min(row, table.row_count - 1), animate=False)
+        self.show_resolved()
+
+    def message(self, text: str, error: bool = False) -> None:
+        line = self.query_one("#map-message", Static)
+        line.set_class(error, "-error")
+        line.update(text)
+
+    def show_resolved(self) -> None:
+        typed = self.query_one("#map-try", Input).value.strip()
+        line = self.query_one("#map-resolved", Static)
+        if not typed:
+            line.update("type a client model above to see where it goes")
+            return
+        mapping = self.mapping
+        line.update(f"{typed} → {resolve_model(typed, mapping)}  ({explain(typed, mapping)})")
+
+    # -- editing ----------------------------------------------------------------------
+
+    def selected_pattern(self) -> str | None:
+        table = self.query_one(MappingTable)
+        if not table.row_count or not self.mapping:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return key if key in self.mapping else None
+
+    def load(self, pattern: str, target: str, editing: str | None) -> None:
+        self.editing = editing
+        self.query_one("#map-pattern", Input).value = pattern
+        target_input = self.query_one("#map-target", Input)
+        target_input.value = target
+        target_input.focus()
+        self.message(f"editing {editing}" if editing else "new mapping: enter saves")
+
+    def edit_selected(self) -> None:
+        pattern = self.selected_pattern()
+        if pattern is None:
+            self.load("", "", None)
+            self.query_one("#map-pattern", Input).focus()
+            return
+        self.load(pattern, self.mapping[pattern], pattern)
+
+    def copy_route(self) -> None:
+        routes = self.query_one(RoutesTable)
+        if not routes.row_count:
+            return
+        pattern = routes.coordinate_to_cell_key(routes.cursor_coordinate).row_key.value or ""
+        target = dict(DEFAULT_ROUTES)[pattern]
+        self.load(pattern, target, self.editing if pattern == self.editing else None)
+        self.message(f"override the built-in route {pattern}: change the upstream model, enter")
+
+    def save_entry(self) -> None:
+        pattern = self.query_one("#map-pattern", Input).value.strip()
+        target = self.query_one("#map-target", Input).value.strip()
+        problem = check_entry(pattern, target)
+        if problem:
+            self.message(problem, error=True)
+            return
+        mapping = self.mapping
+        if self.editing and self.editing != pattern:
+            mapping.pop(self.editing, None)
+        mapping[pattern] = target
+        if not self._save(mapping):
+            return
+        self.editing = None
+        for name in ("#map-pattern", "#map-target"):
+            self.query_one(name, Input).value = ""
+        note = (
+            "" if target in KNOWN_UPSTREAM_MODELS else f" ({target} is not a model agproxy knows)"
+        )
+        self.message(f"saved {pattern} → {target}{note}", error=bool(note))
+        self.query_one(MappingTable).focus()
+
+    def delete_selected(self) -> None:
+        pattern = self.selected_pattern()
+        if pattern is None:
+            return
+        mapping = self.mapping
+        del mapping[pattern]
+        if self._save(mapping):
+            self.message(f"deleted {pattern}")
+
+    def _save(self, mapping: dict[str, str]) -> bool:
+        try:
+            config = self.agapp.config.with_value("model_mapping", mapping)
+            self.agapp.save_config(config)
+        except (ConfigError, OSError) as exc:
+            self.message(str(exc), error=True)
+            return False
+        self.refresh_rows()  # the app's listener repaints too, a tick later
+        return True
+
+    # -- events -----------------------------------------------------------------------
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if event.input.id in ("map-pattern", "map-target"):
+            self.save_entry()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()  # not a form field: the form's dirty state does not see it
+        if event.input.id == "map-try":
+            self.show_resolved()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "map-save":
+            self.save_entry()
