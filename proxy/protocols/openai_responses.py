@@ -1,5 +1,5 @@
 """OpenAI Responses API (what Codex CLI speaks) -> Gemini request (SPEC §8).
-The reply side (`from_gemini`, `ResponsesStreamEncoder`) lives in openai_responses_output.py
+The reply side (`from_gemini`, `ResponsesStreamEncoder`) lives in responses_output.py
 and is re-exported here. Pure: no I/O; `previous_response_id` reads the given store."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from proxy.protocols.openai_common import (
     thinking_config,
     tool_config,
 )
-from proxy.protocols.openai_responses_output import ResponsesStreamEncoder, from_gemini  # noqa: F401
+from proxy.protocols.responses_output import ResponsesStreamEncoder, from_gemini  # noqa: F401
 from proxy.protocols.responses_store import ResponseStore
 from proxy.protocols.signatures import SignatureStore
 
