@@ -29,10 +29,11 @@ class LoginScreen(ModalScreen[AddResult | None]):
         width: 100; max-width: 98%; height: auto; max-height: 98%;
         padding: 0 1; border: thick $primary; background: $surface;
     }
-    LoginScreen #login-url { color: $accent; height: auto; max-height: 8; overflow-y: auto; }
+    LoginScreen #login-url { color: $accent; height: auto; margin: 1 0; }
     LoginScreen #login-status { color: $text-muted; height: auto; }
     LoginScreen #login-status.-error { color: $error; text-style: bold; }
-    LoginScreen Input { margin: 0; }
+    LoginScreen Input { margin: 1 0 0 0; }
+    LoginScreen .dialog-buttons { margin-top: 1; }
     """
 
     def __init__(self, client_id: str, store: Any, sessions: Any) -> None:
@@ -54,11 +55,12 @@ class LoginScreen(ModalScreen[AddResult | None]):
             yield Input(
                 placeholder="paste the address the browser ends on (or just its code)",
                 id="login-paste",
+                compact=True,
             )
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Cancel", id="cancel")
-                yield Button("Copy URL", id="copy")
-                yield Button("Use pasted", id="ok", variant="primary")
+                yield Button("Cancel", id="cancel", compact=True)
+                yield Button("Copy URL", id="copy", compact=True)
+                yield Button("Use pasted", id="ok", variant="primary", compact=True)
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
@@ -94,9 +96,8 @@ class LoginScreen(ModalScreen[AddResult | None]):
         self.app.copy_to_clipboard(flow.url)
         port = flow.redirect_uri.rsplit(":", 1)[1].split("/")[0]
         self._status(
-            f"Waiting for the browser's redirect to {flow.redirect_uri}. Over SSH that "
-            "page fails to load: paste its address below (or forward the port: "
-            f"ssh -L {port}:127.0.0.1:{port} …)."
+            f"Waiting for the redirect to {flow.redirect_uri}. Over SSH that page fails "
+            f"to load: paste its address below (or ssh -L {port}:127.0.0.1:{port})."
         )
         code = await flow.wait_code(account_actions.LOGIN_TIMEOUT_S)
         self._status("Code received; exchanging it with Google…")
