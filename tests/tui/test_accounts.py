@@ -225,11 +225,14 @@ async def test_actions_do_not_block_the_loop(fake) -> None:
     fake.token_delay = 1.0
     app = AgproxyApp()
     async with app.run_test(size=SIZE) as pilot:
+        tabs = app.query_one(TabbedContent)
+        tab_when_added: list[str] = []
+        app.accounts.add_listener(lambda event, acc: tab_when_added.append(tabs.active))
         await open_tab(pilot)
         await prompt_answer(pilot, app, "a", "1//0-slow")
-        await pilot.press("3")  # the UI answers while the token call is pending
-        assert app.query_one(TabbedContent).active == "settings"
-        assert app.accounts.list() == [] and fake.calls("token")
-        await until(pilot, lambda: app.accounts.list())
+        await pilot.press("3")  # handled while the token call is pending
+        await until(pilot, lambda: tab_when_added)
+        # a blocked loop would have handled "3" only after the account was added
+        assert tab_when_added[0] == "settings"
         await pilot.press("2")
         await until(pilot, lambda: "new.user@example.com" in table_text(app))
