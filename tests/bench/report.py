@@ -103,7 +103,8 @@ class Report:
         self.budget("RSS idle, `agproxy serve`", idle_kib / 1024, 80, _mib(idle_kib), "informative (TUI: ≤ 80 MiB)")
         self.budgets[-1].ok = None
 
-    def tui(self, idle_kib: int, rps: float, serve_rps: float | None, samples: list[dict[str, Any]], t0: float, t1: float) -> None:
+    def tui(self, idle_kib: int, rps: float, serve_rps: float | None, samples: list[dict[str, Any]], t0: float, t1: float,
+            cpu: tuple[float, float | None] = (0.0, None)) -> None:
         table = "6. With `agproxy-tui` open (headless, Traffic tab, proxy inside the TUI process)"
         header = ["measure", "value"]
         self.row(table, header, ["RSS idle with the TUI", _mib(idle_kib)])
@@ -114,6 +115,11 @@ class Report:
             self.row(table, header, ["… versus `agproxy serve`", f"{serve_rps:,.0f} req/s → {ratio:.0%}"])
             self.budget("throughput with the TUI open / `agproxy serve`", ratio, 0.85, f"{ratio:.0%}", "≥ 85 %",
                         lower_is_better=False)
+        tui_cpu, serve_cpu = cpu
+        if tui_cpu:
+            # CPU per request is steadier than req/s on a shared machine
+            vs = f" (`agproxy serve`: {fmt_ms(serve_cpu)})" if serve_cpu else ""
+            self.row(table, header, ["process CPU per request under load (proxy + TUI)", fmt_ms(tui_cpu) + vs])
         during = [s for s in samples if t0 <= s["t"] <= t1 + 0.5]
         if not during or during[0]["refreshes"] < 0:
             self.row(table, header, ["TUI repaint rate", "n/a: app.traffic_refreshes missing"])

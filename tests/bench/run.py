@@ -40,6 +40,7 @@ class Bench:
         self.gen = LoadGen(self.env, self.tmp)
         self.report = Report()
         self.serve_rps_c32: float | None = None
+        self.serve_cpu_c32: float | None = None  # proxy CPU ms per request in that run
         self.serve_idle_kib = 0
 
     # -- set-up ----------------------------------------------------------------------------
@@ -150,6 +151,7 @@ class Bench:
                     self.report.throughput(p, "stream" if stream else "non-stream", c, r, cpu_ms)
                     if c == 32 and not stream and p == "openai":
                         self.serve_rps_c32 = r["rps"]
+                        self.serve_cpu_c32 = cpu_ms
         self.report.memory("under load (peak during throughput runs)", peak)
 
     async def streaming(self) -> None:
@@ -222,12 +224,15 @@ class Bench:
             duration = 1.0 if self.quick else 2.0
             raw = self.ex("small", "openai").proxy
             t0 = time.time()
+            before = cpu_seconds(host.pid)
             r = await self.load("openai", self.proxy_port, raw, 32, duration + 0.3)
+            cpu_ms = (cpu_seconds(host.pid) - before) * 1000 / max(1, r["n"])
             t1 = time.time()
             await asyncio.sleep(0.6)  # one more drain tick shows the tail of the load
             Path(str(samples) + ".stop").touch()
             await asyncio.wait_for(host.proc.wait(), 15)
-            self.report.tui(idle, r["rps"], self.serve_rps_c32, _samples(samples), t0, t1)
+            self.report.tui(idle, r["rps"], self.serve_rps_c32, _samples(samples), t0, t1,
+                            (cpu_ms, self.serve_cpu_c32))
         finally:
             await host.stop()
 
@@ -258,8 +263,10 @@ class Bench:
         try:
             await procs.wait_http(self.proxy_port, proxy)
             await self.sanity()
+            before = cpu_seconds(proxy.pid)
             r = await self.load("openai", self.proxy_port, self.ex("small", "openai").proxy, 32,
                                 1.0 if self.quick else 2.0)
+            self.serve_cpu_c32 = (cpu_seconds(proxy.pid) - before) * 1000 / max(1, r["n"])
             self.report.throughput("openai", "non-stream", 32, r, None)
             self.serve_rps_c32 = r["rps"]
         finally:

@@ -4,6 +4,7 @@ event loop writing one JSON line every SAMPLE_S to a file: the table's repaint c
 (`app.traffic_refreshes`), this process's RSS and the worst event-loop lag seen since
 the last sample (how long a keypress would have waited).
 
+It runs on the same loop `agproxy-tui` picks (uvloop when installed).
 Run as `python -m tests.bench.tui_host SAMPLES_FILE MAX_SECONDS` with AGPROXY_HOME set.
 It exits by itself after MAX_SECONDS, or earlier when SAMPLES_FILE + ".stop" appears."""
 
@@ -53,6 +54,7 @@ async def main(samples: Path, max_seconds: float) -> None:
     count_screen_updates()
 
     app = AgproxyApp()
+    app.freeze_gc = True  # as tui.app.run_app does
     runner = asyncio.create_task(app.run_async(headless=True, size=(160, 48)))
     stop_file = Path(str(samples) + ".stop")
     deadline = time.monotonic() + max_seconds
@@ -89,6 +91,13 @@ async def main(samples: Path, max_seconds: float) -> None:
             pass
 
 
+async def run(samples: Path, max_seconds: float) -> int:
+    await main(samples, max_seconds)
+    return 0
+
+
 if __name__ == "__main__":
-    asyncio.run(main(Path(sys.argv[1]), float(sys.argv[2])))
+    from proxy.cli.serve import run_loop  # uvloop when installed, as `agproxy-tui` runs
+
+    run_loop(run(Path(sys.argv[1]), float(sys.argv[2])))
     os._exit(0)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import copy
+
 import aiohttp
 
 from proxy.config.store import ConfigStore
@@ -11,7 +14,8 @@ from tests.tui.conftest import write_account
 from tui.app import AgproxyApp
 from tui.demo import DemoApp, demo_records
 from tui.screens.detail import DetailScreen
-from tui.widgets.traffic import TrafficPane
+from tui.widgets.status_header import StatusHeader
+from tui.widgets.traffic import MAX_ROWS, TRIM_SLACK, TrafficPane
 from tui.widgets.traffic_table import TrafficTable
 
 
@@ -171,3 +175,126 @@ async def test_in_flight_row_updates_in_place(home) -> None:
         assert table.row_count == 12
         assert str(table.get_row_at(row)[1]) == "200"
         assert str(table.get_row_at(row)[7]) == "812ms"
+
+
+async def test_a_burst_of_real_requests_is_drained_in_a_few_batches(home, port) -> None:
+    write_account(home)
+    app = AgproxyApp()
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("s")
+        await settle(app, pilot)
+        assert app.service.running
+        before = app.traffic_refreshes
+
+        async def one(http: aiohttp.ClientSession) -> int:
+            async with http.post(f"http://127.0.0.1:{port}/v1/chat/completions", data=b"{") as r:
+                return r.status
+
+        async with aiohttp.ClientSession() as http:
+            statuses = await asyncio.gather(*(one(http) for _ in range(300)))
+        assert set(statuses) == {400}
+        pane = app.query_one(TrafficPane)
+        for _ in range(20):
+            await settle(app, pilot)
+            if len(pane.records) == 300:
+                break
+        assert len(pane.records) == 300
+        assert app.query_one(TrafficTable).row_count == 300
+        assert app.traffic_refreshes - before <= 30  # batched, not one repaint per request
+
+
+def paint(table: TrafficTable, y: int) -> str:
+    return table.render_line(y).text
+
+
+def segment_style(table: TrafficTable, y: int, text: str):
+    return next(s.style for s in table.render_line(y) if s.text.strip() == text)
+
+
+async def test_thousands_of_rows_keep_the_view_bounded_and_show_the_newest(home) -> None:
+    app = DemoApp()
+    async with app.run_test(size=(120, 30)) as pilot:
+        pane = app.query_one(TrafficPane)
+        table = app.query_one(TrafficTable)
+        template = demo_records()[0]
+        burst = []
+        for i in range(3000):
+            rec = copy.copy(template)
+            rec.id = max(pane.records) + 1 + i
+            rec.path = f"/v1/messages/{i}"
+            burst.append(rec)
+        pane.ingest(burst)
+        await pilot.pause()
+        assert len(pane.records) <= MAX_ROWS + TRIM_SLACK
+        assert list(pane.records)[-1] == burst[-1].id
+        assert pane.follow and table.cursor_row == table.row_count - 1
+        bottom = table.size.height - 1
+        assert "/v1/messages/2999" in paint(table, bottom)
+        assert len(table._strips) <= table.size.height  # only visible rows were built
+
+
+async def test_status_classes_are_coloured_and_429_is_distinct(home) -> None:
+    app = DemoApp()
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        table = app.query_one(TrafficTable)
+        pane = app.query_one(TrafficPane)
+        rows = {rec.status: list(pane.records).index(rid) + 1 for rid, rec in pane.records.items()}
+        table.move_cursor(0)  # keep the cursor's highlight off the rows compared
+        styles = {st: segment_style(table, rows[st], str(st)) for st in (200, 400, 429, 503)}
+        assert len({s.color for s in (styles[200], styles[400], styles[503])}) == 3
+        looks = {st: (s.color, s.bgcolor, s.bold) for st, s in styles.items()}
+        assert looks[429] not in [looks[st] for st in (200, 400, 503)]
+        assert looks[429][1] != looks[200][1]  # a badge: its own background
+        inflight = segment_style(table, rows[0], "…")
+        assert inflight.italic
+
+
+async def test_columns_fit_80_columns_and_widen_at_200(home) -> None:
+    app = DemoApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        table = app.query_one(TrafficTable)
+        header = paint(table, 0)
+        assert "path" in header and "tok in→out" in header and "meth" not in header
+        assert len(header.rstrip()) <= 80
+    app = DemoApp()
+    async with app.run_test(size=(200, 60)) as pilot:
+        await pilot.pause()
+        table = app.query_one(TrafficTable)
+        header = paint(table, 0)
+        assert "meth" in header and "api" in header
+        assert "gpt-4o-mini → gemini-2.5-flash" in "".join(
+            paint(table, y) for y in range(1, table.row_count + 1)
+        )
+
+
+async def test_status_header_items_are_separated_and_fit_80_columns(home) -> None:
+    app = DemoApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(1.1)  # one status tick
+        header = app.query_one(StatusHeader)
+        lines = [str(s.render()) for s in header.query(".status-line")]
+        assert all(len(line) <= 78 for line in lines)
+        assert "RUNNING  │  http://127.0.0.1:8045" in lines[0] or "RUNNING │ http" in lines[0]
+        assert "2/4" in lines[1] and "3.1k" in lines[1] and "│" in lines[1]
+        assert "…" not in "".join(lines)  # nothing clipped
+    app = DemoApp()
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.pause(1.1)
+        line2 = str(app.query_one("#status-line-2").render())
+        assert "accounts 2/4  │  requests 3.1k  │  errors 97 (3.1%)" in line2
+
+
+async def test_clicking_a_row_selects_it_and_turns_follow_off(home) -> None:
+    app = DemoApp()
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        pane = app.query_one(TrafficPane)
+        table = app.query_one(TrafficTable)
+        await pilot.click(TrafficTable, offset=(20, 3))  # line 0 is the header
+        assert table.cursor_row == 2 and not pane.follow
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, DetailScreen)
+        assert app.screen.record.id == list(pane.records)[2]
