@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 NO_ACCOUNTS = "no available accounts: add an account first (or enable z.ai dispatch)"
 DEFAULT_GRACE = 10.0
 QUOTA_REFRESH_S = 600.0
+CONFIG_POLL_S = 2.0
 
 
 class StartError(Exception):
@@ -102,6 +103,7 @@ class ProxyService:
         )
         self._opened = False
         self._housekeeping: asyncio.Task[None] | None = None
+        self._config_watch: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
         self._app: web.Application | None = None
         self._starting = False
@@ -193,6 +195,7 @@ class ProxyService:
         self._started_at = time.monotonic()
         self.context.started_at = time.time()
         self._housekeeping = asyncio.ensure_future(self._housekeep())
+        self._config_watch = asyncio.ensure_future(self._watch_config())
         self._lan_ip = lan_address() if lan else None
         logger.info(
             "agproxy listening on %s (auth: %s)", " , ".join(self._base_urls()), self.context.auth_mode
@@ -210,11 +213,12 @@ class ProxyService:
         if runner is None or self._stopping:
             return
         self._stopping = True
-        if self._housekeeping is not None:
-            self._housekeeping.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._housekeeping
-            self._housekeeping = None
+        for task in (self._housekeeping, self._config_watch):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._housekeeping = self._config_watch = None
         try:
             # aiohttp waits shutdown_timeout for running handlers, then cancels them.
             runner._shutdown_timeout = grace  # per-call grace period (private in aiohttp)
@@ -227,6 +231,13 @@ class ProxyService:
             self.context.apply_config(self._effective(self.config))
         self.accounts.flush()
         logger.info("agproxy stopped")
+
+    async def _watch_config(self, every: float = CONFIG_POLL_S) -> None:
+        """`agproxy config set` from another shell hot-applies to a running proxy: one
+        stat() every couple of seconds; listeners (this service, the TUI) get the change."""
+        while True:
+            await asyncio.sleep(every)
+            self.store.reload_if_changed()
 
     async def _housekeep(self, every: float = 30.0, quota_every: float = QUOTA_REFRESH_S) -> None:
         """Write batched account counters and short cooldowns now and then (never per

@@ -162,3 +162,27 @@ async def test_housekeeping_survives_a_quota_refresh_failure(
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+
+
+async def test_config_edited_outside_is_hot_applied_to_a_running_proxy(service_factory, http) -> None:
+    """`agproxy config set proxy.auth_mode strict` in another shell: the running proxy
+    starts asking for the key without a restart."""
+    import asyncio
+
+    from proxy.config.store import ConfigStore
+
+    service = await service_factory()
+    port = service.status().port
+    assert (await http(port, "GET", "/v1/models", {}, b""))[0] == 200
+    outside = ConfigStore(service.store.paths)
+    outside.load()
+    outside.set("proxy.auth_mode", "strict")
+    watch = asyncio.ensure_future(service._watch_config(every=0.02))
+    try:
+        for _ in range(100):
+            if service.context.auth_mode == "strict":
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        watch.cancel()
+    assert (await http(port, "GET", "/v1/models", {}, b""))[0] == 401
