@@ -10,11 +10,11 @@ meaningful chunk arrived, so a failure before it still moves to another account.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import Any, Self
 
 from proxy.accounts.model import Account, AccountKind, AccountState
@@ -117,6 +117,29 @@ class UpstreamStream:
         await self.aclose()
 
 
+class _Deadline:
+    """`async with asyncio.timeout(seconds)` whose expiry is an UpstreamError TIMEOUT.
+    A class, not an @asynccontextmanager: one attempt per request runs through it."""
+
+    __slots__ = ("_seconds", "_timeout")
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._timeout = asyncio.timeout(seconds)
+
+    async def __aenter__(self) -> None:
+        await self._timeout.__aenter__()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool | None:
+        try:
+            return await self._timeout.__aexit__(exc_type, exc, tb)
+        except TimeoutError:
+            seconds = self._seconds
+            raise UpstreamError(K.TIMEOUT, 0, f"no answer within {seconds:g} s (proxy.request_timeout)") from None
+
+
 def _meaningful(chunk: dict[str, Any]) -> bool:
     for cand in chunk.get("candidates") or ():
         if cand.get("finishReason") or (cand.get("content") or {}).get("parts"):
@@ -198,15 +221,9 @@ class Dispatcher:
     def _client(self, acc: Account) -> AntigravityClient | GeminiApiClient:
         return self.antigravity if acc.kind is AccountKind.ANTIGRAVITY else self.gemini
 
-    @contextlib.asynccontextmanager
-    async def _deadline(self) -> AsyncIterator[None]:
+    def _deadline(self) -> _Deadline:
         """proxy.request_timeout bounds one attempt (for streams: up to the first event)."""
-        seconds = float(self._config().proxy.request_timeout)
-        try:
-            async with asyncio.timeout(seconds):
-                yield
-        except TimeoutError:
-            raise UpstreamError(K.TIMEOUT, 0, f"no answer within {seconds:g} s (proxy.request_timeout)") from None
+        return _Deadline(float(self._config().proxy.request_timeout))
 
     async def _run(self, call: UpstreamCall, record: Any, op: Callable[[Account], Awaitable[Any]], finish: bool) -> Any:
         model = call.model

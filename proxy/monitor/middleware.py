@@ -1,9 +1,16 @@
-"""The aiohttp middleware that gives every proxied request its monitor record
-(SPEC §11): begun when the request arrives, finished when the handler returns."""
+"""The monitor's hooks on the request path (SPEC §11): a record begun when a proxied
+request arrives, finished when the handler returns.
+
+`make_hooks(ctx)` gives the app's one edge middleware (proxy/server/middlewares.py) a
+`begin` and a `finish` to call inline, so the monitor costs no coroutine frame of its
+own per request; `make_middleware(ctx)` wraps the same two as a standalone aiohttp
+middleware."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -18,16 +25,25 @@ _UNRECORDED = frozenset(
 )
 
 
-def make_middleware(ctx: Any):
-    @web.middleware
-    async def monitor_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+@dataclass(frozen=True, slots=True)
+class MonitorHooks:
+    # begin(request, canonical_path) -> the record (also in request[RECORD]) or None
+    begin: Callable[[web.Request, str], Any]
+    # finish(request, record, status, response)
+    finish: Callable[[web.Request, Any, int, web.StreamResponse | None], None]
+    # failed(record, exc) -> the status a request that ended in `exc` is recorded with
+    failed: Callable[[Any, BaseException], int]
+
+
+def make_hooks(ctx: Any) -> MonitorHooks:
+    def begin(request: web.Request, path: str) -> Any:
         monitor = ctx.monitor
-        path = request.get(CANONICAL_PATH) or request.path
-        if monitor is None or request.method in ("OPTIONS", "HEAD") or path in _UNRECORDED:
-            return await handler(request)
+        method = request.method
+        if monitor is None or method == "OPTIONS" or method == "HEAD" or path in _UNRECORDED:
+            return None
         headers = request.headers
         record = monitor.begin(
-            method=request.method,
+            method=method,
             path=request.path_qs
             if path == request.path
             else path + (f"?{request.query_string}" if request.query_string else ""),
@@ -38,39 +54,65 @@ def make_middleware(ctx: Any):
             body=None,
         )
         request[RECORD] = record
+        return record
+
+    def finish(
+        request: web.Request, record: Any, status: int, response: web.StreamResponse | None
+    ) -> None:
+        monitor = ctx.monitor
+        if monitor is None:
+            return
+        if monitor.settings.capture_bodies != "off":
+            # the body the handler read (aiohttp caches it); never read it here.
+            # A large body is not kept: read_json left its head instead.
+            head = request.get(BODY_HEAD)
+            record.raw_body = (
+                getattr(request, "_read_bytes", None) if head is None else _usable(head, monitor)
+            )
+        body = response.body if isinstance(response, web.Response) else None
+        monitor.finish(
+            record, status=status, response_body=body if isinstance(body, bytes) else None
+        )
+
+    return MonitorHooks(begin, finish, failure_status)
+
+
+def make_middleware(ctx: Any):
+    """The hooks as a standalone aiohttp middleware (the app itself calls them inline)."""
+    hooks = make_hooks(ctx)
+
+    @web.middleware
+    async def monitor_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+        path = request.get(CANONICAL_PATH) or request.path
+        record = hooks.begin(request, path)
+        if record is None:
+            return await handler(request)
         status = 0
         response = None
         try:
             response = await handler(request)
             status = response.status
             return response
-        except web.HTTPException as exc:
-            status = exc.status
-            raise
-        except asyncio.CancelledError:
-            status = 499
-            record.error = record.error or "client disconnected"
-            raise
-        except Exception as exc:  # rendered by the error middleware further in
-            status = 500
-            record.error = record.error or f"{type(exc).__name__}"
+        except BaseException as exc:
+            status = failure_status(record, exc)
             raise
         finally:
-            if monitor.settings.capture_bodies != "off":
-                # the body the handler read (aiohttp caches it); never read it here.
-                # A large body is not kept: read_json left its head instead.
-                head = request.get(BODY_HEAD)
-                record.raw_body = (
-                    getattr(request, "_read_bytes", None)
-                    if head is None
-                    else _usable(head, monitor)
-                )
-            body = response.body if isinstance(response, web.Response) else None
-            monitor.finish(
-                record, status=status, response_body=body if isinstance(body, bytes) else None
-            )
+            hooks.finish(request, record, status, response)
 
     return monitor_middleware
+
+
+def failure_status(record: Any, exc: BaseException) -> int:
+    """The status a request that ended in `exc` is recorded with."""
+    if isinstance(exc, web.HTTPException):
+        return exc.status
+    if isinstance(exc, asyncio.CancelledError):
+        record.error = record.error or "client disconnected"
+        return 499
+    if isinstance(exc, Exception):  # rendered by the error handling further in
+        record.error = record.error or f"{type(exc).__name__}"
+        return 500
+    return 0
 
 
 def _usable(head: bytes, monitor: Any) -> bytes:

@@ -1,8 +1,9 @@
-"""The middlewares every request passes (SPEC §3, §4, §14), outermost first:
-request id → path normalisation → CORS → [monitor] → auth → body limit → errors.
+"""The edge every request passes (SPEC §3, §4, §14), in this order: request id → path
+normalisation → CORS preflight → [monitor record] → auth → body limit → errors.
 
-They sit on the hot path of every call, so each does the least it can: no regex,
-no logging per request, the canonical path memoised per raw path."""
+It sits on the hot path of every call, so it is one aiohttp middleware doing each step
+inline (one coroutine frame per request, not seven), with no regex, no logging per
+request, and the canonical path memoised per raw path."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import itertools
 import logging
 import secrets
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from aiohttp import hdrs, web
@@ -20,6 +22,9 @@ from yarl import URL
 
 from proxy.context import CANONICAL_PATH, REQUEST_ID, ProxyContext, request_key
 from proxy.errors import ApiError, ErrorKind, error_response, protocol_for_path
+
+if TYPE_CHECKING:
+    from proxy.monitor.middleware import MonitorHooks
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +37,9 @@ EXPOSED_HEADERS = "X-Agproxy-Request-Id, X-Agproxy-Account, X-Agproxy-Mapped-Mod
 
 _VERSIONS = frozenset({"v1", "v1beta", "v1alpha"})
 # First segments that clients send without the /v1 a base URL should have carried.
-_UNPREFIXED = frozenset({"chat", "responses", "messages", "models", "completions", "embeddings", "api"})
+_UNPREFIXED = frozenset(
+    {"chat", "responses", "messages", "models", "completions", "embeddings", "api"}
+)
 _NORMALISED = request_key("agproxy.normalised", bool)
 
 AUTH_HELP = (
@@ -49,13 +56,6 @@ _ID_COUNTER = itertools.count(1)
 def new_request_id() -> str:
     """Unique per process run and cheap: a random run prefix plus a counter."""
     return f"{_ID_PREFIX}-{next(_ID_COUNTER):x}"
-
-
-@web.middleware
-async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if REQUEST_ID not in request:  # a re-dispatched clone keeps its original id
-        request[REQUEST_ID] = new_request_id()
-    return await handler(request)
 
 
 async def on_response_prepare(request: web.Request, response: web.StreamResponse) -> None:
@@ -99,15 +99,9 @@ def canonical_path(raw_path: str) -> str:
     return "/" + "/".join(segments)
 
 
-@web.middleware
-async def normalise_path_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    raw = request.rel_url.raw_path
-    canonical = canonical_path(raw)
-    request[CANONICAL_PATH] = canonical
-    if canonical == raw or _NORMALISED in request:
-        return await handler(request)
-    # Route the canonical path: a clone re-enters the app with the canonical URL so the
-    # router and every middleware see exactly the path auth decided on.
+async def _redispatch(request: web.Request, canonical: str) -> web.StreamResponse:
+    """Route the canonical path: a clone re-enters the app with the canonical URL so the
+    router and the whole edge see exactly the path auth decided on."""
     url = URL.build(path=canonical, query_string=request.rel_url.raw_query_string, encoded=False)
     clone = request.clone(rel_url=url)
     clone[_NORMALISED] = True
@@ -118,11 +112,8 @@ async def normalise_path_middleware(request: web.Request, handler: Handler) -> w
 # -- CORS ----------------------------------------------------------------------------------
 
 
-@web.middleware
-async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Preflights are answered here, before auth: browsers never send keys on them."""
-    if request.method != hdrs.METH_OPTIONS:
-        return await handler(request)
+def preflight(request: web.Request) -> web.Response:
+    """Preflights are answered before auth: browsers never send keys on them."""
     headers = {
         "Access-Control-Allow-Methods": "GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS",
         "Access-Control-Allow-Headers": request.headers.get("Access-Control-Request-Headers", "*"),
@@ -151,39 +142,26 @@ def presented_keys(request: web.Request) -> list[str]:
     return keys
 
 
-def make_auth_middleware(ctx: ProxyContext):
-    @web.middleware
-    async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        mode = ctx.auth_mode  # hot-applied: read per request
-        if mode == "off":
-            return await handler(request)
-        if mode == "all_except_health":
-            path = request.get(CANONICAL_PATH) or canonical_path(request.rel_url.raw_path)
-            if path in HEALTH_PATHS or (request.method == hdrs.METH_HEAD and path in PROBE_PATHS):
-                return await handler(request)
-        expected = ctx.api_key
-        for key in presented_keys(request):
-            # compare_digest on bytes: constant time in the key's content.
-            if hmac.compare_digest(key.encode(), expected):
-                return await handler(request)
-        missing = "missing" if not presented_keys(request) else "invalid"
-        return _error(request, ApiError(ErrorKind.AUTHENTICATION, f"{missing} API key: {AUTH_HELP}"))
-
-    return auth_middleware
+def auth_error(ctx: ProxyContext, request: web.Request, path: str) -> ApiError | None:
+    """None when the request may pass (per the hot-applied auth mode), else the 401."""
+    mode = ctx.auth_mode  # hot-applied: read per request
+    if mode == "off":
+        return None
+    if mode == "all_except_health" and (
+        path in HEALTH_PATHS or (request.method == hdrs.METH_HEAD and path in PROBE_PATHS)
+    ):
+        return None
+    expected = ctx.api_key
+    keys = presented_keys(request)
+    for key in keys:
+        # compare_digest on bytes: constant time in the key's content.
+        if hmac.compare_digest(key.encode(), expected):
+            return None
+    missing = "missing" if not keys else "invalid"
+    return ApiError(ErrorKind.AUTHENTICATION, f"{missing} API key: {AUTH_HELP}")
 
 
 # -- body size -----------------------------------------------------------------------------
-
-
-def make_body_limit_middleware(ctx: ProxyContext):
-    @web.middleware
-    async def body_limit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        length = request.content_length
-        if length is not None and length > ctx.max_body_bytes:
-            return _error(request, too_large(length, ctx.max_body_bytes))
-        return await handler(request)
-
-    return body_limit_middleware
 
 
 def too_large(length: int | None, limit: int) -> ApiError:
@@ -197,39 +175,81 @@ def too_large(length: int | None, limit: int) -> ApiError:
 # -- errors --------------------------------------------------------------------------------
 
 
-def make_error_middleware(ctx: ProxyContext):
+def make_edge_middleware(ctx: ProxyContext, monitor: MonitorHooks | None = None):
+    """The one middleware of the app: every step of the edge, inline."""
+    begin = monitor.begin if monitor is not None else None
+    finish = monitor.finish if monitor is not None else None
+    failed = monitor.failed if monitor is not None else None
+
     @web.middleware
-    async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    async def edge(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if REQUEST_ID not in request:  # a re-dispatched clone keeps its original id
+            request[REQUEST_ID] = new_request_id()
+        raw = request.rel_url.raw_path
+        path = canonical_path(raw)
+        request[CANONICAL_PATH] = path
+        if path != raw and _NORMALISED not in request:
+            return await _redispatch(request, path)
+        if request.method == hdrs.METH_OPTIONS:
+            return preflight(request)
+        record = begin(request, path) if begin is not None else None
+        status = 0
+        response: web.StreamResponse | None = None
         try:
-            return await handler(request)
-        except ApiError as err:
-            return _error(request, err)
-        except web.HTTPException as exc:
-            if exc.status < 400:
-                raise
-            return _error(request, _from_http_exception(request, exc, ctx))
-        except (asyncio.CancelledError, ConnectionResetError):
+            err = auth_error(ctx, request, path)
+            if err is None:
+                length = request.content_length
+                if length is not None and length > ctx.max_body_bytes:
+                    err = too_large(length, ctx.max_body_bytes)
+            if err is not None:
+                response = _error(request, err)
+            else:
+                # The handler; its failures rendered in the client's protocol.
+                try:
+                    response = await handler(request)
+                except ApiError as api_err:
+                    response = _error(request, api_err)
+                except web.HTTPException as exc:
+                    if exc.status < 400:
+                        raise
+                    response = _error(request, _from_http_exception(request, exc, ctx))
+                except (asyncio.CancelledError, ConnectionResetError):
+                    raise
+                except Exception:  # noqa: BLE001  (logged by _internal_error)
+                    response = _internal_error(request)
+            status = response.status
+            return response
+        except BaseException as exc:
+            if record is not None:
+                status = failed(record, exc)
             raise
-        except Exception:
-            logger.exception(
-                "unhandled error in %s %s (request %s)",
-                request.method,
-                request.get(CANONICAL_PATH, request.rel_url.raw_path),
-                request.get(REQUEST_ID),
-            )
-            return _error(
-                request,
-                ApiError(
-                    ErrorKind.API_ERROR,
-                    f"internal error in agproxy (request id {request.get(REQUEST_ID)}); see the agproxy log",
-                    status=500,
-                ),
-            )
+        finally:
+            if record is not None:
+                finish(request, record, status, response)
 
-    return error_middleware
+    return edge
 
 
-def _from_http_exception(request: web.Request, exc: web.HTTPException, ctx: ProxyContext) -> ApiError:
+def _internal_error(request: web.Request) -> web.Response:
+    logger.exception(
+        "unhandled error in %s %s (request %s)",
+        request.method,
+        request.get(CANONICAL_PATH, request.rel_url.raw_path),
+        request.get(REQUEST_ID),
+    )
+    return _error(
+        request,
+        ApiError(
+            ErrorKind.API_ERROR,
+            f"internal error in agproxy (request id {request.get(REQUEST_ID)}); see the agproxy log",
+            status=500,
+        ),
+    )
+
+
+def _from_http_exception(
+    request: web.Request, exc: web.HTTPException, ctx: ProxyContext
+) -> ApiError:
     if exc.status == 404:
         return ApiError(ErrorKind.NOT_FOUND, not_found_message(request))
     if exc.status == 405:

@@ -7,9 +7,9 @@ from __future__ import annotations
 import logging
 import platform
 import time
-import uuid
 from collections.abc import Callable
 from functools import lru_cache
+from random import getrandbits
 from typing import Any
 
 from proxy import jsoncodec
@@ -95,7 +95,7 @@ class AntigravityClient:
             "request": request,
             "requestType": "agent",
             "userAgent": "antigravity",
-            "requestId": f"agent-{uuid.uuid4()}",
+            "requestId": f"agent-{_uuid4()}",
         })
 
     # -- public calls -------------------------------------------------------------------
@@ -108,8 +108,9 @@ class AntigravityClient:
 
     async def generate(self, account: Account, model: str, request: dict[str, Any]) -> dict[str, Any]:
         """Non-stream answer, collected from the stream as the reference client does."""
-        chunks = [c async for c in await self.stream(account, model, request)]
-        return collect(chunks)
+        await self.ensure_project(account)
+        resp = await self._post(account, "streamGenerateContent?alt=sse", self._envelope(account, model, request), stream=True)
+        return collect(await ChunkStream(resp, unwrap=True).read_all())
 
     async def generate_unary(self, account: Account, model: str, request: dict[str, Any]) -> dict[str, Any]:
         await self.ensure_project(account)
@@ -178,6 +179,14 @@ class AntigravityClient:
         account.quota = quota
         account.quota_fetched_at = now
         return quota
+
+
+def _uuid4() -> str:
+    """A random UUID v4 string, as `str(uuid.uuid4())` writes it, without its per-call
+    getrandom() syscall and UUID object: a request id needs uniqueness, not secrecy."""
+    n = (getrandbits(128) & ~(0xF000 << 64) & ~(0xC000 << 48)) | (0x4000 << 64) | (0x8000 << 48)
+    h = f"{n:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 async def _maybe_await(value: Any) -> Any:

@@ -118,6 +118,30 @@ class ChunkStream:
         self.chunks += 1
         return self._pending.pop(0)
 
+    async def read_all(self) -> list[dict[str, Any]]:
+        """Every chunk, for a non-stream call: the body read in one go and parsed at once
+        (nothing is relayed early, so the per-read, per-slice stream machinery is waste).
+        Same outcome as iterating, errors included."""
+        try:
+            data = await self._resp.read()
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            self.close()
+            raise transport_error(exc, "upstream stream") from None
+        self._done = True
+        self._resp.release()  # fully read: the connection goes back to the pool
+        for ev in self._parser.feed(data):
+            self._event(ev.data)
+        tail = len(self._pending)
+        for ev in self._parser.close():
+            self._event(ev.data)
+        chunks, self._pending = self._pending, []
+        self.chunks += len(chunks)
+        # As when iterating: an answer that never finished is an error, unless its last
+        # event came only with the end of the body (then iteration ended quietly too).
+        if not self.finished and len(chunks) == tail:
+            raise UpstreamError(UpstreamErrorKind.TRANSPORT, 0, "upstream stream ended before the answer was complete")
+        return chunks
+
     def buffered(self) -> bool:
         """Whether the next chunk can come without waiting for the network."""
         return bool(self._pending or self._raw)

@@ -150,3 +150,61 @@ async def test_twenty_concurrent_callers_refresh_once(harness: Harness):
     tokens = await asyncio.gather(*(harness.tokens.ensure_token(acc) for _ in range(20)))
     assert len(harness.fake.calls("token")) == 1 and len(set(tokens)) == 1
     assert harness.reload().by_id(acc.id).access_token == tokens[0]
+
+
+# -- non-stream answers read in one go (ChunkStream.read_all) -----------------------------
+
+
+def _sse(*objs: dict) -> list[bytes]:
+    import json
+
+    return [b"data: " + json.dumps({"response": o}).encode() + b"\n\n" for o in objs]
+
+
+def _text(text: str, finish: str | None = None) -> dict:
+    cand: dict = {"content": {"role": "model", "parts": [{"text": text}]}}
+    if finish:
+        cand["finishReason"] = finish
+    return {"candidates": [cand]}
+
+
+async def test_non_stream_answer_collects_every_event_of_one_body(harness: Harness):
+    acc = harness.add_antigravity("a")
+    harness.fake.script("generate", replies.Reply(events=_sse(_text("one "), _text("two "), _text("three", "STOP"))))
+    merged = await harness.dispatcher.antigravity.generate(acc, "gemini-2.5-pro", REQ)
+    assert merged["candidates"][0]["content"]["parts"] == [{"text": "one two three"}]
+    assert merged["candidates"][0]["finishReason"] == "STOP"
+
+
+async def test_non_stream_answer_without_finish_is_an_error(harness: Harness):
+    acc = harness.add_antigravity("a")
+    harness.fake.script("generate", replies.Reply(events=_sse(_text("one "), _text("two "))))
+    with pytest.raises(UpstreamError) as info:
+        await harness.dispatcher.antigravity.generate(acc, "gemini-2.5-pro", REQ)
+    assert info.value.kind is UpstreamErrorKind.TRANSPORT and "before the answer was complete" in info.value.message
+
+
+async def test_non_stream_answer_with_an_error_event_is_classified(harness: Harness):
+    import json
+
+    acc = harness.add_antigravity("a")
+    error = {"error": {"code": 429, "message": "Resource has been exhausted", "status": "RESOURCE_EXHAUSTED"}}
+    events = [*_sse(_text("one ")), b"data: " + json.dumps(error).encode() + b"\n\n"]
+    harness.fake.script("generate", replies.Reply(events=events))
+    with pytest.raises(UpstreamError) as info:
+        await harness.dispatcher.antigravity.generate(acc, "gemini-2.5-pro", REQ)
+    assert info.value.status == 429
+
+
+async def test_envelope_request_ids_are_distinct_uuid4(harness: Harness):
+    import uuid
+
+    acc = harness.add_antigravity("a")
+    for _ in range(3):
+        await harness.dispatcher.antigravity.generate(acc, "gemini-2.5-pro", REQ)
+    ids = [c.body["requestId"] for c in harness.fake.calls("generate")]
+    assert len(set(ids)) == 3
+    for rid in ids:
+        assert rid.startswith("agent-")
+        parsed = uuid.UUID(rid.removeprefix("agent-"))
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122 and str(parsed) == rid[6:]
