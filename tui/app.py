@@ -70,6 +70,7 @@ class AgproxyApp(App[None]):
         self.utc_clock = False  # demo mode: deterministic clock column
         self.mask_secrets = False  # demo mode: keys masked on screen
         self._sub: Any = None
+        self._drain_not_before = 0.0
         self._accounts_dirty = False
         self._lifecycle_busy = False
         self._closed = False
@@ -155,7 +156,7 @@ class AgproxyApp(App[None]):
         self.accounts.add_listener(self._on_accounts_changed)
         self.refresh_status()
         self.set_interval(STATUS_INTERVAL, self.refresh_status)
-        self.set_timer(DRAIN_INTERVAL, self.drain_traffic)
+        self.set_interval(DRAIN_INTERVAL, self.drain_traffic)
         self.main_query(TrafficTable).focus()
         if self.freeze_gc:
             self.call_after_refresh(freeze_startup_objects)
@@ -200,14 +201,13 @@ class AgproxyApp(App[None]):
             self.main_query(AccountsPane).refresh_accounts()
 
     def drain_traffic(self) -> None:
-        """Move everything the monitor published since the last tick into the table,
-        then schedule the next tick: later when the batch was big (the proxy is busy)."""
-        busy = False
-        try:
-            busy = self._drain_once()
-        finally:
-            if not self._closed:
-                self.set_timer(DRAIN_INTERVAL_BUSY if busy else DRAIN_INTERVAL, self.drain_traffic)
+        """Move everything the monitor published since the last tick into the table;
+        after a big batch (the proxy is busy) skip ticks until DRAIN_INTERVAL_BUSY."""
+        now = time.monotonic()
+        if now < self._drain_not_before:
+            return
+        busy = self._drain_once()
+        self._drain_not_before = now + DRAIN_INTERVAL_BUSY - DRAIN_INTERVAL / 2 if busy else 0.0
 
     def _drain_once(self) -> bool:
         try:

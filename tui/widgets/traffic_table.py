@@ -41,7 +41,7 @@ COLUMNS: tuple[tuple[str, str, int, bool], ...] = (
     ("duration", "time", 6, False),
     ("tokens", "tok in→out", 11, False),
 )
-PATH, MODEL = 3, 5
+PATH, MODEL, ACCOUNT = 3, 5, 6
 NARROW = 100  # below this width the optional columns go
 PROTOCOL_SHORT = {"openai": "oai", "anthropic": "anth", "gemini": "gem"}
 STYLE_CLASSES = (
@@ -98,22 +98,23 @@ def row_values(rec: Any, utc: bool = False) -> tuple[str, ...]:
 
 
 def column_widths(width: int) -> list[int]:
-    """Width of each column at this widget width (0 = column hidden)."""
+    """Width of each column at this widget width (0 = column hidden): the fixed ones
+    first, then path, model and account share what is left."""
     widths = [w if not (narrow and width < NARROW) else 0 for _k, _l, w, narrow in COLUMNS]
-    if width < NARROW:
-        widths[6] = 12  # account
     shown = sum(1 for w in widths if w)
-    fixed = sum(w for i, w in enumerate(widths) if i not in (PATH, MODEL)) + shown  # + gaps
-    spare = max(16, width - fixed)
-    widths[PATH] = max(8, min(40, spare * 2 // 5))
-    widths[MODEL] = max(8, spare - widths[PATH])
+    fixed = sum(w for i, w in enumerate(widths) if i not in (PATH, MODEL, ACCOUNT)) + shown + 1
+    spare = max(28, width - fixed)  # + gaps and the left margin
+    widths[ACCOUNT] = max(10, min(24, spare // 4))
+    widths[PATH] = max(8, min(40, (spare - widths[ACCOUNT]) * 2 // 5))
+    widths[MODEL] = max(8, spare - widths[ACCOUNT] - widths[PATH])
     return widths
 
 
-def _fit(text: str, width: int) -> str:
+def _cell(text: str, width: int, style: Style, fill: Style) -> list[Segment]:
+    """One cell: the text in its style, the padding in the row's (badges stay short)."""
     if len(text) > width:
-        return text[: width - 1] + "…"
-    return text.ljust(width)
+        return [Segment(text[: width - 1] + "…", style), Segment(" ", fill)]
+    return [Segment(text, style), Segment(" " * (width - len(text) + 1), fill)]
 
 
 class TrafficTable(ScrollView, can_focus=True):
@@ -282,8 +283,7 @@ class TrafficTable(ScrollView, can_focus=True):
         segments = [Segment(" ", fill)]
         for (text, style), width in zip(cells, self._widths, strict=True):
             if width:
-                segments.append(Segment(_fit(text, width), style))
-                segments.append(Segment(" ", fill))
+                segments += _cell(text, width, style, fill)
         strip = Strip(segments)
         return strip.extend_cell_length(self._layout_width, fill).crop(0, self._layout_width)
 
