@@ -225,7 +225,9 @@ def make_edge_middleware(ctx: ProxyContext, monitor: MonitorHooks | None = None)
             raise
         finally:
             if record is not None:
-                finish(request, record, status, response)
+                # Finished on the loop's next turn, once aiohttp has written the response,
+                # not on the way to it: the record's work stays off the latency path.
+                asyncio.get_running_loop().call_soon(finish, request, record, status, response)
 
     return edge
 

@@ -12,6 +12,9 @@ from functools import lru_cache
 from random import getrandbits
 from typing import Any
 
+import aiohttp
+from yarl import URL
+
 from proxy import jsoncodec
 from proxy.accounts.model import Account, QuotaInfo
 from proxy.errors import UpstreamError, UpstreamErrorKind
@@ -45,6 +48,7 @@ class AntigravityClient:
         self._tokens = tokens
         self._save = save
         self._project_failed: dict[str, float] = {}
+        self._timeouts: dict[tuple[float, bool], aiohttp.ClientTimeout] = {}
 
     # -- request plumbing -------------------------------------------------------------
 
@@ -65,10 +69,10 @@ class AntigravityClient:
         token = await self._tokens.ensure_token(account)
         endpoints = self._sessions.config.upstream.antigravity_endpoints
         session = self._sessions.get("antigravity")
-        timeout = self._sessions.timeout(stream)
+        timeout = self._timeout(stream)
         last: UpstreamError | None = None
         for endpoint in endpoints:
-            url = f"{endpoint}:{method}"
+            url = _url(endpoint, method)
             with_project = True
             for _ in range(2):
                 try:
@@ -87,6 +91,14 @@ class AntigravityClient:
             log.info("endpoint %s failed (%s); trying the next", endpoint, last.kind.value)
         assert last is not None
         raise last
+
+    def _timeout(self, stream: bool) -> aiohttp.ClientTimeout:
+        """The per-attempt timeout, rebuilt only when `proxy.request_timeout` changes."""
+        key = (self._sessions.request_timeout, stream)
+        cached = self._timeouts.get(key)
+        if cached is None:
+            cached = self._timeouts[key] = self._sessions.timeout(stream)
+        return cached
 
     def _envelope(self, account: Account, model: str, request: dict[str, Any]) -> bytes:
         return jsoncodec.dumps({
@@ -179,6 +191,12 @@ class AntigravityClient:
         account.quota = quota
         account.quota_fetched_at = now
         return quota
+
+
+@lru_cache(maxsize=64)
+def _url(endpoint: str, method: str) -> URL:
+    """`<endpoint>:<method>` parsed once (aiohttp would parse the string on every call)."""
+    return URL(f"{endpoint}:{method}")
 
 
 def _uuid4() -> str:

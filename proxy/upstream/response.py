@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 import aiohttp.payload
+from yarl import URL
 
 from proxy import jsoncodec
 from proxy.errors import UpstreamError, UpstreamErrorKind
@@ -50,7 +51,7 @@ class SlicedPayload(aiohttp.payload.BytesPayload):
             await writer.write(view[pos : min(pos + SEND_SLICE, end)])
 
 
-async def send(session: aiohttp.ClientSession, url: str, body: bytes, headers: Mapping[str, str],
+async def send(session: aiohttp.ClientSession, url: str | URL, body: bytes, headers: Mapping[str, str],
                *, proxy: str | None, timeout: aiohttp.ClientTimeout) -> aiohttp.ClientResponse:
     """POST; returns the open 2xx response (caller releases it) or raises UpstreamError."""
     data: bytes | SlicedPayload = SlicedPayload(body) if len(body) > SLICED_BODY else body
@@ -208,6 +209,9 @@ class ChunkStream:
         self.close()
 
 
+_TEXT_KEYS = frozenset({"text", "thought", "thoughtSignature"})  # a plain text part (joinable)
+
+
 def collect(chunks: list[dict[str, Any]]) -> dict[str, Any]:
     """Fold streamed chunks into one GenerateContentResponse: adjacent text parts of the
     same kind (thought or not) are joined; signatures, calls and usage are kept."""
@@ -226,8 +230,8 @@ def collect(chunks: list[dict[str, Any]]) -> dict[str, Any]:
                     cand_out[key] = value
             for part in (cand.get("content") or {}).get("parts") or ():
                 prev = parts[-1] if parts else None
-                if (prev is not None and "text" in part and "text" in prev and set(part) <= {"text", "thought", "thoughtSignature"}
-                        and set(prev) <= {"text", "thought", "thoughtSignature"}
+                if (prev is not None and "text" in part and "text" in prev and part.keys() <= _TEXT_KEYS
+                        and prev.keys() <= _TEXT_KEYS
                         and bool(part.get("thought")) == bool(prev.get("thought")) and "thoughtSignature" not in prev):
                     prev["text"] += part["text"]
                     if "thoughtSignature" in part:
