@@ -298,3 +298,16 @@ async def test_clicking_a_row_selects_it_and_turns_follow_off(home) -> None:
         await pilot.pause()
         assert isinstance(app.screen, DetailScreen)
         assert app.screen.record.id == list(pane.records)[2]
+
+
+async def test_theme_change_repaints_rows_in_the_new_palette(home) -> None:
+    app = DemoApp()
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        table = app.query_one(TrafficTable)
+        table.move_cursor(0)
+        dark = segment_style(table, 2, "200")
+        await pilot.press("t")
+        await pilot.pause()
+        light = segment_style(table, 2, "200")
+        assert dark.bgcolor != light.bgcolor
