@@ -130,11 +130,17 @@ class ChunkStream:
             raise transport_error(exc, "upstream stream") from None
         self._done = True
         self._resp.release()  # fully read: the connection goes back to the pool
-        for ev in self._parser.feed(data):
-            self._event(ev.data)
-        tail = len(self._pending)
-        for ev in self._parser.close():
-            self._event(ev.data)
+        plain = _plain_events(data)
+        if plain is not None:
+            for payload in plain:
+                self._event(payload)
+            tail = len(self._pending)
+        else:
+            for ev in self._parser.feed(data):
+                self._event(ev.data)
+            tail = len(self._pending)
+            for ev in self._parser.close():
+                self._event(ev.data)
         chunks, self._pending = self._pending, []
         self.chunks += len(chunks)
         # As when iterating: an answer that never finished is an error, unless its last
@@ -174,15 +180,16 @@ class ChunkStream:
             if not self.finished and not self._pending:
                 raise UpstreamError(UpstreamErrorKind.TRANSPORT, 0, "upstream stream ended before the answer was complete")
 
-    def _event(self, data: str) -> None:
-        if not data or data == "[DONE]":
+    def _event(self, data: str | bytes) -> None:
+        if not data or data == "[DONE]" or data == b"[DONE]":
             return
         try:
             obj = jsoncodec.loads(data)
         except ValueError:
             self.close()
+            raw = data if isinstance(data, bytes) else data.encode()
             raise UpstreamError(UpstreamErrorKind.SERVER, 200, "upstream sent a malformed stream event",
-                                body=data[:2000].encode()) from None
+                                body=raw[:2000]) from None
         if not isinstance(obj, dict):
             return
         if self._unwrap and "response" in obj:
@@ -207,6 +214,23 @@ class ChunkStream:
 
     async def aclose(self) -> None:
         self.close()
+
+
+def _plain_events(data: bytes) -> list[bytes] | None:
+    """The payloads of a whole body in the plain form upstreams send (`data: <json>`
+    events, each ended by a blank line, LF only), split without the general parser;
+    None for anything else (CR, BOM, comments, other fields, multi-line data, an
+    unterminated last event), which the full SSE parser handles."""
+    if not data.endswith(b"\n\n") or b"\r" in data or data.startswith(b"\xef\xbb\xbf"):
+        return None
+    out: list[bytes] = []
+    for block in data.split(b"\n\n"):
+        if not block:
+            continue
+        if not block.startswith(b"data:") or b"\n" in block:
+            return None
+        out.append(block[6:] if block[5:6] == b" " else block[5:])
+    return out
 
 
 _TEXT_KEYS = frozenset({"text", "thought", "thoughtSignature"})  # a plain text part (joinable)

@@ -208,3 +208,25 @@ async def test_envelope_request_ids_are_distinct_uuid4(harness: Harness):
         assert rid.startswith("agent-")
         parsed = uuid.UUID(rid.removeprefix("agent-"))
         assert parsed.version == 4 and parsed.variant == uuid.RFC_4122 and str(parsed) == rid[6:]
+
+
+async def test_non_stream_answer_in_any_sse_form_is_the_same(harness: Harness):
+    """The plain form (`data: …` + blank line) is split quickly; CRLF, comments, event
+    fields and multi-line data go through the full parser: same answer either way."""
+    acc = harness.add_antigravity("a")
+    plain = _sse(_text("one "), _text("two", "STOP"))
+    odd = [b": keep-alive\r\n\r\n", plain[0].replace(b"\n", b"\r\n"), b"event: message\n" + plain[1]]
+    answers = []
+    for events in (plain, odd):
+        harness.fake.script("generate", replies.Reply(events=events))
+        answers.append(await harness.dispatcher.antigravity.generate(acc, "gemini-2.5-pro", REQ))
+    assert answers[0] == answers[1]
+    assert answers[0]["candidates"][0]["content"]["parts"] == [{"text": "one two"}]
+
+
+async def test_non_stream_answer_with_a_malformed_event_is_a_server_error(harness: Harness):
+    acc = harness.add_antigravity("a")
+    harness.fake.script("generate", replies.Reply(events=[b"data: {not json\n\n"]))
+    with pytest.raises(UpstreamError) as info:
+        await harness.dispatcher.antigravity.generate(acc, "gemini-2.5-pro", REQ)
+    assert info.value.kind is UpstreamErrorKind.SERVER and info.value.body == b"{not json"
