@@ -47,7 +47,16 @@ class StatusHeader(Widget):
         yield Static(id="status-line-1", classes="status-line")
         yield Static(id="status-line-2", classes="status-line")
 
+    def on_mount(self) -> None:
+        # colours are baked into the lines: repaint in the new palette once it applies
+        self.app.theme_changed_signal.subscribe(
+            self, lambda _theme: self.call_after_refresh(self._reshow)
+        )
+
     def on_resize(self, _event: Resize) -> None:
+        self._reshow()
+
+    def _reshow(self) -> None:
         if self._status is not None:
             self._shown = [None, None]
             self.show(self._status)
@@ -87,7 +96,7 @@ class StatusHeader(Widget):
         return text
 
     def _style(self, cls: str) -> Style:
-        return self.get_component_rich_style(cls, partial=True)
+        return self.get_component_rich_style(cls)  # full: alpha colours blended
 
 
 def _state(st: Any, full: bool) -> list[Item]:
@@ -115,12 +124,18 @@ def _totals(st: Any, full: bool) -> list[Item]:
     if not full:
         tokens = f"{units.count(st.input_tokens)}↑ {units.count(st.output_tokens)}↓"
     return [
-        [("accounts " if full else "acc ", "muted"), (f"{st.accounts_active}/{st.accounts_total}", "")],
+        [
+            ("accounts " if full else "acc ", "muted"),
+            (f"{st.accounts_active}/{st.accounts_total}", ""),
+        ],
         [("requests " if full else "req ", "muted"), (units.count(st.requests), "")],
         [
             ("errors " if full else "err ", "muted"),
             (f"{units.count(st.errors)} ({units.percent(st.errors, st.requests)})", ""),
         ],
         [("tokens " if full else "tok ", "muted"), (tokens, "")],
-        [("uptime " if full else "up ", "muted"), (units.span(st.uptime_s) if st.running else "—", "")],
+        [
+            ("uptime " if full else "up ", "muted"),
+            (units.span(st.uptime_s) if st.running else "—", ""),
+        ],
     ]

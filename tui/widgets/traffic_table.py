@@ -254,7 +254,7 @@ class TrafficTable(ScrollView, can_focus=True):
     def style_for(self, css_class: str) -> Style:
         style = self._styles.get(css_class)
         if style is None:
-            style = self.rich_style + self.get_component_rich_style(css_class, partial=True)
+            style = self.get_component_rich_style(css_class)  # full: alpha colours blended
             self._styles[css_class] = style
         return style
 
