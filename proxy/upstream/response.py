@@ -217,17 +217,21 @@ class ChunkStream:
 
 
 def _plain_events(data: bytes) -> list[bytes] | None:
-    """The payloads of a whole body in the plain form upstreams send (`data: <json>`
-    events, each ended by a blank line, LF only), split without the general parser;
-    None for anything else (CR, BOM, comments, other fields, multi-line data, an
-    unterminated last event), which the full SSE parser handles."""
-    if not data.endswith(b"\n\n") or b"\r" in data or data.startswith(b"\xef\xbb\xbf"):
+    """The payloads of a whole body in the plain form upstreams send (one-line `data:`
+    events, each ended by a blank line, all LF or all CRLF as Google sends them), split
+    without the general parser; None for anything else (BOM, comments, other fields,
+    multi-line data, mixed line ends, an unterminated last event): the full SSE parser."""
+    if data.endswith(b"\r\n\r\n"):
+        sep = b"\r\n\r\n"
+    elif data.endswith(b"\n\n") and b"\r" not in data:
+        sep = b"\n\n"
+    else:
         return None
     out: list[bytes] = []
-    for block in data.split(b"\n\n"):
+    for block in data.split(sep):
         if not block:
             continue
-        if not block.startswith(b"data:") or b"\n" in block:
+        if not block.startswith(b"data:") or b"\n" in block or b"\r" in block:
             return None
         out.append(block[6:] if block[5:6] == b" " else block[5:])
     return out

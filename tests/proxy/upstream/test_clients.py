@@ -215,12 +215,13 @@ async def test_non_stream_answer_in_any_sse_form_is_the_same(harness: Harness):
     fields and multi-line data go through the full parser: same answer either way."""
     acc = harness.add_antigravity("a")
     plain = _sse(_text("one "), _text("two", "STOP"))
-    odd = [b": keep-alive\r\n\r\n", plain[0].replace(b"\n", b"\r\n"), b"event: message\n" + plain[1]]
+    crlf = [e.replace(b"\n", b"\r\n") for e in plain]  # as Google sends it
+    odd = [b": keep-alive\r\n\r\n", crlf[0], b"event: message\n" + plain[1]]
     answers = []
-    for events in (plain, odd):
+    for events in (plain, crlf, odd):
         harness.fake.script("generate", replies.Reply(events=events))
         answers.append(await harness.dispatcher.antigravity.generate(acc, "gemini-2.5-pro", REQ))
-    assert answers[0] == answers[1]
+    assert answers[0] == answers[1] == answers[2]
     assert answers[0]["candidates"][0]["content"]["parts"] == [{"text": "one two"}]
 
 
