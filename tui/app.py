@@ -97,7 +97,9 @@ class AgproxyApp(App[None]):
     def main_query(self, selector: Any, expect_type: Any = None) -> Any:
         """query_one on the main screen (App.query_one looks at the *active* screen,
         which may be a dialog, the help or a request detail)."""
-        screen = self.screen_stack[0] if self.screen_stack else self.screen
+        if not self.screen_stack:  # tearing down: a timer may still fire once
+            raise NoMatches(f"no screen to query for {selector!r}")
+        screen = self.screen_stack[0]
         if expect_type is None:
             return screen.query_one(selector)
         return screen.query_one(selector, expect_type)
