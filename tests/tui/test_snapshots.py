@@ -13,16 +13,19 @@ def test_traffic_tab(snap_compare, home, size) -> None:
     assert snap_compare(DemoApp(), terminal_size=size)
 
 
-def test_accounts_tab(snap_compare, home) -> None:
-    assert snap_compare(DemoApp(), press=["2"], terminal_size=(120, 40))
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_accounts_tab(snap_compare, home, size) -> None:
+    assert snap_compare(DemoApp(), press=["2"], terminal_size=size)
 
 
-def test_settings_tab(snap_compare, home) -> None:
-    assert snap_compare(DemoApp(), press=["3"], terminal_size=(80, 24))
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_settings_tab(snap_compare, home, size) -> None:
+    assert snap_compare(DemoApp(), press=["3"], terminal_size=size)
 
 
-def test_connect_tab(snap_compare, home) -> None:
-    assert snap_compare(DemoApp(), press=["4"], terminal_size=(120, 40))
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_connect_tab(snap_compare, home, size) -> None:
+    assert snap_compare(DemoApp(), press=["4"], terminal_size=size)
 
 
 def test_request_detail(snap_compare, home) -> None:
