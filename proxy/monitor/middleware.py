@@ -17,6 +17,7 @@ from aiohttp import web
 
 from proxy.context import CANONICAL_PATH, RECORD
 from proxy.errors import protocol_for_path
+from proxy.redact import redact_headers
 from proxy.server.exchange import BODY_HEAD, BodyHead
 
 # Not proxied traffic: health checks, Claude Code telemetry, pre-connect probes.
@@ -50,7 +51,9 @@ def make_hooks(ctx: Any) -> MonitorHooks:
             protocol=protocol_for_path(path, headers).value,
             client=request.remote or "",
             user_agent=headers.get("User-Agent", ""),
-            headers=headers,
+            # redacted into the record by finish(), after the response is out: the copy
+            # costs the request nothing on its way (the record shows them once finished)
+            headers=None,
             body=None,
         )
         request[RECORD] = record
@@ -62,6 +65,8 @@ def make_hooks(ctx: Any) -> MonitorHooks:
         monitor = ctx.monitor
         if monitor is None:
             return
+        if monitor.settings.enabled and not record.request_headers:
+            record.request_headers = redact_headers(request.headers)
         if monitor.settings.capture_bodies != "off":
             # the body the handler read (aiohttp caches it); never read it here.
             # A large body is not kept: read_json left its head instead.
