@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 
+from proxy.humanize import duration
+
 
 def count(n: float) -> str:
     """12, 1.2k, 34k, 1.2M."""
@@ -21,15 +23,8 @@ def count(n: float) -> str:
 
 
 def span(seconds: float) -> str:
-    """A duration for people: 45s, 12m05s, 3h02m, 2d04h."""
-    s = max(0, int(seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    if s < 86400:
-        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
-    return f"{s // 86400}d{(s % 86400) // 3600:02d}h"
+    """A duration for people: 45s, 12m05s, 3h02m, 2d04h (the CLI writes them alike)."""
+    return duration(seconds)
 
 
 def millis(ms: float) -> str:

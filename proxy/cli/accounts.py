@@ -15,6 +15,7 @@ from proxy.accounts.importers import export_accounts, import_path
 from proxy.accounts.model import Account, AccountKind, AccountState
 from proxy.accounts.store import AccountStore
 from proxy.config.model import Config, ConfigError
+from proxy.humanize import duration
 from proxy.paths import Paths, resolve_paths
 
 PROG = "agproxy accounts"
@@ -120,30 +121,19 @@ def _secret_arg(value: str) -> str:
     return sys.stdin.readline().strip() if value == "-" else value.strip()
 
 
-def human_duration(seconds: float) -> str:
-    s = int(max(0, seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    if s < 86400:
-        return f"{s // 3600}h{s % 3600 // 60:02d}m"
-    return f"{s // 86400}d{s % 86400 // 3600}h"
-
-
 def describe_state(acc: Account, now: float) -> str:
     state = acc.effective_state(now)
     text = state.value
     if state is AccountState.COOLING:
-        text += f" (in {human_duration(acc.cooling_until() - now)})"
+        text += f" (in {duration(acc.cooling_until() - now)})"
     elif state is AccountState.VERIFICATION_REQUIRED:
-        text += f" (retry in {human_duration(acc.state_until - now)})"
+        text += f" (retry in {duration(acc.state_until - now)})"
     if state not in (AccountState.ACTIVE, AccountState.COOLING) and acc.state_reason:
         text += f": {acc.state_reason[:80]}"
     cooling = {m: t for m, t in acc.cooldowns.items() if t > now and m != "*"}
     if cooling:
         text += "; cooling " + ", ".join(
-            f"{m} in {human_duration(t - now)}" for m, t in sorted(cooling.items())
+            f"{m} in {duration(t - now)}" for m, t in sorted(cooling.items())
         )
     return text
 
@@ -153,13 +143,13 @@ def quota_lines(acc: Account, now: float) -> list[str]:
         return []
     if not acc.quota:
         return ["    quota: unknown (never fetched; run `agproxy accounts refresh`)"]
-    lines = [f"    quota (data {human_duration(now - acc.quota_fetched_at)} old):"]
+    lines = [f"    quota (data {duration(now - acc.quota_fetched_at)} old):"]
     for model, q in sorted(acc.quota.items()):
         pct = "?" if q.remaining_fraction is None else f"{q.remaining_fraction * 100:.0f}%"
         reset = ""
         if q.reset_time is not None:
             reset = (
-                f", resets in {human_duration(q.reset_time - now)}"
+                f", resets in {duration(q.reset_time - now)}"
                 if q.reset_time > now
                 else ", reset due"
             )
