@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Self
 from typing import Protocol as TypingProtocol
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from proxy import jsoncodec
 from proxy.context import CTX, RECORD, ProxyContext, request_key
@@ -55,7 +55,12 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     capture (`capture_head`). Small bodies stay cached by aiohttp (`request.read()`)."""
     try:
         length = request.content_length
-        if length is not None and length > LARGE_BODY:
+        # (a compressed body's length is not its decompressed size: aiohttp's own read)
+        if (
+            length is not None
+            and length > LARGE_BODY
+            and hdrs.CONTENT_ENCODING not in request.headers
+        ):
             raw: bytes | bytearray = await _read_large(request, length)
         else:
             raw = await request.read()

@@ -103,3 +103,23 @@ async def test_large_openai_data_uri_becomes_inline_data(e2e: E2E) -> None:
     [sent] = e2e.gemini_requests()
     parts = sent["contents"][0]["parts"]
     assert {"inlineData": {"mimeType": "image/png", "data": image}} in parts
+
+
+async def test_large_gzip_body_is_decompressed(e2e: E2E) -> None:
+    import gzip
+    import random
+
+    body = big_gemini_body(1024)
+    noise = random.Random(7).randbytes(2 * 1024 * 1024)  # base64 of noise stays large gzipped
+    body["contents"][0]["parts"][1]["inlineData"]["data"] = base64.b64encode(noise).decode()
+    raw = jsoncodec.dumps(body)
+    packed = gzip.compress(raw, compresslevel=1)
+    assert len(packed) > LARGE_BODY  # the declared (compressed) length takes the large path
+    headers = {**e2e.auth_headers(), "Content-Type": "application/json", "Content-Encoding": "gzip"}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(e2e.url + GEMINI_PATH, data=packed, headers=headers) as resp,
+    ):
+        assert resp.status == 200, await resp.text()
+    [sent] = e2e.gemini_requests()
+    assert sent["contents"] == body["contents"]
