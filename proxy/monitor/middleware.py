@@ -2,9 +2,8 @@
 request arrives, finished when the handler returns.
 
 `make_hooks(ctx)` gives the app's one edge middleware (proxy/server/middlewares.py) a
-`begin` and a `finish` to call inline, so the monitor costs no coroutine frame of its
-own per request; `make_middleware(ctx)` wraps the same two as a standalone aiohttp
-middleware."""
+`begin`, a `finish` and a `failed` to call inline, so the monitor costs no coroutine
+frame of its own per request."""
 
 from __future__ import annotations
 
@@ -15,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from proxy.context import CANONICAL_PATH, RECORD
+from proxy.context import RECORD
 from proxy.errors import protocol_for_path
 from proxy.redact import redact_headers
 from proxy.server.exchange import BODY_HEAD, BodyHead
@@ -80,31 +79,6 @@ def make_hooks(ctx: Any) -> MonitorHooks:
         )
 
     return MonitorHooks(begin, finish, failure_status)
-
-
-def make_middleware(ctx: Any):
-    """The hooks as a standalone aiohttp middleware (the app itself calls them inline)."""
-    hooks = make_hooks(ctx)
-
-    @web.middleware
-    async def monitor_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-        path = request.get(CANONICAL_PATH) or request.path
-        record = hooks.begin(request, path)
-        if record is None:
-            return await handler(request)
-        status = 0
-        response = None
-        try:
-            response = await handler(request)
-            status = response.status
-            return response
-        except BaseException as exc:
-            status = failure_status(record, exc)
-            raise
-        finally:
-            hooks.finish(request, record, status, response)
-
-    return monitor_middleware
 
 
 def failure_status(record: Any, exc: BaseException) -> int:
