@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import contextlib
-import secrets
 import time
+from random import getrandbits
 from typing import Any
 
 from aiohttp import web
@@ -36,7 +36,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
         session_key=request.headers.get("X-Claude-Code-Session-Id"),
     )
     record = exchange.note_call(request, call, upstream)
-    message_id = "msg_" + secrets.token_hex(12)
+    message_id = f"msg_{getrandbits(96):024x}"  # an id, not a secret: no getrandom() syscall
     include_thinking = bool(call.options.get("thinking", True))
     if call.stream:
         encoder = anthropic_stream.AnthropicStreamEncoder(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import secrets
 import time
+from random import getrandbits
 
 from aiohttp import web
 
@@ -51,7 +51,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     upstream = exchange.upstream_model_for(ctx, body.get("model"))
     call = openai_chat.to_gemini(body, upstream_model=upstream, signatures=ctx.signatures)
     record = exchange.note_call(request, call, upstream)
-    completion_id = "chatcmpl-" + secrets.token_hex(12)
+    completion_id = f"chatcmpl-{getrandbits(96):024x}"  # an id, not a secret: no getrandom() syscall
     created = int(time.time())
     if call.stream:
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
@@ -91,7 +91,7 @@ async def responses(request: web.Request) -> web.StreamResponse:
         body, upstream_model=upstream, store=ctx.responses, signatures=ctx.signatures
     )
     record = exchange.note_call(request, call, upstream)
-    response_id = "resp_" + secrets.token_hex(16)
+    response_id = f"resp_{getrandbits(128):032x}"
     created = int(time.time())
     opts = call.options
     store = ctx.responses if opts.get("store", True) else None

@@ -84,6 +84,9 @@ class UpstreamSessions:
         # raise_for_status stays off: every non-2xx is classified by hints.classify.
         return aiohttp.ClientSession(
             connector=connector,
+            # No cookies: an API proxy must not carry one account's cookies into another's
+            # calls, and the jar's per-call filtering and response parsing are wasted work.
+            cookie_jar=aiohttp.DummyCookieJar(),
             timeout=self.timeout(),
             auto_decompress=True,
             trust_env=False,
