@@ -18,6 +18,7 @@ from proxy.protocols.common import SSE_KEEPALIVE_COMMENT
 from proxy.protocols.tokens import estimate_tokens
 from proxy.server import exchange
 from proxy.upstream import zai
+from proxy.upstream.sse import SSEParser
 
 PROTOCOL = Protocol.ANTHROPIC
 
@@ -142,9 +143,12 @@ async def _via_zai(request: web.Request, body: dict[str, Any]) -> web.StreamResp
     await response.prepare(request)
     if record is not None:
         record.mark_first_byte()
+    usage = ZaiStreamUsage() if record is not None else None
     try:
         async for chunk in upstream.chunks():
             await response.write(chunk)
+            if usage is not None:
+                usage.feed(chunk)
     except UpstreamError as exc:
         if record is not None:
             record.error = exc.message
@@ -160,9 +164,37 @@ async def _via_zai(request: web.Request, body: dict[str, Any]) -> web.StreamResp
             await response.write(frame)
     except ConnectionError:
         upstream.close()
+    if usage is not None:
+        usage.note(record)
     with contextlib.suppress(ConnectionError):
         await response.write_eof()
     return response
+
+
+class ZaiStreamUsage:
+    """Token counts from a relayed Anthropic stream (`message_start` carries the input
+    side, `message_delta` the output), so the monitor sees them; the bytes themselves
+    go to the client untouched."""
+
+    def __init__(self) -> None:
+        self._parser = SSEParser()
+        self.usage: dict[str, int] = {}
+
+    def feed(self, chunk: bytes) -> None:
+        for event in self._parser.feed(chunk):
+            if event.event not in ("message_start", "message_delta"):
+                continue
+            with contextlib.suppress(ValueError, TypeError, AttributeError):
+                data = jsoncodec.loads(event.data)
+                found = (data.get("message") or {}).get("usage") if event.event == "message_start" else data.get("usage")
+                if isinstance(found, dict):
+                    self.usage.update({k: v for k, v in found.items() if isinstance(v, int)})
+
+    def note(self, record: Any) -> None:
+        cached = self.usage.get("cache_read_input_tokens", 0)
+        record.input_tokens = self.usage.get("input_tokens", 0) + cached
+        record.output_tokens = self.usage.get("output_tokens", 0)
+        record.cached_tokens = cached
 
 
 def _attempt(record: Any, status: int, started: float, error: str) -> None:

@@ -63,6 +63,8 @@ async def test_exclusive_stream_through_the_sdk_helper(e2e_factory: E2EFactory) 
         "zai",
         "glm-4.5-air",
     )
+    # tokens read from the relayed stream's message_start / message_delta
+    assert (record.input_tokens, record.output_tokens) == (10, 5)
 
 
 async def test_exclusive_starts_without_any_account(e2e_factory: E2EFactory) -> None:
