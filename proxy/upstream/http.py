@@ -78,7 +78,11 @@ class UpstreamSessions:
         if url.startswith(("socks5://", "socks5h://", "socks4://")):
             from aiohttp_socks import ProxyConnector  # only needed with a socks proxy
 
-            connector = ProxyConnector.from_url(url, limit=256, keepalive_timeout=30, rdns=url.startswith("socks5h://"))
+            # socks5h:// (the proxy resolves names) is socks5 with remote DNS to python-socks,
+            # which does not know the scheme itself.
+            rdns = url.startswith("socks5h://")
+            plain = "socks5://" + url.removeprefix("socks5h://") if rdns else url
+            connector = ProxyConnector.from_url(plain, limit=256, keepalive_timeout=30, rdns=rdns)
         else:
             connector = aiohttp.TCPConnector(limit=256, ttl_dns_cache=300, keepalive_timeout=30)
         # raise_for_status stays off: every non-2xx is classified by hints.classify.

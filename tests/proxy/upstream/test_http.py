@@ -57,3 +57,34 @@ async def test_one_session_per_kind():
         assert sessions.get("antigravity") is not sessions.get("zai")
     finally:
         await sessions.close()
+
+
+async def test_socks5_proxy_carries_upstream_traffic(harness: Harness):
+    """A name only the SOCKS5 proxy can resolve: the call works only through it."""
+    from tests.fakes.socks5 import Socks5Proxy
+
+    fake_port = int(harness.fake.url.rsplit(":", 1)[1])
+    async with Socks5Proxy(hosts={"upstream.internal": ("127.0.0.1", fake_port)}) as socks:
+        cfg = harness.config
+        cfg.upstream.antigravity_endpoints = ["http://upstream.internal/a/v1internal"]
+        cfg.upstream.proxy_url = socks.url
+        harness.sessions.apply(cfg)
+        acc = harness.add_antigravity("a")
+        resp = await harness.dispatcher.antigravity.generate(acc, "gemini-2.5-pro", REQ)
+        assert resp["candidates"][0]["content"]["parts"][0]["text"] == "echo: via proxy"
+        assert ("upstream.internal", 80) in socks.connects
+
+
+async def test_socks5_with_local_dns_carries_upstream_traffic(harness: Harness):
+    from tests.fakes.socks5 import Socks5Proxy
+
+    fake_port = int(harness.fake.url.rsplit(":", 1)[1])
+    async with Socks5Proxy() as socks:
+        cfg = harness.config
+        cfg.upstream.antigravity_endpoints = [f"{harness.fake.url}/a/v1internal"]
+        cfg.upstream.proxy_url = socks.url.replace("socks5h://", "socks5://")
+        harness.sessions.apply(cfg)
+        acc = harness.add_antigravity("a")
+        resp = await harness.dispatcher.antigravity.generate(acc, "gemini-2.5-pro", REQ)
+        assert resp["candidates"][0]["content"]["parts"][0]["text"] == "echo: via proxy"
+        assert socks.connects == [("127.0.0.1", fake_port)]
