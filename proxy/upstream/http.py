@@ -9,24 +9,32 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from typing import Literal
 
 import aiohttp
 
 from proxy.config.model import Config
+from proxy.upstream.fastclient import FastClient
 
 log = logging.getLogger(__name__)
 
 UpstreamKind = Literal["antigravity", "gemini", "zai", "oauth"]
 KINDS: tuple[UpstreamKind, ...] = ("antigravity", "gemini", "zai", "oauth")
+# The kinds whose calls may go through the lean HTTP/1.1 client (response.send's callers).
+FAST_KINDS = frozenset({"antigravity", "gemini"})
 
 
 class UpstreamSessions:
     """Sessions are created lazily (they need a running loop) and reused for the
     life of the service so TLS connections are pooled."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, fast: bool | None = None) -> None:
         self._config = config
+        # The one switch for the lean client (fastclient.py), used without an outbound proxy
+        # only; AGPROXY_LEAN_UPSTREAM=0 turns it off (aiohttp for everything, as before).
+        self.fast = os.environ.get("AGPROXY_LEAN_UPSTREAM", "1") != "0" if fast is None else fast
+        self._fast: dict[str, FastClient] = {}
         self._proxy_url = config.upstream.proxy_url
         self._sessions: dict[str, aiohttp.ClientSession] = {}
         self._retired: list[aiohttp.ClientSession] = []
@@ -72,6 +80,18 @@ class UpstreamSessions:
             self._sessions[kind] = session
         return session
 
+    def client(self, kind: UpstreamKind) -> aiohttp.ClientSession | FastClient:
+        """What `response.send()` posts with: the lean client when it is on and no outbound
+        proxy is configured (proxies, socks included, stay with aiohttp), else the session."""
+        if not self.fast or self._proxy_url or kind not in FAST_KINDS:
+            return self.get(kind)
+        if self._closed:
+            raise RuntimeError("upstream sessions are closed")
+        fc = self._fast.get(kind)
+        if fc is None:
+            fc = self._fast[kind] = FastClient()
+        return fc
+
     def _new_session(self) -> aiohttp.ClientSession:
         url = self._proxy_url
         connector: aiohttp.BaseConnector
@@ -110,4 +130,7 @@ class UpstreamSessions:
         self._closed = True
         sessions = [*self._sessions.values(), *self._retired]
         self._sessions, self._retired = {}, []
+        fast, self._fast = list(self._fast.values()), {}
+        for fc in fast:
+            await fc.close()
         await asyncio.gather(*(s.close() for s in sessions if not s.closed), return_exceptions=True)

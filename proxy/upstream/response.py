@@ -14,6 +14,7 @@ from yarl import URL
 
 from proxy import jsoncodec
 from proxy.errors import UpstreamError, UpstreamErrorKind
+from proxy.upstream.fastclient import FastClient, FastResponse
 from proxy.upstream.hints import classify
 from proxy.upstream.sse import SSEParser
 
@@ -51,12 +52,22 @@ class SlicedPayload(aiohttp.payload.BytesPayload):
             await writer.write(view[pos : min(pos + SEND_SLICE, end)])
 
 
-async def send(session: aiohttp.ClientSession, url: str | URL, body: bytes, headers: Mapping[str, str],
-               *, proxy: str | None, timeout: aiohttp.ClientTimeout) -> aiohttp.ClientResponse:
-    """POST; returns the open 2xx response (caller releases it) or raises UpstreamError."""
-    data: bytes | SlicedPayload = SlicedPayload(body) if len(body) > SLICED_BODY else body
+# The response either client returns: FastResponse offers the part of ClientResponse used here.
+Response = aiohttp.ClientResponse | FastResponse
+
+
+async def send(session: aiohttp.ClientSession | FastClient, url: str | URL, body: bytes, headers: Mapping[str, str],
+               *, proxy: str | None, timeout: aiohttp.ClientTimeout) -> Response:
+    """POST; returns the open 2xx response (caller releases it) or raises UpstreamError.
+    `session` is `UpstreamSessions.client(kind)`: the lean client only comes without a proxy."""
     try:
-        resp = await session.post(url, data=data, headers=headers, proxy=proxy, timeout=timeout)
+        if isinstance(session, FastClient) and proxy is None:
+            resp: Response = await session.post(url, body, headers, timeout)
+        else:
+            if isinstance(session, FastClient):
+                raise RuntimeError("the lean upstream client cannot use an outbound proxy")
+            data: bytes | SlicedPayload = SlicedPayload(body) if len(body) > SLICED_BODY else body
+            resp = await session.post(url, data=data, headers=headers, proxy=proxy, timeout=timeout)
     except (TimeoutError, aiohttp.ClientError, OSError) as exc:
         raise transport_error(exc) from None
     if resp.status >= 300:
@@ -70,7 +81,7 @@ async def send(session: aiohttp.ClientSession, url: str | URL, body: bytes, head
     return resp
 
 
-async def read_json(resp: aiohttp.ClientResponse, unwrap: bool) -> dict[str, Any]:
+async def read_json(resp: Response, unwrap: bool) -> dict[str, Any]:
     try:
         raw = await resp.read()
     except (TimeoutError, aiohttp.ClientError, OSError) as exc:
@@ -97,7 +108,7 @@ class ChunkStream:
     """Async iterator of chunk dicts over an open SSE response. Each `data:` line is
     parsed once. `aclose()` drops the connection (client gone or failover)."""
 
-    def __init__(self, resp: aiohttp.ClientResponse, unwrap: bool) -> None:
+    def __init__(self, resp: Response, unwrap: bool) -> None:
         self._resp = resp
         self._unwrap = unwrap
         self._parser = SSEParser()
