@@ -25,7 +25,7 @@ def make_cert(directory: Path) -> tuple[Path, Path]:
     """A self-signed certificate for localhost / 127.0.0.1 (it is its own CA)."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
