@@ -16,9 +16,10 @@ or `asyncio.TimeoutError`, as aiohttp raises, so callers classify them unchanged
 from __future__ import annotations
 
 import asyncio
+import collections
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import aiohttp
 from multidict import CIMultiDict
@@ -30,6 +31,7 @@ SLICED_BODY = 1024 * 1024  # bodies above this are written in slices (no joined 
 SEND_SLICE = 256 * 1024
 KEEPALIVE_S = 30.0  # an idle pooled connection older than this is closed, as aiohttp's pool does
 MAX_IDLE = 64  # idle connections kept per host
+MAX_CONNECTIONS = 256  # open connections per client, as aiohttp's connector limit
 MAX_HEAD = 64 * 1024
 _Key = tuple[str, str, int]
 
@@ -41,8 +43,9 @@ class MalformedResponse(aiohttp.ClientConnectionError):
 class _Conn(asyncio.Protocol):
     """One connection: parses the response head, hands raw body bytes to the response."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, on_gone: Callable[[], None] | None = None) -> None:
         self.loop = loop
+        self._on_gone = on_gone  # frees the client's connection slot, once
         self.transport: asyncio.Transport | None = None
         self.resp: FastResponse | None = None  # the response being received
         self.head = bytearray()
@@ -79,6 +82,7 @@ class _Conn(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
         self.transport = None
+        self.gone()
         err = exc if exc is not None else aiohttp.ServerDisconnectedError()
         if self.head_waiter is not None and not self.head_waiter.done():
             self.head_waiter.set_exception(err)
@@ -107,6 +111,12 @@ class _Conn(asyncio.Protocol):
             await self._drain
         if self.lost:
             raise aiohttp.ServerDisconnectedError()
+
+    def gone(self) -> None:
+        """This connection no longer counts against the client's limit."""
+        callback, self._on_gone = self._on_gone, None
+        if callback is not None:
+            callback()
 
     def close(self) -> None:
         if self.transport is not None:
@@ -160,8 +170,13 @@ class _Conn(asyncio.Protocol):
 class FastClient:
     """Keep-alive HTTP/1.1 POSTs; one instance per upstream kind."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_connections: int = MAX_CONNECTIONS) -> None:
         self._loop = asyncio.get_running_loop()
+        # Bounds the sockets a burst can open to an upstream (idle ones included): past
+        # the limit a request waits for a connection to come back or to close.
+        self._max = max_connections
+        self._open = 0
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._idle: dict[_Key, list[_Conn]] = {}
         self._ssl: ssl.SSLContext | None = None
         self._closed = False
@@ -182,6 +197,18 @@ class FastClient:
         conn.idle_since = time.monotonic()
         conn.received = 0
         idle.append(conn)
+        self._wake()
+
+    def _freed(self) -> None:
+        self._open -= 1
+        self._wake()
+
+    def _wake(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
 
     def _take(self, key: _Key) -> _Conn | None:
         idle = self._idle.get(key)
@@ -200,14 +227,36 @@ class FastClient:
             if self._ssl is None:
                 self._ssl = ssl.create_default_context()
             ctx = self._ssl
-        conn = _Conn(self._loop)
+        while self._open >= self._max:
+            self._close_one_idle()  # an idle socket to another host yields its place
+            waiter = self._loop.create_future()
+            self._waiters.append(waiter)
+            if timeout is None:
+                await waiter
+            else:
+                await asyncio.wait_for(waiter, timeout)
+            idle = self._take(key)
+            if idle is not None:
+                return idle
+        self._open += 1
+        conn = _Conn(self._loop, self._freed)
         coro = self._loop.create_connection(lambda: conn, host, port, ssl=ctx,
                                             server_hostname=host if ctx is not None else None)
-        if timeout is None:
-            await coro
-        else:
-            await asyncio.wait_for(coro, timeout)
+        try:
+            if timeout is None:
+                await coro
+            else:
+                await asyncio.wait_for(coro, timeout)
+        except BaseException:
+            conn.gone()  # never connected: connection_lost will not free the slot
+            raise
         return conn
+
+    def _close_one_idle(self) -> None:
+        for idle in self._idle.values():
+            if idle:
+                idle.pop(0).close()
+                return
 
     async def post(self, url: str | URL, body: bytes, headers: Mapping[str, str],
                    timeout: aiohttp.ClientTimeout) -> FastResponse:
@@ -238,7 +287,6 @@ class FastClient:
         read_t = timeout.sock_read or None
         for attempt in range(2):
             conn = self._take(key)
-            reused = conn is not None
             if conn is None:
                 try:
                     conn = await self._connect(key, connect_t)
@@ -246,6 +294,7 @@ class FastClient:
                     raise
                 except OSError as exc:
                     raise aiohttp.ClientConnectorError(_ConnKey(host, port, scheme == "https"), exc) from None  # type: ignore[arg-type]
+            reused = conn.idle_since > 0  # it came from the pool (it may have gone stale there)
             try:
                 return await self._exchange(conn, key, head, body, read_t, deadline)
             except (aiohttp.ServerDisconnectedError, ConnectionResetError, BrokenPipeError):

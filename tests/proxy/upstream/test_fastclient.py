@@ -345,3 +345,38 @@ async def test_newline_in_a_header_is_refused():
     with pytest.raises(ValueError):
         await client.post("http://127.0.0.1:9/x", b"{}", {"Authorization": "Bearer a\r\nX-Evil: 1"}, NON_STREAM)
     await client.close()
+
+
+async def test_a_burst_opens_no_more_connections_than_the_limit():
+    """Six concurrent slow requests with a limit of two: two sockets at a time, all answered."""
+    open_now = 0
+    most = 0
+
+    async def handler(reader, writer, _n):
+        nonlocal open_now, most
+        open_now += 1
+        most = max(most, open_now)
+        try:
+            while True:
+                body = await server.read_request(reader)
+                await asyncio.sleep(0.05)
+                writer.write(answer(b"ok:" + (body or b"")))
+                await writer.drain()
+        finally:
+            open_now -= 1
+
+    async with RawServer(handler) as server:
+        client = FastClient(max_connections=2)
+        try:
+
+            async def one(i: int) -> bytes:
+                resp = await client.post(server.url, b"%d" % i, {}, NON_STREAM)
+                data = await resp.read()
+                resp.release()
+                return data
+
+            answers = await asyncio.gather(*(one(i) for i in range(6)))
+            assert sorted(answers) == sorted(b"ok:%d" % i for i in range(6))
+            assert most == 2 and server.connections == 2
+        finally:
+            await client.close()
