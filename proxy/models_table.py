@@ -22,6 +22,22 @@ KNOWN_UPSTREAM_MODELS: list[str] = [
     "gpt-oss-120b-medium",
 ]
 
+# Antigravity-only ids and the public Gemini API model a Gemini API key sends instead
+# (the public API has no "-high"/"-low"/"-thinking" variants; thinking is a request
+# setting there). Any other name goes to the public API unchanged.
+GEMINI_API_MODELS: dict[str, str] = {
+    "gemini-3-pro-high": "gemini-3-pro-preview",
+    "gemini-3-pro-low": "gemini-3-pro-preview",
+    "gemini-3-flash": "gemini-3-flash-preview",
+    "gemini-2.5-flash-thinking": "gemini-2.5-flash",
+}
+
+
+def gemini_api_model(model: str) -> str:
+    """The name to send to the public Gemini API for an upstream model id."""
+    return GEMINI_API_MODELS.get(model, model)
+
+
 # (client model pattern, upstream model). `*` matches any run of characters; when
 # several match, the pattern with most non-`*` characters wins (as for model_mapping).
 DEFAULT_ROUTES: list[tuple[str, str]] = [

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from proxy.models_table import KNOWN_UPSTREAM_MODELS
+from proxy.accounts.model import AccountKind
+from proxy.models_table import GEMINI_API_MODELS, KNOWN_UPSTREAM_MODELS
 
 
 def served_models(ctx: Any) -> list[str]:
@@ -18,6 +19,9 @@ def served_models(ctx: Any) -> list[str]:
         offered = list(account.quota) or KNOWN_UPSTREAM_MODELS
         for model in offered:
             if account.serves(model):
+                names[model] = None
+        if account.kind is AccountKind.GEMINI_KEY:  # what a key really reaches
+            for model in GEMINI_API_MODELS.values():
                 names[model] = None
     if ctx.config.zai_dispatch_on:
         models = ctx.config.zai.models

@@ -7,6 +7,7 @@ from typing import Any
 
 from proxy import jsoncodec
 from proxy.accounts.model import Account
+from proxy.models_table import gemini_api_model
 from proxy.upstream.http import UpstreamSessions
 from proxy.upstream.response import ChunkStream, read_json, send
 
@@ -17,7 +18,7 @@ class GeminiApiClient:
 
     def _url(self, model: str, method: str) -> str:
         base = self._sessions.config.upstream.gemini_base_url.rstrip("/")
-        return f"{base}/v1beta/models/{model.removeprefix('models/')}:{method}"
+        return f"{base}/v1beta/models/{gemini_api_model(model.removeprefix('models/'))}:{method}"
 
     def _headers(self, account: Account, stream: bool) -> dict[str, str]:
         return {"x-goog-api-key": account.api_key, "Content-Type": "application/json",
@@ -37,7 +38,7 @@ class GeminiApiClient:
         return await read_json(resp, unwrap=False)
 
     async def count_tokens(self, account: Account, model: str, request: dict[str, Any]) -> dict[str, Any]:
-        name = f"models/{model.removeprefix('models/')}"
+        name = f"models/{gemini_api_model(model.removeprefix('models/'))}"
         body = {"generateContentRequest": {**request, "model": name}}
         s = self._sessions
         resp = await send(s.client("gemini"), self._url(model, "countTokens"), jsoncodec.dumps(body),

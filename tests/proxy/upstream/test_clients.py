@@ -111,6 +111,20 @@ async def test_gemini_api_key_client(harness: Harness):
     assert "".join(c["candidates"][0]["content"]["parts"][0]["text"] for c in chunks) == "echo: hello there"
 
 
+async def test_gemini_api_key_gets_the_public_name_of_an_antigravity_only_model(harness: Harness):
+    """`gpt-*` routes to gemini-3-pro-high by default: a Gemini API key must send the
+    public API's name for it, or Google answers 404."""
+    acc = harness.add_key("AIzaKEY1234567")
+    await harness.dispatcher.gemini.generate(acc, "gemini-3-pro-high", REQ)
+    chunks = [c async for c in await harness.dispatcher.gemini.stream(acc, "gemini-3-flash", REQ)]
+    assert chunks
+    paths = [c.path for c in harness.fake.calls("gemini")]
+    assert paths == [
+        "/v1beta/models/gemini-3-pro-preview:generateContent",
+        "/v1beta/models/gemini-3-flash-preview:streamGenerateContent",
+    ]
+
+
 async def test_refresh_invalid_grant(harness: Harness):
     harness.fake.revoked.add("rt-dead")
     with pytest.raises(UpstreamError) as exc:
