@@ -167,6 +167,8 @@ class Config:
         return cfg
 
     def get(self, dotted: str) -> Any:
+        if dotted.startswith("model_mapping."):  # client model names may hold dots
+            return self.model_mapping.get(dotted.removeprefix("model_mapping."), "")
         obj: Any = self
         for part in dotted.split("."):
             if isinstance(obj, dict):
@@ -181,10 +183,16 @@ class Config:
         """A copy with one key changed and validated. `value` may be a typed value or
         the text a user typed (`"9000"`, `"true"`, `'["http://a"]'`)."""
         data = self.to_dict()
-        parts = dotted.split(".")
-        if parts[0] == "model_mapping" and len(parts) == 2:
-            data["model_mapping"][parts[1]] = value
+        if dotted.startswith("model_mapping."):
+            # The client model is everything after the prefix (names like claude-3.5-sonnet
+            # hold dots); an empty target removes the entry.
+            client_model = dotted.removeprefix("model_mapping.")
+            if value == "":
+                data["model_mapping"].pop(client_model, None)
+            else:
+                data["model_mapping"][client_model] = value
             return Config.from_dict(data)
+        parts = dotted.split(".")
         if parts[0] == "model_mapping" and len(parts) == 1:
             data["model_mapping"] = _parse_text(value, dict) if isinstance(value, str) else value
             return Config.from_dict(data)

@@ -172,3 +172,15 @@ def test_failing_listener_does_not_undo_the_save(config_store: ConfigStore, path
     config_store.add_listener(broken)
     config_store.set("proxy.port", 9600)
     assert ConfigStore(paths).load().proxy.port == 9600
+
+
+def test_model_mapping_names_may_hold_dots_and_an_empty_target_removes_one(
+    config_store: ConfigStore, paths: Paths
+) -> None:
+    config_store.set("model_mapping.claude-3.5-sonnet", "gemini-2.5-pro")
+    config_store.set("model_mapping.gpt-*", "gemini-2.5-flash")
+    reread = ConfigStore(paths).load()
+    assert reread.model_mapping == {"claude-3.5-sonnet": "gemini-2.5-pro", "gpt-*": "gemini-2.5-flash"}
+    assert reread.get("model_mapping.claude-3.5-sonnet") == "gemini-2.5-pro"
+    config_store.set("model_mapping.claude-3.5-sonnet", "")
+    assert ConfigStore(paths).load().model_mapping == {"gpt-*": "gemini-2.5-flash"}
