@@ -233,11 +233,16 @@ class ProxyService:
         logger.info("agproxy stopped")
 
     async def _watch_config(self, every: float = CONFIG_POLL_S) -> None:
-        """`agproxy config set` from another shell hot-applies to a running proxy: one
-        stat() every couple of seconds; listeners (this service, the TUI) get the change."""
+        """`agproxy config set` and `agproxy accounts …` from another shell reach a running
+        proxy: every couple of seconds one stat() of the config file and of each account
+        file (only changed files are read); listeners (this service, the TUI) are told."""
         while True:
             await asyncio.sleep(every)
             self.store.reload_if_changed()
+            try:
+                self.accounts.load_all()
+            except OSError as exc:
+                logger.error("could not re-read the accounts folder: %s", exc)
 
     async def _housekeep(self, every: float = 30.0, quota_every: float = QUOTA_REFRESH_S) -> None:
         """Write batched account counters and short cooldowns now and then (never per

@@ -186,3 +186,33 @@ async def test_config_edited_outside_is_hot_applied_to_a_running_proxy(service_f
     finally:
         watch.cancel()
     assert (await http(port, "GET", "/v1/models", {}, b""))[0] == 401
+
+
+async def test_accounts_changed_from_another_shell_reach_a_running_proxy(service_factory) -> None:
+    """`agproxy accounts add-key` / `disable` while `agproxy serve` runs: no restart needed."""
+    import asyncio
+
+    from proxy.accounts.model import Account, AccountState
+    from proxy.accounts.store import AccountStore
+
+    service = await service_factory()
+    before = len(service.accounts)
+    outside = AccountStore(service.paths.accounts_dir)
+    outside.load_all()
+    added, _ = outside.add(Account.gemini_key("AIzaSyOUTSIDE0000000000000000000000000"))
+    watch = asyncio.ensure_future(service._watch_config(every=0.02))
+    try:
+        for _ in range(100):
+            if service.accounts.by_id(added.id) is not None:
+                break
+            await asyncio.sleep(0.02)
+        assert len(service.accounts) == before + 1
+        outside.set_disabled(added.id, True)
+        for _ in range(100):
+            acc = service.accounts.by_id(added.id)
+            if acc is not None and acc.disabled:
+                break
+            await asyncio.sleep(0.02)
+        assert service.accounts.by_id(added.id).effective_state(0) is AccountState.DISABLED
+    finally:
+        watch.cancel()
