@@ -25,6 +25,9 @@ def request_key(name: str, kind: type) -> Any:
 RECORD = request_key("agproxy.record", object)
 # request[REQUEST_ID]: the id sent back as X-Agproxy-Request-Id.
 REQUEST_ID = request_key("agproxy.request_id", str)
+# request[BODY_HEAD]: the first `monitor.max_body_kb` of a large request body, which is
+# not kept whole (proxy/server/exchange.py read_json); the monitor captures that.
+BODY_HEAD = request_key("agproxy.body_head", bytes)
 # request[CANONICAL_PATH]: the normalised path that auth and routing both decided on.
 CANONICAL_PATH = request_key("agproxy.path", str)
 

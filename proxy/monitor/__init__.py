@@ -158,7 +158,7 @@ class Monitor:
             return
         if should_capture(settings.capture_bodies, record.status, record.error):
             limit = settings.max_body_kb * 1024
-            record.request_body = capture_body(raw, limit)
+            record.request_body = capture_body(raw, limit, record.raw_body_size)
             record.response_body = capture_body(response_body, limit)
             if record.response_summary is not None:
                 record.response_summary, text = capture_summary(record.response_summary, limit)

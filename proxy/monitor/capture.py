@@ -23,8 +23,9 @@ def should_capture(mode: str, status: int, error: str) -> bool:
     return False
 
 
-def capture_body(data: bytes | str | None, limit: int) -> str:
-    """Decoded, truncated to about `limit` bytes, secrets redacted.
+def capture_body(data: bytes | str | None, limit: int, total: int | None = None) -> str:
+    """Decoded, truncated to about `limit` bytes, secrets redacted. `total` is the whole
+    body's size when `data` is only its head (large bodies are not kept whole).
 
     Redaction runs after truncation (so a 20 MiB body costs only `limit` bytes of regex
     work), which is safe because the cut never leaves the start of a token behind: a
@@ -34,11 +35,11 @@ def capture_body(data: bytes | str | None, limit: int) -> str:
         return ""
     if isinstance(data, str):
         data = data.encode("utf-8", "surrogatepass")
-    total = len(data)
+    total = max(total or 0, len(data))
     suffix = ""
     if total > limit:
         head = data[:limit]
-        if data[limit] in _TOKEN_SET:
+        if len(data) > limit and data[limit] in _TOKEN_SET:
             # the cut splits a run of token characters: drop its start, unless the run is
             # so long it is data (base64), not a credential
             stripped = head.rstrip(_TOKEN_CHARS)

@@ -14,10 +14,9 @@ from typing import Any
 
 from aiohttp import web
 
-from proxy.context import RECORD
+from proxy.context import BODY_HEAD, RECORD
 from proxy.errors import protocol_for_path
 from proxy.redact import redact_headers
-from proxy.server.exchange import BODY_HEAD, BodyHead
 
 # Not proxied traffic: health checks, Claude Code telemetry, pre-connect probes.
 _UNRECORDED = frozenset(
@@ -70,9 +69,10 @@ def make_hooks(ctx: Any) -> MonitorHooks:
             # the body the handler read (aiohttp caches it); never read it here.
             # A large body is not kept: read_json left its head instead.
             head = request.get(BODY_HEAD)
-            record.raw_body = (
-                getattr(request, "_read_bytes", None) if head is None else _usable(head, monitor)
-            )
+            if head is None:
+                record.raw_body = getattr(request, "_read_bytes", None)
+            else:
+                record.raw_body, record.raw_body_size = head, request.content_length or len(head)
         body = response.body if isinstance(response, web.Response) else None
         monitor.finish(
             record, status=status, response_body=body if isinstance(body, bytes) else None
@@ -92,14 +92,3 @@ def failure_status(record: Any, exc: BaseException) -> int:
         record.error = record.error or f"{type(exc).__name__}"
         return 500
     return 0
-
-
-def _usable(head: bytes, monitor: Any) -> bytes:
-    """A BodyHead cut for a smaller `max_body_kb` than the current one (hot-applied
-    mid-request) cannot stand in for the whole body any more: keep it as plain bytes."""
-    if (
-        isinstance(head, BodyHead)
-        and memoryview(head).nbytes <= monitor.settings.max_body_kb * 1024
-    ):
-        return bytes(head)
-    return head

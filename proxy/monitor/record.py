@@ -96,6 +96,8 @@ class RequestRecord:
     t0: float = field(default=0.0, repr=False, compare=False)
     # the raw request body until finish() decides whether to capture it (never stored)
     raw_body: bytes | None = field(default=None, repr=False, compare=False)
+    # the whole request body's size when raw_body is only its head (large bodies)
+    raw_body_size: int = field(default=0, repr=False, compare=False)
 
     @property
     def in_flight(self) -> bool:

@@ -9,13 +9,13 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Self
+from typing import Any
 from typing import Protocol as TypingProtocol
 
 from aiohttp import hdrs, web
 
 from proxy import jsoncodec
-from proxy.context import CTX, RECORD, ProxyContext, request_key
+from proxy.context import BODY_HEAD, CTX, RECORD, ProxyContext
 from proxy.dispatch import UpstreamCall
 from proxy.errors import ApiError, ErrorKind, UpstreamError
 from proxy.protocols.common import GeminiCall, StreamResult, Usage
@@ -26,7 +26,6 @@ logger = logging.getLogger(__name__)
 # Bodies above this are read into one buffer and not kept (read_json); the monitor
 # keeps only their head (request[BODY_HEAD]).
 LARGE_BODY = 1024 * 1024
-BODY_HEAD = request_key("agproxy.body_head", bytes)
 COALESCE_BYTES = 16384  # the most a burst of encoded chunks waits to be written together
 SSE_HEADERS = {
     "Content-Type": "text/event-stream; charset=utf-8",
@@ -109,28 +108,13 @@ async def _read_large(request: web.Request, length: int) -> bytearray:
 
 
 def capture_head(raw: bytearray, request: web.Request) -> bytes:
-    """What the monitor may keep of a large body: its first `monitor.max_body_kb` (+1 byte,
-    so the capture still sees where the cut falls) as `BodyHead`, whose len() is the whole
-    body's, so the capture's "truncated: N bytes" note stays right."""
+    """What the monitor may keep of a large body: its first `monitor.max_body_kb` (+1
+    byte, so the capture still sees where the cut falls). Its whole size is the request's
+    Content-Length."""
     monitor = context(request).monitor
     if monitor is None or monitor.settings.capture_bodies == "off":
         return b""
-    keep = monitor.settings.max_body_kb * 1024 + 1
-    return BodyHead(raw[:keep], len(raw)) if len(raw) > keep else bytes(raw)
-
-
-class BodyHead(bytes):
-    """The head of a large request body standing in for all of it (monitor capture only)."""
-
-    total: int
-
-    def __new__(cls, head: bytes | bytearray, total: int) -> Self:
-        obj = super().__new__(cls, head)
-        obj.total = total
-        return obj
-
-    def __len__(self) -> int:
-        return self.total
+    return bytes(raw[: monitor.settings.max_body_kb * 1024 + 1])
 
 
 def _not_json_message(raw: bytes | bytearray, exc: Exception) -> str:
