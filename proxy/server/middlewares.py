@@ -20,7 +20,7 @@ from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 from yarl import URL
 
-from proxy.context import CANONICAL_PATH, REQUEST_ID, ProxyContext, request_key
+from proxy.context import CANONICAL_PATH, RECORD, REQUEST_ID, ProxyContext, request_key
 from proxy.errors import ApiError, ErrorKind, error_response, protocol_for_path
 
 if TYPE_CHECKING:
@@ -275,5 +275,9 @@ def not_found_message(request: web.Request) -> str:
 
 
 def _error(request: web.Request, err: ApiError) -> web.Response:
+    """Every error response of the app passes here: the monitor's record gets its text."""
+    record = request.get(RECORD)
+    if record is not None and not record.error:
+        record.error = err.message
     path = request.get(CANONICAL_PATH) or request.rel_url.path
     return error_response(protocol_for_path(path, request.headers), err)

@@ -44,4 +44,5 @@ async def test_rejected_calls_are_recorded_but_not_preflights_or_health(e2e: E2E
     await e2e.records(1)
     records = e2e.service.monitor.recent(200)
     assert [(r.status, r.path) for r in records] == [(401, GEMINI_PATH)]
+    assert "missing API key" in records[0].error  # the text `agproxy logs` and the TUI show
     assert e2e.service.monitor.stats.in_flight == 0
