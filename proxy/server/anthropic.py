@@ -93,16 +93,10 @@ async def count_tokens(request: web.Request) -> web.Response:
 
 
 def _use_zai(ctx: Any, client_model: Any) -> bool:
-    config = ctx.config
-    if not config.zai_dispatch_on or not isinstance(client_model, str):
+    """SPEC §10: the dispatcher decides, from the mode and the Google accounts' state."""
+    if not ctx.config.zai_dispatch_on or not isinstance(client_model, str):
         return False
-    upstream = exchange.resolve_upstream_model(ctx, client_model)
-    now = time.time()
-    serving = (
-        [a for a in ctx.accounts.list() if a.serves(upstream)] if ctx.accounts is not None else []
-    )
-    available = any(a.is_selectable(upstream, now) for a in serving)
-    return zai.zai_should_handle(config, available, len(serving))
+    return ctx.dispatcher.use_zai(exchange.resolve_upstream_model(ctx, client_model))
 
 
 async def _via_zai(request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
