@@ -33,6 +33,27 @@ def load_capture(folder: str) -> Capture:
     return Capture(data["method"], data.get("raw_path") or data["path"], dict(data["headers"]), raw)
 
 
+def begin_request(
+    monitor: Monitor,
+    *,
+    method: str = "POST",
+    path: str = "/p",
+    protocol: str = "openai",
+    headers: dict[str, str] | None = None,
+    body: bytes | None = None,
+) -> RequestRecord:
+    """An in-flight record, begun the way the edge middleware begins one."""
+    return monitor.begin(
+        method=method,
+        path=path,
+        protocol=protocol,
+        client="c",
+        user_agent="u",
+        headers=headers if headers is not None else {},
+        body=body,
+    )
+
+
 def run_request(
     monitor: Monitor,
     *,

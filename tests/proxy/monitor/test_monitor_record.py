@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from monitor_helpers import load_capture
+from monitor_helpers import begin_request, load_capture
 
 from proxy import jsoncodec
 from proxy.config.model import MonitorSettings
@@ -150,30 +150,14 @@ def test_from_row_inverts_to_row():
 
 
 async def test_record_is_in_flight_until_finished(monitor):
-    rec = monitor.begin(
-        method="GET",
-        path="/v1/models",
-        protocol="openai",
-        client="c",
-        user_agent="u",
-        headers={},
-        body=None,
-    )
+    rec = begin_request(monitor, method="GET", path="/v1/models")
     assert rec.in_flight and rec.status == 0
     monitor.finish(rec, status=200)
     assert not rec.in_flight and rec.duration_ms >= 0
 
 
 async def test_first_byte_is_marked_once(monitor):
-    rec = monitor.begin(
-        method="POST",
-        path="/p",
-        protocol="openai",
-        client="c",
-        user_agent="u",
-        headers={},
-        body=None,
-    )
+    rec = begin_request(monitor)
     rec.mark_first_byte()
     first = rec.ttfb_ms
     await asyncio.sleep(0.01)
@@ -182,29 +166,13 @@ async def test_first_byte_is_marked_once(monitor):
 
 
 async def test_finish_without_a_status_is_not_left_in_flight(monitor):
-    rec = monitor.begin(
-        method="POST",
-        path="/p",
-        protocol="openai",
-        client="c",
-        user_agent="u",
-        headers={},
-        body=None,
-    )
+    rec = begin_request(monitor)
     monitor.finish(rec, status=0, error="client disconnected")
     assert rec.status == 499 and not rec.in_flight
 
 
 async def test_second_finish_is_ignored(monitor):
-    rec = monitor.begin(
-        method="POST",
-        path="/p",
-        protocol="openai",
-        client="c",
-        user_agent="u",
-        headers={},
-        body=None,
-    )
+    rec = begin_request(monitor)
     monitor.finish(rec, status=200)
     monitor.finish(rec, status=500)
     assert rec.status == 200 and monitor.stats.requests == 1
@@ -216,15 +184,7 @@ async def test_ids_grow_and_stay_unique_across_restarts(db_path):
         m = Monitor(db_path, MonitorSettings())
         await m.open()
         for _ in range(50):
-            rec = m.begin(
-                method="GET",
-                path="/",
-                protocol="openai",
-                client="",
-                user_agent="",
-                headers=None,
-                body=None,
-            )
+            rec = begin_request(m, method="GET", path="/")
             m.finish(rec, status=200)
             ids.append(rec.id)
         await m.close()
