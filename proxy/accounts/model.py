@@ -196,10 +196,6 @@ class Account:
             return AccountState.COOLING
         return AccountState.ACTIVE
 
-    def remaining(self, model: str) -> float | None:
-        q = self.quota.get(model)
-        return None if q is None else q.remaining_fraction
-
     def prune_cooldowns(self, now: float) -> None:
         """Drop expired cooldowns so the dict stays tiny."""
         if self.cooldowns:

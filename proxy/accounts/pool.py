@@ -156,9 +156,6 @@ class Pool:
         binding = self._sessions.get(session_key)
         return None if binding is None else binding.account_id
 
-    def unbind(self, session_key: str) -> None:
-        self._sessions.pop(session_key, None)
-
     @property
     def session_count(self) -> int:
         return len(self._sessions)

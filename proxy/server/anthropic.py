@@ -12,15 +12,13 @@ from aiohttp import web
 
 from proxy import jsoncodec
 from proxy.context import RECORD
-from proxy.errors import ApiError, ErrorKind, Protocol, UpstreamError
+from proxy.errors import ApiError, ErrorKind, UpstreamError
 from proxy.protocols import anthropic, anthropic_stream
 from proxy.protocols.common import SSE_KEEPALIVE_COMMENT
 from proxy.protocols.tokens import estimate_tokens
 from proxy.server import exchange
 from proxy.upstream import zai
 from proxy.upstream.sse import SSEParser
-
-PROTOCOL = Protocol.ANTHROPIC
 
 
 async def messages(request: web.Request) -> web.StreamResponse:

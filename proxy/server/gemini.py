@@ -7,13 +7,12 @@ from aiohttp import web
 
 from proxy import jsoncodec
 from proxy.context import RECORD
-from proxy.errors import ApiError, ErrorKind, Protocol, UpstreamError
+from proxy.errors import ApiError, ErrorKind, UpstreamError
 from proxy.protocols import gemini
 from proxy.protocols.common import Usage
 from proxy.server import exchange
 from proxy.server.listing import served_models
 
-PROTOCOL = Protocol.GEMINI
 _ACTIONS = ("generateContent", "streamGenerateContent", "countTokens")
 
 

@@ -8,13 +8,10 @@ from random import getrandbits
 from aiohttp import web
 
 from proxy import jsoncodec
-from proxy.errors import Protocol
 from proxy.protocols import openai_chat, openai_responses, responses_output
 from proxy.protocols.common import SSE_KEEPALIVE_COMMENT
 from proxy.server import exchange
 from proxy.server.listing import served_models
-
-PROTOCOL = Protocol.OPENAI
 
 
 async def list_models(request: web.Request) -> web.Response:

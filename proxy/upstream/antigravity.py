@@ -124,11 +124,6 @@ class AntigravityClient:
         resp = await self._post(account, "streamGenerateContent?alt=sse", self._envelope(account, model, request), stream=True)
         return collect(await ChunkStream(resp, unwrap=True).read_all())
 
-    async def generate_unary(self, account: Account, model: str, request: dict[str, Any]) -> dict[str, Any]:
-        await self.ensure_project(account)
-        resp = await self._post(account, "generateContent", self._envelope(account, model, request))
-        return await read_json(resp, unwrap=True)
-
     async def count_tokens(self, account: Account, model: str, request: dict[str, Any]) -> dict[str, Any]:
         req = request if "model" in request else {**request, "model": model}
         resp = await self._post(account, "countTokens", jsoncodec.dumps({"request": req}))

@@ -20,7 +20,6 @@ from proxy.upstream.fastclient import FastClient
 log = logging.getLogger(__name__)
 
 UpstreamKind = Literal["antigravity", "gemini", "zai", "oauth"]
-KINDS: tuple[UpstreamKind, ...] = ("antigravity", "gemini", "zai", "oauth")
 # The kinds whose calls may go through the lean HTTP/1.1 client (response.send's callers).
 FAST_KINDS = frozenset({"antigravity", "gemini"})
 
