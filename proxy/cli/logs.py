@@ -26,7 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "logs",
         help="show monitored requests",
         description="Show monitored requests from the monitor database (newest last).",
-        epilog="Filter terms: status:4xx status:429 model:gemini* account:alice protocol:anthropic "
+        epilog="Filter terms: status:4xx status:429 model:gemini* account:alice key:alice protocol:anthropic "
         "path:/v1/messages method:POST errors is:stream since:10m until:2026-11-25T10:00 "
         "-term (not) and plain words; terms combine with AND.",
     )

@@ -123,6 +123,8 @@ class MonitorSettings:
     max_body_kb: int = field(default=256, metadata=_rule("kilobytes, 1-65536", lo=1, hi=65536))
     retention_days: int = field(default=30, metadata=_rule("days, 1-3650", lo=1, hi=3650))
     max_records: int = field(default=100000, metadata=_rule("records, 100-10000000", lo=100, hi=10_000_000))
+    # hourly usage rollups (SPEC §18) outlive the raw records
+    stats_retention_days: int = field(default=400, metadata=_rule("days, 1-3650", lo=1, hi=3650))
 
 
 @dataclass

@@ -22,6 +22,7 @@ from proxy.monitor.capture import capture_body, capture_summary, should_capture
 from proxy.monitor.filter import FilterError, RecordFilter, parse_filter
 from proxy.monitor.live import LiveHub, MonitorStats, Subscription
 from proxy.monitor.record import Attempt, RequestRecord
+from proxy.monitor.rollup import UsageRow
 from proxy.monitor.store import MonitorStore
 from proxy.redact import redact_headers, redact_text
 
@@ -33,6 +34,7 @@ __all__ = [
     "RecordFilter",
     "RequestRecord",
     "Subscription",
+    "UsageRow",
     "parse_filter",
 ]
 
@@ -221,6 +223,26 @@ class Monitor:
         where, params = _where(filter)
         await self.flush()
         return await asyncio.to_thread(self._store.reader.totals, where, params)
+
+
+    async def usage(
+        self, by: str, since: float, until: float | None = None
+    ) -> list[UsageRow]:
+        """Usage grouped `by` (model, account, key, protocol, status, day, hour, total)
+        over [since, until), from the rollups (SPEC §18); busiest first."""
+        if not self._open:
+            return []
+        await self.flush()
+        return await asyncio.to_thread(self._store.reader.usage, by, since, until)
+
+    async def usage_series(
+        self, since: float, step: int, until: float | None = None
+    ) -> list[tuple[int, UsageRow]]:
+        """Usage per `step` seconds since `since` (every step, empty ones too)."""
+        if not self._open:
+            return []
+        await self.flush()
+        return await asyncio.to_thread(self._store.reader.series, since, step, until)
 
 
 def _where(filter: RecordFilter | str | None) -> tuple[str, list[Any]]:

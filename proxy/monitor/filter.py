@@ -1,6 +1,6 @@
 """The request filter language shared by the TUI and `agproxy logs` (SPEC §11, §12).
 
-    status:4xx  status:429  model:gemini*  account:alice  protocol:anthropic
+    status:4xx  status:429  model:gemini*  account:alice  key:alice  protocol:anthropic
     path:/v1/messages  method:POST  kind:antigravity  errors  is:error  is:stream
     is:inflight  since:10m  since:2026-11-25T10:00  until:…  -term (negate)  words
 
@@ -21,7 +21,7 @@ from typing import Any
 
 from proxy.monitor.record import RequestRecord
 
-KEYS = ("status", "model", "account", "protocol", "path", "method", "kind", "is", "since", "until")
+KEYS = ("status", "model", "account", "key", "protocol", "path", "method", "kind", "is", "since", "until")
 PROTOCOLS = ("openai", "anthropic", "gemini")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _KEY_RE = re.compile(r"^(-?)([A-Za-z_]+):(.*)$", re.DOTALL)
@@ -133,6 +133,7 @@ _GETTERS: dict[str, Callable[[RequestRecord], str]] = {
     "client_model": lambda r: r.client_model,
     "upstream_model": lambda r: r.upstream_model,
     "account": lambda r: r.account,
+    "client_key": lambda r: r.client_key,
     "error": lambda r: r.error,
     "method": lambda r: r.method,
     "upstream_kind": lambda r: r.upstream_kind,
@@ -215,6 +216,7 @@ _KEYED: dict[str, Callable[[str, float], Term]] = {
     "status": _status,
     "model": _column("model", ("client_model", "upstream_model")),
     "account": _column("account", ("account",)),
+    "key": _column("key", ("client_key",)),
     "protocol": _protocol,
     "path": _column("path", ("path",)),
     "method": _column("method", ("method",)),
@@ -228,6 +230,7 @@ _EXAMPLES = {
     "status": "status:4xx",
     "model": "model:gemini*",
     "account": "account:alice",
+    "key": "key:alice",
     "protocol": "protocol:anthropic",
     "path": "path:/v1/messages",
     "method": "method:POST",

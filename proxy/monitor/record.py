@@ -57,6 +57,8 @@ COLUMNS: tuple[str, ...] = (
     "request_body",
     "response_body",
     "response_summary",
+    "thinking_tokens",
+    "client_key",
 )
 
 
@@ -86,6 +88,8 @@ class RequestRecord:
     input_tokens: int = 0
     output_tokens: int = 0
     cached_tokens: int = 0
+    thinking_tokens: int = 0  # part of output_tokens
+    client_key: str = ""  # the client key's NAME (SPEC §19), never the key; "" = owner key / none
     attempts: list[Attempt] = field(default_factory=list)
     error: str = ""
     request_headers: dict[str, str] = field(default_factory=dict)
@@ -150,6 +154,8 @@ class RequestRecord:
             jsoncodec.dumps(self.response_summary).decode()
             if self.response_summary is not None
             else None,
+            self.thinking_tokens,
+            self.client_key,
         )
 
     @classmethod
@@ -180,6 +186,8 @@ class RequestRecord:
             req_body,
             resp_body,
             summary,
+            thinking,
+            client_key,
         ) = tuple(row)
         return cls(
             id=int(rid),
@@ -206,6 +214,8 @@ class RequestRecord:
             request_body=req_body or "",
             response_body=resp_body or "",
             response_summary=jsoncodec.loads(summary) if summary else None,
+            thinking_tokens=int(thinking or 0),
+            client_key=client_key or "",
         )
 
     # -- JSON (agproxy logs --json, TUI copy) -------------------------------------------
@@ -230,6 +240,8 @@ class RequestRecord:
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
             "cached_tokens": self.cached_tokens,
+            "thinking_tokens": self.thinking_tokens,
+            "client_key": self.client_key,
             "attempts": [a.to_dict() for a in self.attempts],
             "error": self.error,
             "request_headers": self.request_headers,

@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from proxy.config.model import MonitorSettings
+from proxy.monitor import rollup
 from proxy.monitor.record import COLUMNS, RequestRecord
+from proxy.monitor.rollup import UsageRow
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +48,9 @@ CREATE TABLE IF NOT EXISTS requests (
     request_headers TEXT NOT NULL DEFAULT '',
     request_body TEXT NOT NULL DEFAULT '',
     response_body TEXT NOT NULL DEFAULT '',
-    response_summary TEXT
+    response_summary TEXT,
+    thinking_tokens INTEGER NOT NULL DEFAULT 0,
+    client_key TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS requests_started ON requests(started, id);
 CREATE INDEX IF NOT EXISTS requests_status ON requests(status);
@@ -59,6 +63,11 @@ SELECT = "SELECT " + ", ".join(COLUMNS) + " FROM requests"
 INSERT = f"INSERT OR REPLACE INTO requests ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 _MODEL_EXPR = "CASE WHEN upstream_model != '' THEN upstream_model ELSE client_model END"
 _ERROR_EXPR = "(status >= 400 OR error != '')"
+# columns added after the first release: (name, declaration) for ALTER TABLE
+_ADDED_COLUMNS = (
+    ("thinking_tokens", "INTEGER NOT NULL DEFAULT 0"),
+    ("client_key", "TEXT NOT NULL DEFAULT ''"),
+)
 
 BATCH_SECONDS = 0.2
 BATCH_RECORDS = 500  # wake the writer early beyond this
@@ -135,6 +144,18 @@ class StoreReader:
         )
         return [(int(r[0]), RequestRecord.from_row(r[1:])) for r in rows]
 
+    def usage(self, by: str, since: float, until: float | None = None) -> list[UsageRow]:
+        """Usage grouped by model / account / key / day / … from the rollups (SPEC §18)."""
+        with self._lock:
+            return rollup.query_usage(self._c(), by, since, until)
+
+    def series(
+        self, since: float, step: int, until: float | None = None
+    ) -> list[tuple[int, UsageRow]]:
+        """Usage per `step` seconds since `since`, from the rollups."""
+        with self._lock:
+            return rollup.query_series(self._c(), since, step, until)
+
     def count(self) -> int:
         return int(self._rows("SELECT count(*) FROM requests", ())[0][0])
 
@@ -210,6 +231,7 @@ class MonitorStore:
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("PRAGMA synchronous = NORMAL")
                 conn.executescript(SCHEMA)
+                _migrate(conn)
                 self.last_id = int(
                     conn.execute("SELECT coalesce(max(id), 0) FROM requests").fetchone()[0]
                 )
@@ -289,7 +311,7 @@ class MonitorStore:
         rows = [r.to_row() for r in batch]
         for attempt in (1, 2):
             try:
-                self._insert(rows)
+                self._insert(rows, batch)
                 self._locked_since = 0.0
                 return
             except sqlite3.OperationalError as exc:
@@ -303,12 +325,14 @@ class MonitorStore:
                 self._open_file()
         log.error("monitor: dropped %d records that could not be written", len(batch))
 
-    def _insert(self, rows: list[tuple[Any, ...]]) -> None:
+    def _insert(self, rows: list[tuple[Any, ...]], records: list[RequestRecord]) -> None:
+        """Raw records and their rollups in one transaction: they never disagree."""
         conn = self._conn
         assert conn is not None
         conn.execute("BEGIN")
         try:
             conn.executemany(INSERT, rows)
+            rollup.upsert(conn, records)
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -331,7 +355,8 @@ class MonitorStore:
             self._open_file()
 
     def _prune(self) -> None:
-        """Delete records older than retention_days and beyond max_records (oldest first)."""
+        """Delete records older than retention_days and beyond max_records (oldest first),
+        rollups older than stats_retention_days."""
         self._last_prune = time.monotonic()
         conn = self._conn
         if conn is None:
@@ -345,5 +370,16 @@ class MonitorStore:
             ).fetchone()
             if row is not None:
                 conn.execute("DELETE FROM requests WHERE seq <= ?", (row[0],))
+            rollup.prune(conn, self.settings.stats_retention_days)
         except sqlite3.OperationalError as exc:
             log.warning("monitor: pruning skipped (%s)", exc)
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring a database written by an older agproxy up to this schema (adds columns,
+    creates and back-fills the rollups)."""
+    have = {r[1] for r in conn.execute("PRAGMA table_info(requests)")}
+    for name, decl in _ADDED_COLUMNS:
+        if name not in have:
+            conn.execute(f"ALTER TABLE requests ADD COLUMN {name} {decl}")
+    rollup.create(conn)

@@ -168,6 +168,7 @@ def note_usage(record: Any, usage: Usage) -> None:
         record.input_tokens = usage.input_tokens
         record.output_tokens = usage.output_tokens
         record.cached_tokens = usage.cached_tokens
+        record.thinking_tokens = usage.thinking_tokens
 
 
 def upstream_headers(record: Any, upstream_model: str) -> dict[str, str]:
@@ -188,9 +189,13 @@ async def generate(request: web.Request, call: GeminiCall, upstream_model: str) 
     ctx = context(request)
     record = request.get(RECORD)
     try:
-        return await ctx.dispatcher.generate(to_upstream(call, upstream_model, False), record)
+        resp = await ctx.dispatcher.generate(to_upstream(call, upstream_model, False), record)
     except UpstreamError as exc:
         raise exc.to_api_error() from None
+    if record is not None:  # the faces' own usage shapes do not all carry it
+        meta = resp.get("usageMetadata") or {}
+        record.thinking_tokens = int(meta.get("thoughtsTokenCount") or 0)
+    return resp
 
 
 def json_reply(request: web.Request, body: dict[str, Any], upstream_model: str) -> web.Response:

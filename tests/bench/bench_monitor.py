@@ -1,6 +1,8 @@
-"""What the monitor costs a request: begin() + finish() in µs, capture `off` and `all`.
+"""What the monitor costs a request: begin() + finish() in µs, capture `off` and `all`;
+and how fast usage stats (SPEC §18) answer over a database of many raw records.
 
 Run: .venv/bin/python tests/bench/bench_monitor.py [N]   (not collected by pytest)
+     .venv/bin/python tests/bench/bench_monitor.py --stats [RECORDS]   (default 1,000,000)
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from pathlib import Path
 from proxy import jsoncodec
 from proxy.config.model import MonitorSettings
 from proxy.monitor import Monitor
+from proxy.monitor.record import RequestRecord
+from proxy.monitor.store import MonitorStore
 
 HEADERS = {
     "Host": "127.0.0.1:8045",
@@ -94,7 +98,77 @@ async def run(mode: str, body: bytes, n: int, subscriber: bool) -> float:
         return best
 
 
+def stats_at_scale(n: int) -> None:
+    """`n` raw records spread over 30 days from a small team (4 client keys, each a tool
+    with its protocol and 2-3 models, over 5 accounts), written by the monitor's own writer
+    (raw + rollups), then the stats queries timed."""
+    import random
+
+    from proxy.monitor import rollup
+
+    rng = random.Random(1)
+    tools = {
+        "": ("anthropic", [("claude-sonnet-4-5", "claude-sonnet-4-5"), ("claude-opus-4-5", "claude-opus-4-5-thinking")]),
+        "alice": ("anthropic", [("claude-sonnet-4-5", "claude-sonnet-4-5"), ("claude-haiku-4-5", "gemini-2.5-flash"), ("glm-4.7", "")]),
+        "bob": ("openai", [("gpt-4o", "gemini-2.5-pro"), ("gpt-4o-mini", "gemini-2.5-flash")]),
+        "ci": ("gemini", [("gemini-2.5-flash", "gemini-2.5-flash"), ("gemini-3-pro", "gemini-3-pro-high")]),
+    }
+    keys = list(tools)
+    accounts = [f"user{i}@example.com" for i in range(5)]
+    now = time.time()
+    records = []
+    for i in range(n):
+        key = keys[rng.randrange(4)]
+        protocol, models = tools[key]
+        cm, um = models[rng.randrange(len(models))]
+        records.append(RequestRecord(
+            id=i + 1, started=now - 30 * 86400 * (n - i) / n, protocol=protocol,
+            client_model=cm, upstream_model=um, account=accounts[rng.randrange(5)],
+            client_key=key, status=200 if rng.random() < 0.95 else rng.choice((429, 500, 400)),
+            duration_ms=rng.uniform(100, 8000), ttfb_ms=rng.uniform(50, 500),
+            input_tokens=rng.randrange(20_000), output_tokens=rng.randrange(2000),
+        ))
+    t = time.perf_counter()
+    for i in range(0, 50_000, 500):  # batches the size the writer meets under load
+        fine = rollup.aggregate(records[i:i + 500], rollup.FINE_STEP)
+        rollup.regroup(fine, 3600)
+        rollup.regroup(fine, 86400)
+    agg_us = (time.perf_counter() - t) / 50_000 * 1e6
+    print(f"rollup aggregation (3 tables) on the writer thread: {agg_us:.1f} µs/record")
+    with tempfile.TemporaryDirectory() as tmp:
+        store = MonitorStore(Path(tmp) / "monitor.sqlite3", MonitorSettings(max_records=n + 1))
+        store.open()
+        t = time.perf_counter()
+        for i in range(0, n, 5000):
+            for r in records[i:i + 5000]:
+                store.put(r)
+            store.flush()
+        write_s = time.perf_counter() - t
+        counts = {tb: store.reader._rows(f"SELECT count(*) FROM {tb}", ())[0][0] for tb in rollup.STEP}
+        print(f"stats over {n:,} raw records (30 days): written in {write_s:.0f} s "
+              f"({write_s / n * 1e6:.1f} µs/record on the writer thread, raw + rollups); rollup rows {counts}")
+        for span, label, step in ((3600, "1h", 300), (86400, "24h", 3600), (7 * 86400, "7d", 6 * 3600),
+                                  (30 * 86400, "30d", 86400)):
+            since = now - span
+            one, views = [], []
+            for _ in range(5):
+                t = time.perf_counter()
+                store.reader.usage("model", since)
+                one.append(time.perf_counter() - t)
+                t = time.perf_counter()
+                for by in ("model", "account", "key"):
+                    store.reader.usage(by, since)
+                store.reader.series(since, step)
+                views.append(time.perf_counter() - t)
+            print(f"  --since {label:<4} `agproxy stats --by model`: {min(one) * 1e3:6.1f} ms;  Stats tab "
+                  f"(by model + account + key + chart series): {min(views) * 1e3:6.1f} ms  (best of 5)")
+        store.close()
+
+
 async def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--stats":
+        stats_at_scale(int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000)
+        return
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
     print(f"monitor cost per request (begin + finish), best of 5 rounds of {n}:")
     for mode in ("off", "all"):
