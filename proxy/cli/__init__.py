@@ -7,7 +7,7 @@ import argparse
 import importlib
 import sys
 
-SUBCOMMANDS = ("serve", "config", "accounts", "logs")
+SUBCOMMANDS = ("serve", "config", "accounts", "logs", "stats")
 
 
 def build_parser() -> argparse.ArgumentParser:

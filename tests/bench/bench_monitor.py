@@ -108,10 +108,26 @@ def stats_at_scale(n: int) -> None:
 
     rng = random.Random(1)
     tools = {
-        "": ("anthropic", [("claude-sonnet-4-5", "claude-sonnet-4-5"), ("claude-opus-4-5", "claude-opus-4-5-thinking")]),
-        "alice": ("anthropic", [("claude-sonnet-4-5", "claude-sonnet-4-5"), ("claude-haiku-4-5", "gemini-2.5-flash"), ("glm-4.7", "")]),
+        "": (
+            "anthropic",
+            [
+                ("claude-sonnet-4-5", "claude-sonnet-4-5"),
+                ("claude-opus-4-5", "claude-opus-4-5-thinking"),
+            ],
+        ),
+        "alice": (
+            "anthropic",
+            [
+                ("claude-sonnet-4-5", "claude-sonnet-4-5"),
+                ("claude-haiku-4-5", "gemini-2.5-flash"),
+                ("glm-4.7", ""),
+            ],
+        ),
         "bob": ("openai", [("gpt-4o", "gemini-2.5-pro"), ("gpt-4o-mini", "gemini-2.5-flash")]),
-        "ci": ("gemini", [("gemini-2.5-flash", "gemini-2.5-flash"), ("gemini-3-pro", "gemini-3-pro-high")]),
+        "ci": (
+            "gemini",
+            [("gemini-2.5-flash", "gemini-2.5-flash"), ("gemini-3-pro", "gemini-3-pro-high")],
+        ),
     }
     keys = list(tools)
     accounts = [f"user{i}@example.com" for i in range(5)]
@@ -121,16 +137,25 @@ def stats_at_scale(n: int) -> None:
         key = keys[rng.randrange(4)]
         protocol, models = tools[key]
         cm, um = models[rng.randrange(len(models))]
-        records.append(RequestRecord(
-            id=i + 1, started=now - 30 * 86400 * (n - i) / n, protocol=protocol,
-            client_model=cm, upstream_model=um, account=accounts[rng.randrange(5)],
-            client_key=key, status=200 if rng.random() < 0.95 else rng.choice((429, 500, 400)),
-            duration_ms=rng.uniform(100, 8000), ttfb_ms=rng.uniform(50, 500),
-            input_tokens=rng.randrange(20_000), output_tokens=rng.randrange(2000),
-        ))
+        records.append(
+            RequestRecord(
+                id=i + 1,
+                started=now - 30 * 86400 * (n - i) / n,
+                protocol=protocol,
+                client_model=cm,
+                upstream_model=um,
+                account=accounts[rng.randrange(5)],
+                client_key=key,
+                status=200 if rng.random() < 0.95 else rng.choice((429, 500, 400)),
+                duration_ms=rng.uniform(100, 8000),
+                ttfb_ms=rng.uniform(50, 500),
+                input_tokens=rng.randrange(20_000),
+                output_tokens=rng.randrange(2000),
+            )
+        )
     t = time.perf_counter()
     for i in range(0, 50_000, 500):  # batches the size the writer meets under load
-        fine = rollup.aggregate(records[i:i + 500], rollup.FINE_STEP)
+        fine = rollup.aggregate(records[i : i + 500], rollup.FINE_STEP)
         rollup.regroup(fine, 3600)
         rollup.regroup(fine, 86400)
     agg_us = (time.perf_counter() - t) / 50_000 * 1e6
@@ -140,15 +165,23 @@ def stats_at_scale(n: int) -> None:
         store.open()
         t = time.perf_counter()
         for i in range(0, n, 5000):
-            for r in records[i:i + 5000]:
+            for r in records[i : i + 5000]:
                 store.put(r)
             store.flush()
         write_s = time.perf_counter() - t
-        counts = {tb: store.reader._rows(f"SELECT count(*) FROM {tb}", ())[0][0] for tb in rollup.STEP}
-        print(f"stats over {n:,} raw records (30 days): written in {write_s:.0f} s "
-              f"({write_s / n * 1e6:.1f} µs/record on the writer thread, raw + rollups); rollup rows {counts}")
-        for span, label, step in ((3600, "1h", 300), (86400, "24h", 3600), (7 * 86400, "7d", 6 * 3600),
-                                  (30 * 86400, "30d", 86400)):
+        counts = {
+            tb: store.reader._rows(f"SELECT count(*) FROM {tb}", ())[0][0] for tb in rollup.STEP
+        }
+        print(
+            f"stats over {n:,} raw records (30 days): written in {write_s:.0f} s "
+            f"({write_s / n * 1e6:.1f} µs/record on the writer thread, raw + rollups); rollup rows {counts}"
+        )
+        for span, label, step in (
+            (3600, "1h", 300),
+            (86400, "24h", 3600),
+            (7 * 86400, "7d", 6 * 3600),
+            (30 * 86400, "30d", 86400),
+        ):
             since = now - span
             one, views = [], []
             for _ in range(5):
@@ -160,8 +193,10 @@ def stats_at_scale(n: int) -> None:
                     store.reader.usage(by, since)
                 store.reader.series(since, step)
                 views.append(time.perf_counter() - t)
-            print(f"  --since {label:<4} `agproxy stats --by model`: {min(one) * 1e3:6.1f} ms;  Stats tab "
-                  f"(by model + account + key + chart series): {min(views) * 1e3:6.1f} ms  (best of 5)")
+            print(
+                f"  --since {label:<4} `agproxy stats --by model`: {min(one) * 1e3:6.1f} ms;  Stats tab "
+                f"(by model + account + key + chart series): {min(views) * 1e3:6.1f} ms  (best of 5)"
+            )
         store.close()
 
 
