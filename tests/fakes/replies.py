@@ -86,6 +86,12 @@ def not_found() -> Reply:
     return google_error(404, "Requested entity was not found.")
 
 
+def entity_not_found() -> Reply:
+    """Exactly what Cloud Code answers a generation for a model this account is not
+    served (renamed, retired, not rolled out, or gated on a newer client)."""
+    return Reply(status=404, json={"error": {"code": 404, "message": "Requested entity was not found.", "status": "NOT_FOUND"}})
+
+
 def bad_request(message: str = "Invalid JSON payload received.") -> Reply:
     return google_error(400, message)
 
