@@ -134,10 +134,11 @@ class _Deadline:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> bool | None:
         try:
-            return await self._timeout.__aexit__(exc_type, exc, tb)
+            await self._timeout.__aexit__(exc_type, exc, tb)  # never suppresses
         except TimeoutError:
             seconds = self._seconds
             raise UpstreamError(K.TIMEOUT, 0, f"no answer within {seconds:g} s (proxy.request_timeout)") from None
+        return None
 
 
 def _meaningful(chunk: dict[str, Any]) -> bool:

@@ -105,12 +105,9 @@ def session_key_of(body: dict[str, Any]) -> str | None:
                 parsed = jsoncodec.loads(user_id)
             except jsoncodec.JSONDecodeError:
                 parsed = None
-            if (
-                isinstance(parsed, dict)
-                and isinstance(parsed.get("session_id"), str)
-                and parsed["session_id"]
-            ):
-                return parsed["session_id"]
+            session_id = parsed.get("session_id") if isinstance(parsed, dict) else None
+            if isinstance(session_id, str) and session_id:
+                return session_id
         elif "_session_" in user_id:
             return user_id.rsplit("_session_", 1)[1]
     for msg in body.get("messages") or ():
@@ -125,8 +122,12 @@ def _first_text(content: Any) -> str:
         return content
     if isinstance(content, list):
         # the last text block of the first turn: Claude Code puts reminders before the prompt
-        texts = [b.get("text") for b in content if isinstance(b, dict) and b.get("type") == "text"]
-        texts = [t for t in texts if isinstance(t, str) and t]
+        texts = [
+            text
+            for b in content
+            if isinstance(b, dict) and b.get("type") == "text"
+            and isinstance(text := b.get("text"), str) and text
+        ]
         return texts[-1] if texts else ""
     return ""
 

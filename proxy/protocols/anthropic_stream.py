@@ -270,8 +270,10 @@ class AnthropicStreamEncoder:
 
     def _tool_use(self, call: dict[str, Any], sig: Any, out: list[bytes]) -> None:
         tid = tool_use_id(call)
-        name = call.get("name") if isinstance(call.get("name"), str) else ""
-        args = call.get("args") if isinstance(call.get("args"), dict) else {}
+        name = call.get("name")
+        name = name if isinstance(name, str) else ""
+        args = call.get("args")
+        args = args if isinstance(args, dict) else {}
         if isinstance(sig, str) and sig and self.signatures is not None:
             self.signatures.remember(self.session_key, tid, sig)
         self.result.tool_calls.append(ToolCall(tid, name, args))

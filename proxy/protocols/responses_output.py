@@ -304,7 +304,7 @@ class ResponsesStreamEncoder:
         signatures: SignatureStore | None = None,
         session_key: str | None = None,
     ) -> None:
-        self._meta = {
+        self._meta: dict[str, Any] = {
             "response_id": response_id,
             "created": created,
             "model": model,

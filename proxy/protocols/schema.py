@@ -234,11 +234,13 @@ class _Cleaner:
             return {**rest, "type": "null"} if nullable else rest
         # all branches enumerate strings (zod literal unions): one enum keeps every choice
         values = [c["const"] if "const" in c else c.get("enum") for c in candidates]
-        if all(
-            isinstance(v, str) or isinstance(v, list) and all(isinstance(x, str) for x in v)
+        choices = [
+            [v] if isinstance(v, str) else v
             for v in values
-        ):
-            enum = [x for v in values for x in ([v] if isinstance(v, str) else v)]
+            if isinstance(v, str) or isinstance(v, list) and all(isinstance(x, str) for x in v)
+        ]
+        if len(choices) == len(values):
+            enum = [x for c in choices for x in c]
             picked: dict[str, Any] = {"type": "string", "enum": list(dict.fromkeys(enum))}
         elif len(candidates) > 1 and all(_branch_rank(c) == 0 for c in candidates):
             # a union of object shapes: one object with every property; required only

@@ -9,7 +9,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 from typing import Protocol as TypingProtocol
 
 from aiohttp import hdrs, web
@@ -35,11 +35,17 @@ SSE_HEADERS = {
 
 
 class StreamEncoder(TypingProtocol):
-    result: StreamResult
+    """What every protocol's stream encoder offers (ARCHITECTURE.md, Translators)."""
+
+    @property
+    def result(self) -> StreamResult: ...
 
     def feed(self, chunk: dict[str, Any]) -> bytes: ...
     def finish(self) -> bytes: ...
     def fail(self, err: ApiError) -> bytes: ...
+
+
+E = TypeVar("E", bound=StreamEncoder)
 
 
 def context(request: web.Request) -> ProxyContext:
@@ -213,11 +219,11 @@ async def relay_stream(
     request: web.Request,
     call: GeminiCall,
     upstream_model: str,
-    encoder: StreamEncoder,
+    encoder: E,
     *,
     keepalive: Callable[[], bytes],
     content_type: str | None = None,
-    on_done: Callable[[StreamEncoder], None] | None = None,
+    on_done: Callable[[E], None] | None = None,
 ) -> web.StreamResponse:
     """Relay an upstream stream through `encoder`.
 

@@ -220,11 +220,11 @@ def make_edge_middleware(ctx: ProxyContext, monitor: MonitorHooks | None = None)
             status = response.status
             return response
         except BaseException as exc:
-            if record is not None:
+            if record is not None and failed is not None:
                 status = failed(record, exc)
             raise
         finally:
-            if record is not None:
+            if record is not None and finish is not None:
                 # Finished on the loop's next turn, once aiohttp has written the response,
                 # not on the way to it: the record's work stays off the latency path.
                 asyncio.get_running_loop().call_soon(finish, request, record, status, response)

@@ -41,12 +41,13 @@ class SlicedPayload(aiohttp.payload.BytesPayload):
         # Payload.__init__ directly: BytesPayload's warns about large bodies, which this solves.
         aiohttp.payload.Payload.__init__(self, value, content_type="application/json")
         self._size = len(value)
+        self._length = len(value)
 
     async def write(self, writer: Any) -> None:
         await self.write_with_length(writer, None)
 
     async def write_with_length(self, writer: Any, content_length: int | None) -> None:
-        end = self._size if content_length is None else min(content_length, self._size)
+        end = self._length if content_length is None else min(content_length, self._length)
         view = memoryview(self._value)  # not released here: the transport may still hold slices
         for pos in range(0, end, SEND_SLICE):
             await writer.write(view[pos : min(pos + SEND_SLICE, end)])
