@@ -127,6 +127,10 @@ class UpstreamError(Exception):
     retry_after: float | None = None  # seconds, from the upstream's hints
     validation_url: str | None = None
     body: bytes = b""
+    # A transport failure or timeout after the request may have reached the upstream (a reset
+    # after sending, no answer in time): it may be running there, so sending it again could
+    # run a generation twice (SPEC §6.4). False when it provably never left (connect failed).
+    may_have_run: bool = False
 
     def __post_init__(self) -> None:
         super().__init__(self.message)

@@ -68,7 +68,7 @@ class AntigravityClient:
         on 403 with x-goog-user-project, once more without it. Returns the open response."""
         token = await self._tokens.ensure_token(account)
         endpoints = self._sessions.config.upstream.antigravity_endpoints
-        session = self._sessions.client("antigravity")
+        session = self._sessions.get("antigravity")
         timeout = self._timeout(stream)
         last: UpstreamError | None = None
         for endpoint in endpoints:

@@ -26,14 +26,14 @@ class GeminiApiClient:
 
     async def stream(self, account: Account, model: str, request: dict[str, Any]) -> ChunkStream:
         s = self._sessions
-        resp = await send(s.client("gemini"), self._url(model, "streamGenerateContent?alt=sse"), jsoncodec.dumps(request),
+        resp = await send(s.get("gemini"), self._url(model, "streamGenerateContent?alt=sse"), jsoncodec.dumps(request),
                           self._headers(account, True), proxy=s.http_proxy, timeout=s.timeout(True))
         return ChunkStream(resp, unwrap=False)
 
     async def generate(self, account: Account, model: str, request: dict[str, Any]) -> dict[str, Any]:
         # The public API answers non-stream calls directly: one JSON parse instead of many.
         s = self._sessions
-        resp = await send(s.client("gemini"), self._url(model, "generateContent"), jsoncodec.dumps(request),
+        resp = await send(s.get("gemini"), self._url(model, "generateContent"), jsoncodec.dumps(request),
                           self._headers(account, False), proxy=s.http_proxy, timeout=s.timeout(False))
         return await read_json(resp, unwrap=False)
 
@@ -41,6 +41,6 @@ class GeminiApiClient:
         name = f"models/{gemini_api_model(model.removeprefix('models/'))}"
         body = {"generateContentRequest": {**request, "model": name}}
         s = self._sessions
-        resp = await send(s.client("gemini"), self._url(model, "countTokens"), jsoncodec.dumps(body),
+        resp = await send(s.get("gemini"), self._url(model, "countTokens"), jsoncodec.dumps(body),
                           self._headers(account, False), proxy=s.http_proxy, timeout=s.timeout(False))
         return await read_json(resp, unwrap=False)

@@ -1,6 +1,14 @@
-"""One pooled aiohttp client session per upstream kind (SPEC §6.4).
+"""One pooled aiohttp client session per upstream kind: the one HTTP client path (SPEC §6.4).
 
-The outbound proxy (http/https/socks5) and the per-attempt timeout come from the
+Every upstream call (Antigravity, Gemini API, z.ai, OAuth) goes through `get(kind)`, with
+or without an outbound proxy. aiohttp gives the conservative-client semantics the spec asks
+for, each pinned by a probe test (tests/proxy/upstream/test_http_probes.py): a POST is
+never resent after it may have reached the server (aiohttp retries only idempotent methods
+on a reused connection), an early answer (a 413 during the upload) is read, framing comes
+from llhttp (strict), connects use happy eyeballs (RFC 8305, `HAPPY_EYEBALLS_S`) bounded by
+`CONNECT_TIMEOUT_S`.
+
+The outbound proxy (http/https/socks5/socks5h) and the per-attempt timeout come from the
 config; `apply(config)` swaps the sessions when the proxy URL changes (in-flight
 requests on the old sessions finish; the old sessions close with `close()`).
 """
@@ -9,31 +17,33 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from typing import Literal
 
 import aiohttp
+from aiohttp.abc import AbstractResolver
 
 from proxy.config.model import Config
-from proxy.upstream.fastclient import FastClient
 
 log = logging.getLogger(__name__)
 
 UpstreamKind = Literal["antigravity", "gemini", "zai", "oauth"]
-# The kinds whose calls may go through the lean HTTP/1.1 client (response.send's callers).
-FAST_KINDS = frozenset({"antigravity", "gemini"})
+# A new connection: the next address (IPv4 after a silent IPv6 route) is tried after this
+# long, as browsers do (RFC 8305's "Connection Attempt Delay").
+HAPPY_EYEBALLS_S = 0.25
+# A connect (TCP + TLS, proxy included) gets this long at most, whatever the request timeout:
+# a black-holed route is an unreachable upstream, not a slow answer.
+CONNECT_TIMEOUT_S = 10.0
 
 
 class UpstreamSessions:
     """Sessions are created lazily (they need a running loop) and reused for the
     life of the service so TLS connections are pooled."""
 
-    def __init__(self, config: Config, fast: bool | None = None) -> None:
+    def __init__(self, config: Config, *, connect_timeout: float = CONNECT_TIMEOUT_S,
+                 resolver: AbstractResolver | None = None) -> None:
         self._config = config
-        # The one switch for the lean client (fastclient.py), used without an outbound proxy
-        # only; AGPROXY_LEAN_UPSTREAM=0 turns it off (aiohttp for everything, as before).
-        self.fast = os.environ.get("AGPROXY_LEAN_UPSTREAM", "1") != "0" if fast is None else fast
-        self._fast: dict[str, FastClient] = {}
+        self.connect_timeout = connect_timeout
+        self._resolver = resolver  # tests only: names that resolve to chosen local addresses
         self._proxy_url = config.upstream.proxy_url
         self._sessions: dict[str, aiohttp.ClientSession] = {}
         self._retired: list[aiohttp.ClientSession] = []
@@ -50,9 +60,10 @@ class UpstreamSessions:
         headers and every gap between chunks are bounded (a long answer is fine,
         a stalled one is not); the dispatcher bounds the time to the first event."""
         t = self.request_timeout
+        c = min(self.connect_timeout, t)
         if stream:
-            return aiohttp.ClientTimeout(total=None, connect=t, sock_connect=t, sock_read=t)
-        return aiohttp.ClientTimeout(total=t)
+            return aiohttp.ClientTimeout(total=None, connect=t, sock_connect=c, sock_read=t)
+        return aiohttp.ClientTimeout(total=t, sock_connect=c)
 
     @property
     def http_proxy(self) -> str | None:
@@ -79,18 +90,6 @@ class UpstreamSessions:
             self._sessions[kind] = session
         return session
 
-    def client(self, kind: UpstreamKind) -> aiohttp.ClientSession | FastClient:
-        """What `response.send()` posts with: the lean client when it is on and no outbound
-        proxy is configured (proxies, socks included, stay with aiohttp), else the session."""
-        if not self.fast or self._proxy_url or kind not in FAST_KINDS:
-            return self.get(kind)
-        if self._closed:
-            raise RuntimeError("upstream sessions are closed")
-        fc = self._fast.get(kind)
-        if fc is None:
-            fc = self._fast[kind] = FastClient()
-        return fc
-
     def _new_session(self) -> aiohttp.ClientSession:
         url = self._proxy_url
         connector: aiohttp.BaseConnector
@@ -101,9 +100,11 @@ class UpstreamSessions:
             # which does not know the scheme itself.
             rdns = url.startswith("socks5h://")
             plain = "socks5://" + url.removeprefix("socks5h://") if rdns else url
-            connector = ProxyConnector.from_url(plain, limit=256, keepalive_timeout=30, rdns=rdns)
+            connector = ProxyConnector.from_url(plain, rdns=rdns, limit=256, keepalive_timeout=30)
         else:
-            connector = aiohttp.TCPConnector(limit=256, ttl_dns_cache=300, keepalive_timeout=30)
+            # happy_eyeballs_delay is aiohttp's default too; spelled out because the spec requires it.
+            connector = aiohttp.TCPConnector(limit=256, ttl_dns_cache=300, keepalive_timeout=30,
+                                             happy_eyeballs_delay=HAPPY_EYEBALLS_S, resolver=self._resolver)
         # raise_for_status stays off: every non-2xx is classified by hints.classify.
         return aiohttp.ClientSession(
             connector=connector,
@@ -129,7 +130,4 @@ class UpstreamSessions:
         self._closed = True
         sessions = [*self._sessions.values(), *self._retired]
         self._sessions, self._retired = {}, []
-        fast, self._fast = list(self._fast.values()), {}
-        for fc in fast:
-            await fc.close()
         await asyncio.gather(*(s.close() for s in sessions if not s.closed), return_exceptions=True)

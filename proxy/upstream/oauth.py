@@ -10,13 +10,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
-import aiohttp
-
 from proxy import jsoncodec
 from proxy.accounts.model import Account
 from proxy.errors import UpstreamError, UpstreamErrorKind
 from proxy.upstream.hints import classify
 from proxy.upstream.http import UpstreamSessions
+from proxy.upstream.response import TRANSPORT_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +55,7 @@ async def _token_request(sessions: UpstreamSessions, form: dict[str, str]) -> To
                                 headers={"Accept": "application/json"}) as resp:
             body = await resp.read()
             status = resp.status
-    except (TimeoutError, aiohttp.ClientError) as exc:
+    except TRANSPORT_ERRORS as exc:
         raise UpstreamError(UpstreamErrorKind.TRANSPORT, 0, f"token endpoint unreachable: {type(exc).__name__}") from None
     data: dict[str, Any] = {}
     try:
@@ -112,7 +111,7 @@ async def fetch_email(sessions: UpstreamSessions, access_token: str) -> str:
             body = await resp.read()
             if resp.status != 200:
                 raise classify(resp.status, body, resp.headers)
-    except (TimeoutError, aiohttp.ClientError) as exc:
+    except TRANSPORT_ERRORS as exc:
         raise UpstreamError(UpstreamErrorKind.TRANSPORT, 0, f"userinfo unreachable: {type(exc).__name__}") from None
     data = jsoncodec.loads(body)
     return str(data.get("email") or "") if isinstance(data, dict) else ""

@@ -5,25 +5,47 @@ response a non-stream client expects; `send()` does a POST and classifies failur
 from __future__ import annotations
 
 import asyncio
+import zlib
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import aiohttp
 import aiohttp.payload
+import aiohttp_socks
+from aiohttp.http_exceptions import HttpProcessingError
 from yarl import URL
 
 from proxy import jsoncodec
 from proxy.errors import UpstreamError, UpstreamErrorKind
-from proxy.upstream.fastclient import FastClient, FastResponse
 from proxy.upstream.hints import classify
 from proxy.upstream.sse import SSEParser
 
+# Failures before a byte of the request could have left: the connect (TCP, TLS, proxy
+# handshake) failed or timed out. Anything else may have reached the upstream.
+_NOT_SENT = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError,
+             aiohttp_socks.ProxyConnectionError, aiohttp_socks.ProxyTimeoutError, aiohttp_socks.ProxyError)
+# What reading an upstream answer can raise besides timeouts: aiohttp's client errors, socket
+# errors, the parser's framing errors (HttpProcessingError, when not already wrapped by
+# aiohttp) and decompression errors (a body sent with a Content-Encoding it does not match).
+TRANSPORT_ERRORS = (TimeoutError, aiohttp.ClientError, OSError, HttpProcessingError, zlib.error,
+                    aiohttp_socks.ProxyError, aiohttp_socks.ProxyConnectionError, aiohttp_socks.ProxyTimeoutError)
 
-def transport_error(exc: BaseException, what: str = "upstream") -> UpstreamError:
-    if isinstance(exc, asyncio.TimeoutError):
-        return UpstreamError(UpstreamErrorKind.TIMEOUT, 0, f"{what} timed out")
+
+def transport_error(exc: BaseException, what: str = "upstream", *, sent: bool | None = None) -> UpstreamError:
+    """The UpstreamError for a failed exchange. `may_have_run` says whether the request may
+    have reached the upstream (`sent`; by default: unless the connect itself failed), so no
+    one sends it again as if it never left (SPEC §6.4)."""
+    may_have_run = not isinstance(exc, _NOT_SENT) if sent is None else sent
+    if isinstance(exc, (asyncio.TimeoutError, aiohttp_socks.ProxyTimeoutError)):
+        step = "connect" if isinstance(exc, (aiohttp.ConnectionTimeoutError, aiohttp_socks.ProxyTimeoutError)) else what
+        return UpstreamError(UpstreamErrorKind.TIMEOUT, 0, f"{step} timed out", may_have_run=may_have_run)
     detail = type(exc).__name__
-    return UpstreamError(UpstreamErrorKind.TRANSPORT, 0, f"{what} connection failed ({detail})")
+    if isinstance(exc, (HttpProcessingError, aiohttp.ClientPayloadError, aiohttp.ClientResponseError, zlib.error)):
+        # A framing / encoding fault: the upstream's answer is broken (its text is safe: no secrets).
+        reason = getattr(exc, "message", "") or str(exc)
+        detail = f"{detail}: {reason}"[:200] if reason else detail
+    return UpstreamError(UpstreamErrorKind.TRANSPORT, 0, f"{what} connection failed ({detail})",
+                         may_have_run=may_have_run)
 
 
 # Bodies above this go out in slices of SEND_SLICE (SlicedPayload).
@@ -53,28 +75,22 @@ class SlicedPayload(aiohttp.payload.BytesPayload):
             await writer.write(view[pos : min(pos + SEND_SLICE, end)])
 
 
-# The response either client returns: FastResponse offers the part of ClientResponse used here.
-Response = aiohttp.ClientResponse | FastResponse
+Response = aiohttp.ClientResponse
 
 
-async def send(session: aiohttp.ClientSession | FastClient, url: str | URL, body: bytes, headers: Mapping[str, str],
+async def send(session: aiohttp.ClientSession, url: str | URL, body: bytes, headers: Mapping[str, str],
                *, proxy: str | None, timeout: aiohttp.ClientTimeout) -> Response:
     """POST; returns the open 2xx response (caller releases it) or raises UpstreamError.
-    `session` is `UpstreamSessions.client(kind)`: the lean client only comes without a proxy."""
+    `session` is `UpstreamSessions.get(kind)`; aiohttp never resends a POST on its own."""
+    data: bytes | SlicedPayload = SlicedPayload(body) if len(body) > SLICED_BODY else body
     try:
-        if isinstance(session, FastClient) and proxy is None:
-            resp: Response = await session.post(url, body, headers, timeout)
-        else:
-            if isinstance(session, FastClient):
-                raise RuntimeError("the lean upstream client cannot use an outbound proxy")
-            data: bytes | SlicedPayload = SlicedPayload(body) if len(body) > SLICED_BODY else body
-            resp = await session.post(url, data=data, headers=headers, proxy=proxy, timeout=timeout)
-    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+        resp = await session.post(url, data=data, headers=headers, proxy=proxy, timeout=timeout)
+    except TRANSPORT_ERRORS as exc:
         raise transport_error(exc) from None
     if resp.status >= 300:
         try:
             raw = await resp.read()
-        except (TimeoutError, aiohttp.ClientError, OSError):
+        except TRANSPORT_ERRORS:
             raw = b""
         finally:
             resp.release()
@@ -85,8 +101,8 @@ async def send(session: aiohttp.ClientSession | FastClient, url: str | URL, body
 async def read_json(resp: Response, unwrap: bool) -> dict[str, Any]:
     try:
         raw = await resp.read()
-    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-        raise transport_error(exc) from None
+    except TRANSPORT_ERRORS as exc:
+        raise transport_error(exc, sent=True) from None
     finally:
         resp.release()
     try:
@@ -137,9 +153,9 @@ class ChunkStream:
         Same outcome as iterating, errors included."""
         try:
             data = await self._resp.read()
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+        except TRANSPORT_ERRORS as exc:
             self.close()
-            raise transport_error(exc, "upstream stream") from None
+            raise transport_error(exc, "upstream stream", sent=True) from None
         self._done = True
         self._resp.release()  # fully read: the connection goes back to the pool
         plain = _plain_events(data)
@@ -175,9 +191,9 @@ class ChunkStream:
         else:
             try:
                 data = await self._resp.content.readany()
-            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            except TRANSPORT_ERRORS as exc:
                 self.close()
-                raise transport_error(exc, "upstream stream") from None
+                raise transport_error(exc, "upstream stream", sent=True) from None
             if len(data) > FEED_SLICE:
                 data, self._raw, self._raw_pos = data[:FEED_SLICE], data, FEED_SLICE
         if not data:

@@ -14,7 +14,7 @@ from proxy import jsoncodec
 from proxy.config.model import Config, ZaiModels
 from proxy.errors import UpstreamError, UpstreamErrorKind
 from proxy.upstream.http import UpstreamSessions
-from proxy.upstream.response import transport_error
+from proxy.upstream.response import TRANSPORT_ERRORS, transport_error
 
 # Hop-by-hop and framing headers aiohttp re-does (the body is already decompressed).
 _DROP_HEADERS = frozenset({"content-length", "content-encoding", "transfer-encoding", "connection", "keep-alive",
@@ -74,16 +74,16 @@ class ZaiResponse:
         try:
             async for data in self._resp.content.iter_any():
                 yield data
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise transport_error(exc, "z.ai stream") from None
+        except TRANSPORT_ERRORS as exc:
+            raise transport_error(exc, "z.ai stream", sent=True) from None
         finally:
             self._resp.close()
 
     async def read(self) -> bytes:
         try:
             return await self._resp.read()
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise transport_error(exc, "z.ai") from None
+        except TRANSPORT_ERRORS as exc:
+            raise transport_error(exc, "z.ai", sent=True) from None
         finally:
             self._resp.release()
 
@@ -114,7 +114,7 @@ async def forward(sessions: UpstreamSessions, body: dict[str, Any], *, use_beare
     try:
         resp = await sessions.get("zai").post(url, data=jsoncodec.dumps(body), headers=headers,
                                               proxy=sessions.http_proxy, timeout=sessions.timeout(stream))
-    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+    except TRANSPORT_ERRORS as exc:
         raise transport_error(exc, "z.ai") from None
     relay = {k: v for k, v in resp.headers.items() if k.lower() not in _DROP_HEADERS}
     return ZaiResponse(resp.status, relay, model, resp)

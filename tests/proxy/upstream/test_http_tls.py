@@ -1,5 +1,5 @@
-"""The lean upstream client over real TLS: certificate verification against the
-system trust store (here a test CA via SSL_CERT_FILE), SNI, keep-alive reuse."""
+"""The upstream client over real TLS: a certificate the system trust store does not
+vouch for is refused during the connect, before any byte of the request leaves."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import ipaddress
 import ssl
 from pathlib import Path
 
-import aiohttp
 import pytest
 from aiohttp import web
 from cryptography import x509
@@ -16,9 +15,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from proxy.upstream.fastclient import FastClient
-
-NON_STREAM = aiohttp.ClientTimeout(total=5)
+from proxy.config.model import Config
+from proxy.errors import UpstreamError, UpstreamErrorKind
+from proxy.upstream.http import UpstreamSessions
+from proxy.upstream.response import send
 
 
 def make_cert(directory: Path) -> tuple[Path, Path]:
@@ -71,28 +71,14 @@ async def tls_server(tmp_path):
     await runner.cleanup()
 
 
-async def test_tls_upstream_is_verified_and_connections_are_reused(tls_server, monkeypatch) -> None:
-    url, cert, peers = tls_server
-    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the default context trusts our test CA
-    client = FastClient()
-    try:
-        for i in range(3):
-            resp = await client.post(url, b"hello%d" % i, {"Content-Type": "application/json"}, NON_STREAM)
-            assert resp.status == 200
-            assert await resp.read() == b'{"got": "hello%d"}' % i
-            resp.release()
-        assert len(set(peers)) == 1  # one TLS connection, kept alive
-    finally:
-        await client.close()
-
-
-async def test_tls_upstream_with_an_untrusted_certificate_is_refused(tls_server, monkeypatch) -> None:
+async def test_tls_upstream_with_an_untrusted_certificate_is_refused_before_sending(tls_server) -> None:
     url, _cert, peers = tls_server
-    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
-    client = FastClient()
+    sessions = UpstreamSessions(Config())
     try:
-        with pytest.raises((ssl.SSLError, aiohttp.ClientError, OSError)):
-            await client.post(url, b"x", {}, NON_STREAM)
+        with pytest.raises(UpstreamError) as info:
+            await send(sessions.get("antigravity"), url, b"x", {}, proxy=None, timeout=sessions.timeout())
+        assert info.value.kind is UpstreamErrorKind.TRANSPORT and not info.value.may_have_run
+        assert "Certificate" in info.value.message
         assert peers == []
     finally:
-        await client.close()
+        await sessions.close()
