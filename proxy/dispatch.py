@@ -315,6 +315,10 @@ class Dispatcher:
             return "next" if self._others_available(acc, model) else "same"
         if kind in _NEXT_ACCOUNT_KINDS:
             self.pool.cool(acc, model, ENDPOINT_FAILURE_COOL_S)
+            if kind is K.TRANSPORT and err.may_have_run:
+                # The connection broke after the request went out: it may be running upstream,
+                # so it is not sent again, to this account or another (SPEC §6.4).
+                return "fail"
             return "next"
         return "next"
 

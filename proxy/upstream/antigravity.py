@@ -86,6 +86,9 @@ class AntigravityClient:
                     break
             assert last is not None
             # A 503/529 may be one endpoint's trouble (the daily sandbox often is): try the next too.
+            # Not after a broken connection that may have delivered the request (SPEC §6.4).
+            if last.may_have_run and last.kind is UpstreamErrorKind.TRANSPORT:
+                raise last
             if last.kind not in _NEXT_ENDPOINT and not (last.kind is UpstreamErrorKind.CAPACITY and last.status >= 500):
                 raise last
             log.info("endpoint %s failed (%s); trying the next", endpoint, last.kind.value)

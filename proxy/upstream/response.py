@@ -21,14 +21,15 @@ from proxy.upstream.hints import classify
 from proxy.upstream.sse import SSEParser
 
 # Failures before a byte of the request could have left: the connect (TCP, TLS, proxy
-# handshake) failed or timed out. Anything else may have reached the upstream.
-_NOT_SENT = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError,
-             aiohttp_socks.ProxyConnectionError, aiohttp_socks.ProxyTimeoutError, aiohttp_socks.ProxyError)
+# handshake) failed or timed out. Anything else may have reached the upstream. A SOCKS
+# proxy hanging up mid-handshake surfaces as python-socks' IncompleteReadError.
+_PROXY_ERRORS = (aiohttp_socks.ProxyConnectionError, aiohttp_socks.ProxyTimeoutError, aiohttp_socks.ProxyError,
+                 asyncio.IncompleteReadError)
+_NOT_SENT = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError, *_PROXY_ERRORS)
 # What reading an upstream answer can raise besides timeouts: aiohttp's client errors, socket
 # errors, the parser's framing errors (HttpProcessingError, when not already wrapped by
 # aiohttp) and decompression errors (a body sent with a Content-Encoding it does not match).
-TRANSPORT_ERRORS = (TimeoutError, aiohttp.ClientError, OSError, HttpProcessingError, zlib.error,
-                    aiohttp_socks.ProxyError, aiohttp_socks.ProxyConnectionError, aiohttp_socks.ProxyTimeoutError)
+TRANSPORT_ERRORS = (TimeoutError, aiohttp.ClientError, OSError, HttpProcessingError, zlib.error, *_PROXY_ERRORS)
 
 
 def transport_error(exc: BaseException, what: str = "upstream", *, sent: bool | None = None) -> UpstreamError:
@@ -44,7 +45,8 @@ def transport_error(exc: BaseException, what: str = "upstream", *, sent: bool | 
         # A framing / encoding fault: the upstream's answer is broken (its text is safe: no secrets).
         reason = getattr(exc, "message", "") or str(exc)
         detail = f"{detail}: {reason}"[:200] if reason else detail
-    return UpstreamError(UpstreamErrorKind.TRANSPORT, 0, f"{what} connection failed ({detail})",
+    note = "; the request may have reached it, so it is not sent again" if may_have_run else ""
+    return UpstreamError(UpstreamErrorKind.TRANSPORT, 0, f"{what} connection failed ({detail}){note}",
                          may_have_run=may_have_run)
 
 
