@@ -41,6 +41,7 @@ class ProxyContext:
     pool: Any = None  # Pool
     dispatcher: Any = None  # Dispatcher
     monitor: Any = None  # Monitor
+    metrics: Any = None  # proxy.metrics.Metrics (GET /metrics)
     signatures: Any = None  # thought-signature store
     responses: Any = None  # Responses-API store (previous_response_id)
     upstreams: Any = None  # UpstreamSessions (z.ai forwarding uses it directly)

@@ -20,6 +20,7 @@ from proxy.config.store import ConfigStore
 from proxy.context import ProxyContext
 from proxy.dispatch import Dispatcher
 from proxy.logging_setup import FILE_ONLY
+from proxy.metrics import Metrics
 from proxy.monitor import Monitor
 from proxy.protocols.responses_store import ResponseStore
 from proxy.protocols.signatures import SignatureStore
@@ -87,6 +88,8 @@ class ProxyService:
         self.accounts = AccountStore(self.paths.accounts_dir)
         self.accounts.load_all()
         self.monitor = Monitor(self.paths.monitor_db, config.monitor)
+        self.metrics = Metrics(self.accounts.list)
+        self.monitor.observers.append(self.metrics.observe)
         self.pool = Pool(self.accounts, config.scheduling)
         self.upstreams = UpstreamSessions(config)
         self.tokens = TokenManager(self.upstreams, self.accounts)
@@ -97,6 +100,7 @@ class ProxyService:
             pool=self.pool,
             dispatcher=self.dispatcher,
             monitor=self.monitor,
+            metrics=self.metrics,
             signatures=SignatureStore(),
             responses=ResponseStore(),
             upstreams=self.upstreams,

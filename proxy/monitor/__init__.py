@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,8 @@ class Monitor:
         self._store = MonitorStore(self.db_path, settings)
         self._open = False
         self._last_id = 0
+        # called with every finished record on the loop (e.g. Metrics.observe): keep cheap
+        self.observers: list[Callable[[RequestRecord], None]] = []
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -155,6 +157,8 @@ class Monitor:
         stats.input_tokens += record.input_tokens
         stats.output_tokens += record.output_tokens
         stats.cached_tokens += record.cached_tokens
+        for observe in self.observers:
+            observe(record)
         settings = self.settings
         if not settings.enabled:
             return

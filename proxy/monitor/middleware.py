@@ -18,9 +18,17 @@ from proxy.context import BODY_HEAD, RECORD
 from proxy.errors import protocol_for_path
 from proxy.redact import redact_headers
 
-# Not proxied traffic: health checks, Claude Code telemetry, pre-connect probes.
+# Not proxied traffic: health checks, scrapes, Claude Code telemetry, pre-connect probes.
 _UNRECORDED = frozenset(
-    {"/healthz", "/health", "/v1/api/event_logging", "/v1/api/event_logging/batch", "/", "/v1"}
+    {
+        "/healthz",
+        "/health",
+        "/metrics",
+        "/v1/api/event_logging",
+        "/v1/api/event_logging/batch",
+        "/",
+        "/v1",
+    }
 )
 
 

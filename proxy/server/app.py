@@ -7,6 +7,7 @@ import logging
 
 from aiohttp import web
 
+from proxy import metrics
 from proxy.context import CTX, ProxyContext
 from proxy.server.middlewares import make_edge_middleware, on_response_prepare
 from proxy.server.routes import add_api_routes, add_base_routes
@@ -28,6 +29,7 @@ def build_app(ctx: ProxyContext) -> web.Application:
     app.on_response_prepare.append(on_response_prepare)
     add_base_routes(app)
     add_api_routes(app)
+    metrics.register(app)  # GET /metrics (SPEC §18), behind the same auth
     return app
 
 

@@ -15,8 +15,9 @@ from pathlib import Path
 
 from proxy import jsoncodec
 from proxy.config.model import MonitorSettings
+from proxy.metrics import Metrics
 from proxy.monitor import Monitor
-from proxy.monitor.record import RequestRecord
+from proxy.monitor.record import Attempt, RequestRecord
 from proxy.monitor.store import MonitorStore
 
 HEADERS = {
@@ -63,10 +64,12 @@ REPLY = jsoncodec.dumps(
 )
 
 
-async def run(mode: str, body: bytes, n: int, subscriber: bool) -> float:
+async def run(mode: str, body: bytes, n: int, subscriber: bool, metrics: bool = False) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         m = Monitor(Path(tmp) / "monitor.sqlite3", MonitorSettings(capture_bodies=mode))
         await m.open()
+        if metrics:  # what `agproxy serve` adds: GET /metrics counters per finished record
+            m.observers.append(Metrics().observe)
         sub = m.subscribe() if subscriber else None
         best = float("inf")
         for _ in range(5):
@@ -83,6 +86,7 @@ async def run(mode: str, body: bytes, n: int, subscriber: bool) -> float:
                 )
                 rec.client_model = "claude-sonnet-4-5"
                 rec.input_tokens, rec.output_tokens = 10, 20
+                rec.attempts.append(Attempt("a@example.com", 200, 5))
                 m.finish(rec, status=200, response_body=REPLY)
             best = min(best, (time.perf_counter() - t) / n)
             if sub is not None:
@@ -92,7 +96,8 @@ async def run(mode: str, body: bytes, n: int, subscriber: bool) -> float:
         await m.close()
         flush = time.perf_counter() - t
         print(
-            f"  capture={mode:<4} body={len(body):>6} B  subscriber={'yes' if subscriber else 'no ':<3} "
+            f"  capture={mode:<6} body={len(body):>6} B  subscriber={'yes' if subscriber else 'no ':<3} "
+            f"metrics={'yes' if metrics else 'no ':<3} "
             f"{best * 1e6:7.1f} µs/request on the loop   (close/flush {flush * 1e3:.0f} ms)"
         )
         return best
@@ -132,6 +137,7 @@ def stats_at_scale(n: int) -> None:
     keys = list(tools)
     accounts = [f"user{i}@example.com" for i in range(5)]
     now = time.time()
+
     def record(i: int) -> RequestRecord:
         key = keys[rng.randrange(4)]
         protocol, models = tools[key]
@@ -211,6 +217,8 @@ async def main() -> None:
         for body in (SMALL, BIG):
             await run(mode, body, n, subscriber=False)
     await run("all", SMALL, n, subscriber=True)
+    for metrics in (False, True):  # the default capture policy, without and with /metrics
+        await run("errors", SMALL, n, subscriber=False, metrics=metrics)
 
 
 if __name__ == "__main__":
