@@ -42,6 +42,7 @@ class ProxyContext:
     dispatcher: Any = None  # Dispatcher
     monitor: Any = None  # Monitor
     metrics: Any = None  # proxy.metrics.Metrics (GET /metrics)
+    client_keys: Any = None  # proxy.keys.KeyStore (SPEC §19)
     signatures: Any = None  # thought-signature store
     responses: Any = None  # Responses-API store (previous_response_id)
     upstreams: Any = None  # UpstreamSessions (z.ai forwarding uses it directly)

@@ -9,6 +9,7 @@ import logging
 import socket
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 
@@ -19,6 +20,7 @@ from proxy.config.model import Config
 from proxy.config.store import ConfigStore
 from proxy.context import ProxyContext
 from proxy.dispatch import Dispatcher
+from proxy.keys import KeyStore
 from proxy.logging_setup import FILE_ONLY
 from proxy.metrics import Metrics
 from proxy.monitor import Monitor
@@ -90,6 +92,9 @@ class ProxyService:
         self.monitor = Monitor(self.paths.monitor_db, config.monitor)
         self.metrics = Metrics(self.accounts.list)
         self.monitor.observers.append(self.metrics.observe)
+        self.keys = KeyStore(self.paths.data_dir)
+        self.keys.load()
+        self.monitor.observers.append(self._count_key_tokens)
         self.pool = Pool(self.accounts, config.scheduling)
         self.upstreams = UpstreamSessions(config)
         self.tokens = TokenManager(self.upstreams, self.accounts)
@@ -101,6 +106,7 @@ class ProxyService:
             dispatcher=self.dispatcher,
             monitor=self.monitor,
             metrics=self.metrics,
+            client_keys=self.keys,
             signatures=SignatureStore(),
             responses=ResponseStore(),
             upstreams=self.upstreams,
@@ -118,6 +124,11 @@ class ProxyService:
         self._lan_ip: str | None = None
         self.context.apply_config(self._effective(store.config))
         store.add_listener(self._on_config)
+
+    def _count_key_tokens(self, record: Any) -> None:
+        """A client key's daily budget counts the tokens of its finished requests."""
+        if record.client_key:
+            self.keys.record_tokens(record.client_key, record.input_tokens + record.output_tokens)
 
     # -- config ----------------------------------------------------------------------
 
@@ -234,6 +245,7 @@ class ProxyService:
             self.context.lan_active = None
             self.context.apply_config(self._effective(self.config))
         self.accounts.flush()
+        self.keys.flush_usage()
         logger.info("agproxy stopped")
 
     async def _watch_config(self, every: float = CONFIG_POLL_S) -> None:
@@ -243,6 +255,7 @@ class ProxyService:
         while True:
             await asyncio.sleep(every)
             self.store.reload_if_changed()
+            self.keys.reload_if_changed()  # `agproxy keys add/revoke/rotate` (SPEC §19)
             try:
                 self.accounts.load_all()
             except OSError as exc:
@@ -258,6 +271,7 @@ class ProxyService:
                 self.accounts.flush()
             except OSError as exc:
                 logger.error("could not save account state: %s", exc)
+            self.keys.flush_usage()
             if time.monotonic() - last_quota >= quota_every:
                 last_quota = time.monotonic()
                 await self.refresh_quotas()

@@ -13,6 +13,7 @@ from aiohttp import web
 from proxy import jsoncodec
 from proxy.context import RECORD
 from proxy.errors import ApiError, ErrorKind, UpstreamError
+from proxy.keys.guard import check_model
 from proxy.protocols import anthropic, anthropic_stream
 from proxy.protocols.common import SSE_KEEPALIVE_COMMENT
 from proxy.protocols.tokens import estimate_tokens
@@ -25,6 +26,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
     ctx = exchange.context(request)
     body = await exchange.read_json(request)
     client_model = body.get("model")
+    check_model(request, client_model)  # before the z.ai decision: both paths obey it
     if _use_zai(ctx, client_model):
         return await _via_zai(request, body)
     upstream = exchange.upstream_model_for(ctx, client_model)

@@ -18,6 +18,7 @@ from proxy import jsoncodec
 from proxy.context import BODY_HEAD, CTX, RECORD, ProxyContext
 from proxy.dispatch import UpstreamCall
 from proxy.errors import ApiError, ErrorKind, UpstreamError
+from proxy.keys.guard import check_model
 from proxy.protocols.common import GeminiCall, StreamResult, Usage
 from proxy.routing import resolve_model
 
@@ -161,6 +162,7 @@ def upstream_model_for(ctx: ProxyContext, client_model: Any) -> str:
 
 
 def note_call(request: web.Request, call: GeminiCall, upstream_model: str) -> Any:
+    check_model(request, call.client_model)  # a client key's model globs (403)
     record = request.get(RECORD)
     if record is not None:
         record.client_model = call.client_model

@@ -12,8 +12,9 @@ import hmac
 import itertools
 import logging
 import secrets
+import time
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from aiohttp import hdrs, web
@@ -22,6 +23,7 @@ from yarl import URL
 
 from proxy.context import CANONICAL_PATH, RECORD, REQUEST_ID, ProxyContext, request_key
 from proxy.errors import ApiError, ErrorKind, error_response, protocol_for_path
+from proxy.keys.guard import CLIENT_KEY, check_key
 
 if TYPE_CHECKING:
     from proxy.monitor.middleware import MonitorHooks
@@ -157,8 +159,27 @@ def auth_error(ctx: ProxyContext, request: web.Request, path: str) -> ApiError |
         # compare_digest on bytes: constant time in the key's content.
         if hmac.compare_digest(key.encode(), expected):
             return None
+    client_keys = ctx.client_keys
+    if client_keys is not None and client_keys.by_hash:
+        for key in keys:
+            found = client_keys.find(key)  # a dict lookup by the key's hash
+            if found is not None:
+                return client_key_error(client_keys, request, found)
     missing = "missing" if not keys else "invalid"
     return ApiError(ErrorKind.AUTHENTICATION, f"{missing} API key: {AUTH_HELP}")
+
+
+def client_key_error(client_keys: Any, request: web.Request, key: Any) -> ApiError | None:
+    """A client key (SPEC §19): its name goes on the record, its limits are checked."""
+    now = time.time()
+    record = request.get(RECORD)
+    if record is not None:
+        record.client_key = key.name
+    err = check_key(key, now)
+    if err is None:
+        request[CLIENT_KEY] = key
+        client_keys.note_used(key, now)
+    return err
 
 
 # -- body size -----------------------------------------------------------------------------

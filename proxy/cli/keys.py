@@ -1,0 +1,171 @@
+"""`agproxy keys add|list|revoke|rotate|remove`: client keys (SPEC §19). A running serve
+picks the change up within a couple of seconds (it re-reads keys.json when it changes)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+
+from proxy import jsoncodec
+from proxy.keys import KeyCommandError, KeyStore
+from proxy.keys.store import ClientKey, parse_expiry
+from proxy.paths import resolve_paths
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "keys",
+        help="client keys: one key per person or tool, with limits",
+        description="Client keys: each works like the proxy's API key (every header and "
+        "?key=), with its own limits. Only a hash is stored; the key is shown once.",
+    )
+    ks = p.add_subparsers(dest="keys_command", metavar="ACTION")
+    add = ks.add_parser("add", help="create a key and print it (once)")
+    add.add_argument("name")
+    add.add_argument(
+        "--models",
+        default="",
+        metavar="GLOB,…",
+        help="models it may use, e.g. 'claude-*,gemini-2.5-*'",
+    )
+    add.add_argument(
+        "--rpm", type=int, default=0, metavar="N", help="requests per minute (0 = no limit)"
+    )
+    add.add_argument(
+        "--tokens-per-day",
+        type=int,
+        default=0,
+        metavar="N",
+        help="daily token budget, input + output (0 = no limit)",
+    )
+    add.add_argument(
+        "--expires", default="", metavar="WHEN", help="30d, 12h, 2w or a date (default: never)"
+    )
+    add.set_defaults(func=run_add)
+    ls = ks.add_parser("list", help="keys with limits, usage today and last use")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=run_list)
+    for name, helptext, func in (
+        ("revoke", "stop a key working (it stays listed)", "run_revoke"),
+        ("rotate", "give a key a new secret with the same limits (prints it once)", "run_rotate"),
+        ("remove", "delete a key", "run_remove"),
+    ):
+        sp = ks.add_parser(name, help=helptext)
+        sp.add_argument("name")
+        sp.set_defaults(func=globals()[func])
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+def _store(args: argparse.Namespace) -> KeyStore:
+    store = KeyStore(resolve_paths(getattr(args, "config", None)).data_dir)
+    store.load()
+    return store
+
+
+def _fail(exc: Exception) -> int:
+    print(f"agproxy keys: {exc}", file=sys.stderr)
+    return 2
+
+
+def run_add(args: argparse.Namespace) -> int:
+    try:
+        expires = parse_expiry(args.expires) if args.expires else 0.0
+        models = [g.strip() for g in args.models.split(",") if g.strip()]
+        key = _store(args).add(
+            args.name,
+            models=models,
+            rpm=args.rpm,
+            tokens_per_day=args.tokens_per_day,
+            expires=expires,
+        )
+    except KeyCommandError as exc:
+        return _fail(exc)
+    print(key)
+    print(f"client key '{args.name}' added; it is shown only this once", file=sys.stderr)
+    return 0
+
+
+def run_rotate(args: argparse.Namespace) -> int:
+    try:
+        key = _store(args).rotate(args.name)
+    except KeyCommandError as exc:
+        return _fail(exc)
+    print(key)
+    print(f"client key '{args.name}' rotated; the old key no longer works", file=sys.stderr)
+    return 0
+
+
+def run_revoke(args: argparse.Namespace) -> int:
+    try:
+        _store(args).revoke(args.name)
+    except KeyCommandError as exc:
+        return _fail(exc)
+    print(f"client key '{args.name}' revoked")
+    return 0
+
+
+def run_remove(args: argparse.Namespace) -> int:
+    try:
+        _store(args).remove(args.name)
+    except KeyCommandError as exc:
+        return _fail(exc)
+    print(f"client key '{args.name}' removed")
+    return 0
+
+
+def describe(k: ClientKey, now: float) -> dict[str, object]:
+    """What `keys list` (and the TUI) show of a key."""
+    if k.revoked:
+        state = "revoked"
+    elif k.expires and now >= k.expires:
+        state = "expired"
+    else:
+        state = "active"
+    return {
+        "name": k.name,
+        "prefix": k.prefix + "…",
+        "state": state,
+        "models": ",".join(k.models) or "*",
+        "rpm": k.rpm or None,
+        "tokens_per_day": k.tokens_per_day or None,
+        "tokens_today": k.used_today(now),
+        "expires": _when(k.expires) if k.expires else None,
+        "last_used": _when(k.last_used) if k.last_used else None,
+    }
+
+
+def _when(ts: float) -> str:
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
+
+
+def run_list(args: argparse.Namespace) -> int:
+    import time
+
+    now = time.time()
+    rows = [describe(k, now) for k in _store(args).list_keys()]
+    if args.json:
+        print(jsoncodec.dumps_pretty(rows))
+        return 0
+    if not rows:
+        print("no client keys (add one: agproxy keys add NAME)")
+        return 0
+    head = ("NAME", "KEY", "STATE", "MODELS", "RPM", "TOKENS/DAY", "TODAY", "EXPIRES", "LAST USED")
+    cells = [
+        (
+            str(r["name"]),
+            str(r["prefix"]),
+            str(r["state"]),
+            str(r["models"]),
+            str(r["rpm"] or "-"),
+            f"{r['tokens_per_day']:,}" if r["tokens_per_day"] else "-",
+            f"{r['tokens_today']:,}",
+            str(r["expires"] or "never"),
+            str(r["last_used"] or "never"),
+        )
+        for r in rows
+    ]
+    widths = [max(len(c[i]) for c in (head, *cells)) for i in range(len(head))]
+    for c in (head, *cells):
+        print("  ".join(v.ljust(w) for v, w in zip(c, widths)).rstrip())
+    return 0
