@@ -59,8 +59,16 @@ def next_midnight(now: float) -> float:
     return (d + timedelta(days=1)).timestamp()
 
 
+_DAY: list[Any] = [0.0, 0.0, ""]  # [start, end, "YYYY-MM-DD"] of the local day last asked
+
+
 def today(now: float) -> str:
-    return datetime.fromtimestamp(now).strftime("%Y-%m-%d")
+    """The local date of `now`; per request this is two comparisons (localtime is slow)."""
+    day = _DAY
+    if not day[0] <= now < day[1]:
+        d = datetime.fromtimestamp(now).replace(hour=0, minute=0, second=0, microsecond=0)
+        day[:] = [d.timestamp(), next_midnight(now), d.strftime("%Y-%m-%d")]
+    return str(day[2])
 
 
 @dataclass
@@ -82,12 +90,19 @@ class ClientKey:
     last_used: float = 0.0
     bucket: float = -1.0  # token bucket level; -1 = full (not used yet)
     bucket_at: float = 0.0
+    _allowed: dict[str, bool] = field(default_factory=dict, repr=False, compare=False)
 
     def allows_model(self, model: str) -> bool:
+        """Whether a glob matches (case-insensitive); memoised per model name."""
         if not self.models:
             return True
-        m = model.lower()
-        return any(fnmatch.fnmatchcase(m, g.lower()) for g in self.models)
+        known = self._allowed.get(model)
+        if known is None:
+            m = model.lower()
+            known = any(fnmatch.fnmatchcase(m, g.lower()) for g in self.models)
+            if len(self._allowed) < 1000:  # client-chosen names: bounded
+                self._allowed[model] = known
+        return known
 
     def take(self, now: float) -> float:
         """Spend one request from the bucket: 0 if allowed, else seconds until one is."""
