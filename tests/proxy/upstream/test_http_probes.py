@@ -514,3 +514,55 @@ async def test_a_refused_connect_still_moves_to_the_next_endpoint(harness):
     resp = await harness.dispatcher.antigravity.generate(acc, "gemini-2.5-pro",
                                                           {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]})
     assert resp["candidates"][0]["content"]["parts"][0]["text"] == "echo: hi"
+
+
+# -- the same edge cases through the production path (AntigravityClient over the sessions) ----
+
+GEN_REQ = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
+
+
+# Each answer is a complete, finished event stream to a lenient reader: only strict framing
+# (and a real decompression check) turns it into the error it is.
+_N = len(FINISHED)
+
+
+@pytest.mark.parametrize("raw", [
+    b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nContent-Length: %d\r\n\r\n%sx" % (_N, _N + 1, FINISHED),
+    b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n" + FINISHED,
+    CHUNKED + b"\r\n0x%x\r\n%s\r\n0\r\n\r\n" % (_N, FINISHED),
+    b"HTTP/1.1 200 OK\r\nX-Broken-Header\r\nContent-Length: %d\r\n\r\n%s" % (_N, FINISHED),
+    answer(FINISHED, b"Content-Encoding: gzip\r\n"),
+], ids=["conflicting-length", "negative-length", "hex-prefixed-chunk-size", "header-without-colon", "bad-gzip"])
+async def test_a_broken_answer_to_a_generation_is_an_upstream_error_sent_once(harness, raw):
+    async def handler(reader, writer, n):
+        await server.read_request(reader)
+        writer.write(raw)
+        await writer.drain()
+        await reader.read()
+
+    async with RawServer(handler) as server:
+        base = f"http://127.0.0.1:{server.port}"
+        harness.config.upstream.antigravity_endpoints = [f"{base}/one/v1internal", f"{base}/two/v1internal"]
+        acc = harness.add_antigravity("a")
+        with pytest.raises(UpstreamError) as info:
+            await harness.dispatcher.antigravity.generate(acc, "gemini-2.5-pro", GEN_REQ)
+    assert info.value.kind is UpstreamErrorKind.TRANSPORT and info.value.may_have_run
+    assert len(server.requests) == 1
+
+
+async def test_an_early_413_to_a_large_generation_is_the_answer_not_a_reset(harness):
+    async def handler(reader, writer, n):
+        await server.read_head(reader)
+        server.requests.append(b"head")
+        writer.write(answer(TOO_LARGE, b"Content-Type: application/json\r\nConnection: close\r\n",
+                            b"413 Request Entity Too Large"))
+        await writer.drain()
+
+    async with RawServer(handler) as server:
+        harness.config.upstream.antigravity_endpoints = [f"http://127.0.0.1:{server.port}/v1internal"]
+        acc = harness.add_antigravity("a")
+        big = {"contents": [{"role": "user", "parts": [{"text": "x" * (24 * 1024 * 1024)}]}]}
+        with pytest.raises(UpstreamError) as info:
+            await harness.dispatcher.antigravity.generate(acc, "gemini-2.5-pro", big)
+    assert info.value.status == 413 and "payload size exceeds" in info.value.message
+    assert server.requests == [b"head"]
