@@ -31,7 +31,8 @@ class ErrorKind(str, enum.Enum):
     NOT_FOUND = "not_found"  # 404
     TOO_LARGE = "too_large"  # 413
     RATE_LIMIT = "rate_limit"  # 429
-    API_ERROR = "api_error"  # 500/502
+    API_ERROR = "api_error"  # 502: the upstream failed
+    INTERNAL = "internal"  # 500: agproxy itself failed; nothing went upstream
     OVERLOADED = "overloaded"  # 503/529
     TIMEOUT = "timeout"  # 504
 
@@ -44,6 +45,7 @@ _STATUS = {
     ErrorKind.TOO_LARGE: 413,
     ErrorKind.RATE_LIMIT: 429,
     ErrorKind.API_ERROR: 502,
+    ErrorKind.INTERNAL: 500,
     ErrorKind.OVERLOADED: 503,
     ErrorKind.TIMEOUT: 504,
 }
@@ -56,6 +58,7 @@ _ANTHROPIC_TYPE = {
     ErrorKind.TOO_LARGE: "request_too_large",
     ErrorKind.RATE_LIMIT: "rate_limit_error",
     ErrorKind.API_ERROR: "api_error",
+    ErrorKind.INTERNAL: "api_error",
     ErrorKind.OVERLOADED: "overloaded_error",
     ErrorKind.TIMEOUT: "api_error",
 }
@@ -68,6 +71,7 @@ _OPENAI_TYPE = {
     ErrorKind.TOO_LARGE: ("invalid_request_error", "request_too_large"),
     ErrorKind.RATE_LIMIT: ("rate_limit_error", "rate_limit_exceeded"),
     ErrorKind.API_ERROR: ("api_error", "upstream_error"),
+    ErrorKind.INTERNAL: ("server_error", "internal_error"),
     ErrorKind.OVERLOADED: ("server_error", "overloaded"),
     ErrorKind.TIMEOUT: ("timeout_error", "timeout"),
 }
@@ -80,6 +84,7 @@ _GEMINI_STATUS = {
     ErrorKind.TOO_LARGE: "INVALID_ARGUMENT",
     ErrorKind.RATE_LIMIT: "RESOURCE_EXHAUSTED",
     ErrorKind.API_ERROR: "INTERNAL",
+    ErrorKind.INTERNAL: "INTERNAL",
     ErrorKind.OVERLOADED: "UNAVAILABLE",
     ErrorKind.TIMEOUT: "DEADLINE_EXCEEDED",
 }

@@ -27,6 +27,7 @@ from proxy.monitor import Monitor
 from proxy.protocols.responses_store import ResponseStore
 from proxy.protocols.signatures import SignatureStore
 from proxy.server.app import apply_body_limit, build_app
+from proxy.server.connection import EdgeRunner
 from proxy.upstream.http import UpstreamSessions
 from proxy.upstream.oauth import TokenManager
 
@@ -191,7 +192,7 @@ class ProxyService:
         self.context.apply_config(config)
         app = build_app(self.context)
         # access_log=None: a log line per request would cost more than our whole budget.
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=DEFAULT_GRACE)
+        runner = EdgeRunner(app, access_log=None, shutdown_timeout=DEFAULT_GRACE)
         await runner.setup()
         site = web.TCPSite(runner, host, port)
         try:

@@ -65,6 +65,11 @@ def to_gemini(
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise _bad("messages: at least one message is required", "messages")
+    if "max_tokens" not in body:
+        raise _bad("max_tokens: required (the most tokens the answer may use)", "max_tokens")
+    metadata = body.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise _bad("metadata: must be an object", "metadata")
     key = session_key or session_key_of(body)
     tr = _Translator(upstream_model, signatures, key)
     system = tr.system_parts(body.get("system"))
@@ -215,6 +220,8 @@ class _Translator:
             if not isinstance(block, dict):
                 raise _bad(f"{at}: each content block must be an object", at)
             kind = block.get("type")
+            if not isinstance(kind, str):
+                raise _bad(f"{at}.type: must be a string naming the block type", f"{at}.type")
             if kind == "text":
                 text = block.get("text")
                 if not isinstance(text, str):

@@ -7,6 +7,29 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from proxy import jsoncodec
+from proxy.errors import ApiError, ErrorKind
+
+# The deepest JSON nesting a request may carry (objects and arrays). Real requests stay
+# far below (a tool schema is ~10 deep); the JSON encoder gives up at 255, Python's
+# recursion at ~1,000: a clear 400 here instead of a 500 there.
+MAX_NESTING = 128
+
+
+def check_nesting(value: Any, where: str = "request body", limit: int = MAX_NESTING) -> None:
+    """Refuse JSON nested deeper than `limit` levels. Iterative: the check itself never
+    recurses, and it only visits containers (a large body is mostly long strings)."""
+    stack: list[tuple[Any, int]] = [(value, 1)] if isinstance(value, dict | list) else []
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            raise ApiError(
+                ErrorKind.INVALID_REQUEST,
+                f"{where} is nested deeper than {limit} levels of objects and arrays",
+            )
+        children = node.values() if isinstance(node, dict) else node
+        for child in children:
+            if isinstance(child, dict | list) and child:
+                stack.append((child, depth + 1))
 
 
 @dataclass

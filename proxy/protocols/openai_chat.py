@@ -18,6 +18,7 @@ from proxy.protocols.openai_common import (
     parse_arguments,
     response_format_config,
     session_key_from_text,
+    stream_flag,
     thinking_config,
     tool_config,
 )
@@ -72,9 +73,11 @@ def to_gemini(
         config = _tool_choice(choice)  # validated even when moot
         if tools:  # Gemini wants no toolConfig without function declarations
             request["toolConfig"] = config
-    stream = body.get("stream") is True
+    stream = stream_flag(body)
     opts = body.get("stream_options")
-    include_usage = bool(stream and isinstance(opts, dict) and opts.get("include_usage") is True)
+    if opts is not None and not isinstance(opts, dict):
+        raise bad("'stream_options' must be an object", "stream_options")
+    include_usage = bool(stream and opts and opts.get("include_usage") is True)
     return GeminiCall(
         client_model=model,
         request=request,
@@ -97,7 +100,11 @@ def _first_user_key(messages: list[Any]) -> str | None:
         if isinstance(msg, dict) and msg.get("role") == "user":
             content = msg.get("content")
             if isinstance(content, list):
-                content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+                content = "".join(
+                    text
+                    for p in content
+                    if isinstance(p, dict) and isinstance(text := p.get("text"), str)
+                )
             if isinstance(content, str):
                 return session_key_from_text(content)
     return None

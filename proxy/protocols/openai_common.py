@@ -9,7 +9,11 @@ from typing import Any
 
 from proxy import jsoncodec
 from proxy.errors import ApiError, ErrorKind
-from proxy.protocols.common import remote_file_part, session_key_from_text  # noqa: F401
+from proxy.protocols.common import (  # noqa: F401
+    check_nesting,
+    remote_file_part,
+    session_key_from_text,
+)
 from proxy.protocols.schema import clean_parameters, clean_schema
 from proxy.protocols.signatures import SENTINEL, SignatureStore, needs_signature
 
@@ -117,6 +121,16 @@ def response_format_config(fmt: Any, param: str) -> dict[str, Any]:
     raise bad(f"'{param}.type' must be text, json_object or json_schema", f"{param}.type")
 
 
+def stream_flag(body: dict[str, Any]) -> bool:
+    """`stream`: absent, null or a boolean; anything else is refused, not read as false."""
+    stream = body.get("stream")
+    if stream is None:
+        return False
+    if not isinstance(stream, bool):
+        raise bad(f"'stream' must be a boolean; got {stream!r:.40}", "stream")
+    return stream
+
+
 def parse_arguments(raw: Any, param: str) -> dict[str, Any]:
     """Tool-call arguments arrive as a JSON string; Gemini wants the object."""
     if isinstance(raw, dict):
@@ -131,6 +145,7 @@ def parse_arguments(raw: Any, param: str) -> dict[str, Any]:
         raise bad(f"'{param}' is not valid JSON", param) from None
     if not isinstance(args, dict):
         raise bad(f"'{param}' must encode a JSON object", param)
+    check_nesting(args, f"'{param}'")
     return args
 
 

@@ -18,6 +18,7 @@ from proxy.protocols.openai_common import (
     parse_arguments,
     response_format_config,
     session_key_from_text,
+    stream_flag,
     thinking_config,
     tool_config,
 )
@@ -112,7 +113,7 @@ def to_gemini(
     return GeminiCall(
         client_model=model,
         request=request,
-        stream=body.get("stream") is True,
+        stream=stream_flag(body),
         session_key=session_key,
         options={
             "tool_names": tool_names,
@@ -147,7 +148,11 @@ def _first_user_key(items: list[dict[str, Any]]) -> str | None:
         if item.get("role") == "user":
             content = item.get("content")
             if isinstance(content, list):
-                content = "".join(p.get("text") or "" for p in content if isinstance(p, dict))
+                content = "".join(
+                    text
+                    for p in content
+                    if isinstance(p, dict) and isinstance(text := p.get("text"), str)
+                )
             if isinstance(content, str):
                 return session_key_from_text(content)
     return None

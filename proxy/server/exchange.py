@@ -12,14 +12,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 from typing import Protocol as TypingProtocol
 
-from aiohttp import hdrs, web
+from aiohttp import hdrs, http_exceptions, web, web_protocol
 
 from proxy import jsoncodec
 from proxy.context import BODY_HEAD, CTX, RECORD, ProxyContext
 from proxy.dispatch import UpstreamCall
 from proxy.errors import ApiError, ErrorKind, UpstreamError
 from proxy.keys.guard import check_model
-from proxy.protocols.common import GeminiCall, StreamResult, Usage
+from proxy.protocols.common import GeminiCall, StreamResult, Usage, check_nesting
 from proxy.routing import resolve_model
 
 logger = logging.getLogger(__name__)
@@ -72,6 +72,10 @@ async def read_json(request: web.Request) -> dict[str, Any]:
             raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise
+    except (http_exceptions.HttpProcessingError, web_protocol.RequestPayloadError) as exc:
+        # aiohttp's RequestPayloadError / ContentEncodingError / TransferEncodingError:
+        # a body that does not match its own framing or Content-Encoding.
+        raise ApiError(ErrorKind.INVALID_REQUEST, _unreadable_message(request, exc)) from None
     except (ConnectionError, asyncio.IncompleteReadError) as exc:
         raise ApiError(
             ErrorKind.INVALID_REQUEST, f"request body could not be read: {exc}"
@@ -87,7 +91,23 @@ async def read_json(request: web.Request) -> dict[str, Any]:
             request[BODY_HEAD] = capture_head(raw, request)
     if not isinstance(body, dict):
         raise ApiError(ErrorKind.INVALID_REQUEST, "request body must be a JSON object")
+    check_nesting(body)
     return body
+
+
+def _unreadable_message(request: web.Request, exc: Exception) -> str:
+    encoding = request.headers.get(hdrs.CONTENT_ENCODING)
+    cause = exc.__cause__ or exc.__context__
+    if encoding and (
+        isinstance(exc, http_exceptions.ContentEncodingError)
+        or isinstance(cause, http_exceptions.ContentEncodingError)
+    ):
+        return (
+            f"request body is not valid Content-Encoding: {encoding} data "
+            "(send the body uncompressed, or compressed as the header says)"
+        )
+    detail = getattr(exc, "message", "") or (str(cause) if cause else "") or type(exc).__name__
+    return f"request body could not be read: {detail}"
 
 
 async def _read_large(request: web.Request, length: int) -> bytearray:

@@ -263,9 +263,8 @@ def _internal_error(request: web.Request) -> web.Response:
     return _error(
         request,
         ApiError(
-            ErrorKind.API_ERROR,
+            ErrorKind.INTERNAL,
             f"internal error in agproxy (request id {request.get(REQUEST_ID)}); see the agproxy log",
-            status=500,
         ),
     )
 
@@ -283,7 +282,7 @@ def _from_http_exception(
         )
     if exc.status == 413:
         return too_large(request.content_length, ctx.max_body_bytes)
-    kind = ErrorKind.INVALID_REQUEST if exc.status < 500 else ErrorKind.API_ERROR
+    kind = ErrorKind.INVALID_REQUEST if exc.status < 500 else ErrorKind.INTERNAL
     return ApiError(kind, exc.reason or exc.text or "error", status=exc.status)
 
 
