@@ -25,110 +25,142 @@ JSON = st.recursive(
 )
 
 
-def maybe(valid: Any) -> st.SearchStrategy[Any]:
-    """The valid value most of the time, arbitrary JSON otherwise."""
-    return st.one_of(st.just(valid), JSON)
-
-
-def shape(fields: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
-    return st.fixed_dictionaries({}, optional={k: v if isinstance(v, st.SearchStrategy) else maybe(v) for k, v in fields.items()})
-
-
-def part(kind: str, **fields: Any) -> st.SearchStrategy[Any]:
-    return maybe({}).flatmap(lambda _: shape({"type": kind, **fields})) | JSON
-
-
-CHAT_PART = st.one_of(
-    part("text", text="hi"),
-    part("image_url", image_url={"url": "data:image/png;base64,aGk="}),
-)
-CHAT_MESSAGE = shape(
-    {
-        "role": st.sampled_from(["user", "assistant", "system", "tool", "developer"]) | JSON,
-        "content": st.one_of(st.just("hi"), st.lists(CHAT_PART, max_size=3), JSON),
-        "tool_calls": st.lists(
-            shape({"id": "c1", "type": "function", "function": shape({"name": "f", "arguments": "{}"})}), max_size=2
-        ),
-        "tool_call_id": "c1",
-        "name": "f",
-    }
-)
-TOOL = shape({"type": "function", "function": shape({"name": "f", "parameters": {"type": "object"}})})
-OPENAI_BODY = shape(
-    {
-        "model": "gpt-4o",
-        "messages": st.lists(CHAT_MESSAGE, min_size=1, max_size=3) | JSON,
-        "stream": st.sampled_from([False, True]) | JSON,
-        "stream_options": {"include_usage": True},
-        "max_tokens": 10,
-        "temperature": 0.5,
-        "tools": st.lists(TOOL, max_size=2) | JSON,
-        "tool_choice": "auto",
-        "response_format": {"type": "json_object"},
-        "reasoning_effort": "low",
-    }
-)
-
-ANTHROPIC_BLOCK = st.one_of(
-    part("text", text="hi"),
-    part("image", source={"type": "base64", "media_type": "image/png", "data": "aGk="}),
-    part("tool_use", id="t1", name="f", input={}),
-    part("tool_result", tool_use_id="t1", content="ok"),
-    part("thinking", thinking="hm", signature="s"),
-)
-ANTHROPIC_BODY = shape(
-    {
-        "model": "claude-sonnet-4-6",
-        "max_tokens": 10,
-        "messages": st.lists(
-            shape(
+# Rich valid bodies per face: every field the translators read, at every level.
+RICH: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "chat": (
+        OPENAI,
+        "/v1/chat/completions",
+        {
+            "model": "gpt-4o",
+            "messages": [
+                {"role": "system", "content": "be brief"},
                 {
-                    "role": st.sampled_from(["user", "assistant"]) | JSON,
-                    "content": st.one_of(st.just("hi"), st.lists(ANTHROPIC_BLOCK, max_size=3), JSON),
-                }
-            ),
-            min_size=1,
-            max_size=3,
-        )
-        | JSON,
-        "system": st.one_of(st.just("be brief"), st.lists(part("text", text="x"), max_size=2), JSON),
-        "stream": st.sampled_from([False, True]) | JSON,
-        "metadata": {"user_id": "u"},
-        "tools": st.lists(shape({"name": "f", "input_schema": {"type": "object"}}), max_size=2) | JSON,
-        "tool_choice": {"type": "auto"},
-        "thinking": {"type": "enabled", "budget_tokens": 1024},
-        "stop_sequences": ["x"],
-    }
-)
-
-GEMINI_PART = st.one_of(
-    shape({"text": "hi"}),
-    shape({"inlineData": shape({"mimeType": "image/png", "data": "aGk="})}),
-    shape({"functionCall": shape({"name": "f", "args": {}})}),
-    shape({"functionResponse": shape({"name": "f", "response": {}})}),
-    JSON,
-)
-GEMINI_BODY = shape(
-    {
-        "contents": st.lists(
-            shape({"role": st.sampled_from(["user", "model"]) | JSON, "parts": st.lists(GEMINI_PART, max_size=3) | JSON}),
-            min_size=1,
-            max_size=3,
-        )
-        | JSON,
-        "systemInstruction": shape({"parts": st.lists(GEMINI_PART, max_size=2)}),
-        "generationConfig": shape({"maxOutputTokens": 10, "temperature": 0.5, "thinkingConfig": {"thinkingBudget": 0}}),
-        "tools": st.lists(shape({"functionDeclarations": st.lists(shape({"name": "f", "parameters": {"type": "object"}}), max_size=2)}), max_size=1) | JSON,
-        "toolConfig": {"functionCallingConfig": {"mode": "AUTO"}},
-    }
-)
-
-FACES = {
-    OPENAI: ("/v1/chat/completions", OPENAI_BODY),
-    "responses": ("/v1/responses", shape({"model": "gpt-4o", "input": st.one_of(st.just("hi"), st.lists(CHAT_MESSAGE, max_size=2), JSON), "stream": st.sampled_from([False, True]) | JSON, "instructions": "x", "tools": st.lists(shape({"type": "function", "name": "f", "parameters": {"type": "object"}}), max_size=1) | JSON})),
-    ANTHROPIC: ("/v1/messages", ANTHROPIC_BODY),
-    GEMINI: ("/v1beta/models/gemini-2.5-flash:generateContent", GEMINI_BODY),
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": "hi"},
+                        {"type": "image_url", "image_url": {"url": "data:image/png;base64,aGk="}},
+                    ],
+                },
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}],
+                },
+                {"role": "tool", "tool_call_id": "c1", "content": "ok"},
+            ],
+            "stream": False,
+            "stream_options": {"include_usage": True},
+            "max_tokens": 10,
+            "temperature": 0.5,
+            "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {"a": {"type": "string"}}}}}],
+            "tool_choice": "auto",
+            "response_format": {"type": "json_object"},
+            "reasoning_effort": "low",
+        },
+    ),
+    "responses": (
+        OPENAI,
+        "/v1/responses",
+        {
+            "model": "gpt-4o",
+            "instructions": "be brief",
+            "input": [
+                {"role": "user", "content": [{"type": "input_text", "text": "hi"}]},
+                {"type": "function_call", "call_id": "c1", "name": "f", "arguments": "{}"},
+                {"type": "function_call_output", "call_id": "c1", "output": "ok"},
+            ],
+            "stream": False,
+            "tools": [{"type": "function", "name": "f", "parameters": {"type": "object"}}],
+            "reasoning": {"effort": "low"},
+            "max_output_tokens": 10,
+        },
+    ),
+    "anthropic": (
+        ANTHROPIC,
+        "/v1/messages",
+        {
+            "model": "claude-sonnet-4-6",
+            "max_tokens": 10,
+            "system": [{"type": "text", "text": "be brief"}],
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": "hi"},
+                        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "aGk="}},
+                    ],
+                },
+                {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "f", "input": {"a": 1}}]},
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": [{"type": "text", "text": "ok"}]}]},
+            ],
+            "stream": False,
+            "metadata": {"user_id": "u"},
+            "tools": [{"name": "f", "input_schema": {"type": "object", "properties": {"a": {"type": "integer"}}}}],
+            "tool_choice": {"type": "auto"},
+            "thinking": {"type": "enabled", "budget_tokens": 1024},
+            "stop_sequences": ["x"],
+            "temperature": 0.5,
+        },
+    ),
+    "gemini": (
+        GEMINI,
+        "/v1beta/models/gemini-2.5-flash:generateContent",
+        {
+            "contents": [
+                {"role": "user", "parts": [{"text": "hi"}, {"inlineData": {"mimeType": "image/png", "data": "aGk="}}]},
+                {"role": "model", "parts": [{"functionCall": {"name": "f", "args": {"a": 1}}}]},
+                {"role": "user", "parts": [{"functionResponse": {"name": "f", "response": {"ok": 1}}}]},
+            ],
+            "systemInstruction": {"parts": [{"text": "be brief"}]},
+            "generationConfig": {"maxOutputTokens": 10, "temperature": 0.5, "thinkingConfig": {"thinkingBudget": 0}},
+            "tools": [{"functionDeclarations": [{"name": "f", "parameters": {"type": "object"}}]}],
+            "toolConfig": {"functionCallingConfig": {"mode": "AUTO"}},
+        },
+    ),
 }
+
+
+def paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every place in `value` (each key and index, at every level)."""
+    found: list[tuple[Any, ...]] = []
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, child in items:
+        found.append((*prefix, key))
+        found.extend(paths(child, (*prefix, key)))
+    return found
+
+
+def replaced(body: Any, path: tuple[Any, ...], new: Any) -> Any:
+    """A copy of `body` with the value at `path` swapped for `new` (or dropped when `new`
+    is the DROP marker)."""
+    if not path:
+        return new
+    copy = dict(body) if isinstance(body, dict) else list(body)
+    head, rest = path[0], path[1:]
+    if not rest and new is DROP:
+        del copy[head]
+    else:
+        copy[head] = replaced(body[head], rest, new)
+    return copy
+
+
+DROP = object()
+
+
+def mutants(body: dict[str, Any]) -> st.SearchStrategy[Any]:
+    """`body` with one place (any level) replaced by arbitrary JSON or removed, or two."""
+    places = paths(body)
+    one = st.tuples(st.sampled_from(places), JSON | st.just(DROP))
+    return st.lists(one, min_size=1, max_size=2).map(lambda edits: _apply(body, edits))
+
+
+def _apply(body: Any, edits: list[tuple[tuple[Any, ...], Any]]) -> Any:
+    for path, new in edits:
+        try:
+            body = replaced(body, path, new)
+        except (KeyError, IndexError, TypeError):
+            pass  # an earlier edit removed or replaced the place
+    return body
 
 
 def examples(strategy: st.SearchStrategy[Any], n: int) -> list[Any]:
@@ -153,15 +185,14 @@ def examples(strategy: st.SearchStrategy[Any], n: int) -> list[Any]:
 async def test_no_request_body_gets_a_5xx_or_a_foreign_error_shape(e2e: E2E) -> None:
     headers = {**e2e.auth_headers(), "Content-Type": "application/json"}
     async with aiohttp.ClientSession() as session:
-        for face, (path, strategy) in FACES.items():
-            protocol = OPENAI if face == "responses" else face
-            for body in examples(strategy, EXAMPLES):
-                raw = jsoncodec.dumps(body)
+        for face, (protocol, path, body) in RICH.items():
+            for mutant in examples(mutants(body), EXAMPLES):
+                raw = jsoncodec.dumps(mutant)
                 async with session.post(e2e.url + path, data=raw, headers=headers) as resp:
                     status, reply = resp.status, await resp.read()
-                assert status < 500, (face, body, reply)
+                assert status < 500, (face, mutant, reply)
                 if status >= 400:
-                    assert status in (400, 404), (face, body, reply)
+                    assert status in (400, 404), (face, mutant, reply)
                     assert_error_shape(protocol, status, reply)
     for protocol in (OPENAI, ANTHROPIC, GEMINI):
         await still_serving(e2e, protocol)
