@@ -114,6 +114,13 @@ async def _redispatch(request: web.Request, canonical: str) -> web.StreamRespons
 # -- CORS ----------------------------------------------------------------------------------
 
 
+def is_preflight(request: web.Request) -> bool:
+    """A real CORS preflight: an OPTIONS with Origin and Access-Control-Request-Method.
+    Any other OPTIONS is an ordinary request (auth applies)."""
+    headers = request.headers
+    return hdrs.ORIGIN in headers and hdrs.ACCESS_CONTROL_REQUEST_METHOD in headers
+
+
 def preflight(request: web.Request) -> web.Response:
     """Preflights are answered before auth: browsers never send keys on them."""
     headers = {
@@ -127,21 +134,47 @@ def preflight(request: web.Request) -> web.Response:
 # -- auth ----------------------------------------------------------------------------------
 
 
-def presented_keys(request: web.Request) -> list[str]:
-    """Every key the client sent, on any of the five carriers."""
-    keys: list[str] = []
+_KEY_HEADERS = ("x-api-key", "x-goog-api-key")
+
+
+def presented_key(request: web.Request) -> str | None:
+    """The one client key the request presents (SPEC §4; client keys, §19, look it up
+    too), or None when it presents none. Each carrier (Authorization, x-api-key,
+    x-goog-api-key, ?key=) may hold one value; the same key on several carriers is fine.
+    Several values on one carrier, or different keys on different carriers, raise the
+    401: a request must not get to try many keys at once."""
+    found: list[str] = []
     headers = request.headers
-    auth = headers.get(hdrs.AUTHORIZATION)
-    if auth:
-        scheme, _, rest = auth.partition(" ")
-        keys.append(rest.strip() if rest and scheme.lower() == "bearer" else auth.strip())
-    for name in ("x-api-key", "x-goog-api-key"):
-        value = headers.get(name)
-        if value:
-            keys.append(value.strip())
+    if hdrs.AUTHORIZATION in headers:
+        values = headers.getall(hdrs.AUTHORIZATION)
+        if len(values) > 1:
+            raise _several("Authorization headers")
+        scheme, _, rest = values[0].partition(" ")
+        found.append(rest.strip() if rest and scheme.lower() == "bearer" else values[0].strip())
+    for name in _KEY_HEADERS:
+        if name in headers:
+            values = headers.getall(name)
+            if len(values) > 1:
+                raise _several(f"{name} headers")
+            found.append(values[0].strip())
     if "key=" in request.rel_url.raw_query_string:
-        keys.extend(request.query.getall("key", ()))
-    return keys
+        values = request.query.getall("key", [])
+        if len(values) > 1:
+            raise _several("'key' query parameters")
+        found.extend(values)
+    found = [key for key in found if key]
+    if not found:
+        return None
+    if any(key != found[0] for key in found[1:]):
+        raise ApiError(
+            ErrorKind.AUTHENTICATION,
+            f"the request presents different API keys on different carriers: send one. {AUTH_HELP}",
+        )
+    return found[0]
+
+
+def _several(carrier: str) -> ApiError:
+    return ApiError(ErrorKind.AUTHENTICATION, f"several {carrier}: send exactly one API key. {AUTH_HELP}")
 
 
 def auth_error(ctx: ProxyContext, request: web.Request, path: str) -> ApiError | None:
@@ -153,20 +186,21 @@ def auth_error(ctx: ProxyContext, request: web.Request, path: str) -> ApiError |
         path in HEALTH_PATHS or (request.method == hdrs.METH_HEAD and path in PROBE_PATHS)
     ):
         return None
-    expected = ctx.api_key
-    keys = presented_keys(request)
-    for key in keys:
-        # compare_digest on bytes: constant time in the key's content.
-        if hmac.compare_digest(key.encode(), expected):
-            return None
+    try:
+        key = presented_key(request)
+    except ApiError as err:
+        return err
+    if key is None:
+        return ApiError(ErrorKind.AUTHENTICATION, f"missing API key: {AUTH_HELP}")
+    # compare_digest on bytes: constant time in the key's content.
+    if hmac.compare_digest(key.encode(), ctx.api_key):
+        return None
     client_keys = ctx.client_keys
     if client_keys is not None and client_keys.by_hash:
-        for key in keys:
-            found = client_keys.find(key)  # a dict lookup by the key's hash
-            if found is not None:
-                return client_key_error(client_keys, request, found)
-    missing = "missing" if not keys else "invalid"
-    return ApiError(ErrorKind.AUTHENTICATION, f"{missing} API key: {AUTH_HELP}")
+        found = client_keys.find(key)  # a dict lookup by the key's hash
+        if found is not None:
+            return client_key_error(client_keys, request, found)
+    return ApiError(ErrorKind.AUTHENTICATION, f"invalid API key: {AUTH_HELP}")
 
 
 def client_key_error(client_keys: Any, request: web.Request, key: Any) -> ApiError | None:
@@ -211,7 +245,7 @@ def make_edge_middleware(ctx: ProxyContext, monitor: MonitorHooks | None = None)
         request[CANONICAL_PATH] = path
         if path != raw and _NORMALISED not in request:
             return await _redispatch(request, path)
-        if request.method == hdrs.METH_OPTIONS:
+        if request.method == hdrs.METH_OPTIONS and is_preflight(request):
             return preflight(request)
         record = begin(request, path) if begin is not None else None
         status = 0

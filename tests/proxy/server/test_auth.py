@@ -4,6 +4,8 @@ request lines (no client library normalises the paths for us)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from proxy import jsoncodec
@@ -79,11 +81,11 @@ async def test_auto_with_lan_is_all_except_health(service_factory, http) -> None
     assert (await http(port, "GET", API))[0] == 401
 
 
-async def test_one_right_carrier_among_wrong_ones_is_enough(service_factory, http) -> None:
+async def test_one_right_carrier_among_wrong_ones_is_refused(service_factory, http) -> None:
     service = await start(service_factory, "strict")
     headers = {"Authorization": "Bearer sk-wrong-0000000000", "x-api-key": KEY}
-    status, _, _ = await http(service.status().port, "GET", HEALTH, headers)
-    assert status == 200
+    status, _, body = await http(service.status().port, "GET", HEALTH, headers)
+    assert status == 401 and b"different API keys" in body
 
 
 async def test_bearer_scheme_is_case_insensitive(service_factory, http) -> None:
@@ -205,3 +207,66 @@ async def test_turning_lan_off_while_bound_to_lan_keeps_auto_auth_on(service_fac
     service = await start(service_factory, "auto", **{"proxy.allow_lan_access": True})
     config_store.set("proxy.allow_lan_access", False)
     assert (await http(service.status().port, "GET", API))[0] == 401
+
+
+# -- open doors ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", [API, "/v1/chat/completions", "/v1/messages", HEALTH])
+async def test_options_without_preflight_headers_needs_the_key_under_strict(service_factory, http, path) -> None:
+    service = await start(service_factory, "strict")
+    port = service.status().port
+    status, _, body = await http(port, "OPTIONS", path)
+    assert status == 401 and b"missing API key" in body
+    status, _, _ = await http(port, "OPTIONS", path, {"Origin": "http://x"})  # Origin alone: no preflight
+    assert status == 401
+
+
+async def test_a_real_preflight_is_answered_without_a_key(service_factory, http) -> None:
+    service = await start(service_factory, "strict")
+    status, headers, _ = await http(
+        service.status().port,
+        "OPTIONS",
+        "/v1/chat/completions",
+        {"Origin": "http://x", "Access-Control-Request-Method": "POST"},
+    )
+    assert status == 204 and "POST" in headers["access-control-allow-methods"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "query"),
+    [
+        ({}, f"?key=sk-wrong-1&key={KEY}"),
+        ({}, f"?key={KEY}&key={KEY}"),
+        ({"x-api-key": "sk-wrong-0000000000"}, f"?key={KEY}"),
+        ({"Authorization": f"Bearer {KEY}", "x-goog-api-key": "sk-wrong-0000000000"}, ""),
+    ],
+    ids=["two query keys", "one query key twice", "header and query differ", "two headers differ"],
+)
+async def test_several_keys_are_refused_even_when_one_is_right(service_factory, http, headers, query) -> None:
+    service = await start(service_factory, "strict")
+    status, _, body = await http(service.status().port, "GET", API + query, headers)
+    assert status == 401
+    message = jsoncodec.loads(body)["error"]["message"]
+    assert "one" in message and KEY not in message
+
+
+async def test_the_same_key_on_several_carriers_is_accepted(service_factory, http) -> None:
+    service = await start(service_factory, "strict")
+    headers = {"Authorization": f"Bearer {KEY}", "x-api-key": KEY}
+    status, _, _ = await http(service.status().port, "GET", API + f"?key={KEY}", headers)
+    assert status == 200
+
+
+async def test_two_authorization_headers_are_refused(service_factory) -> None:
+    service = await start(service_factory, "strict")
+    reader, writer = await asyncio.open_connection("127.0.0.1", service.status().port)
+    writer.write(
+        (
+            f"GET {API} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+            f"Authorization: Bearer sk-wrong-0000000000\r\nAuthorization: Bearer {KEY}\r\n\r\n"
+        ).encode()
+    )
+    answer = await reader.read()
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 401")
