@@ -20,7 +20,7 @@ from proxy.config.model import Config
 from proxy.config.store import ConfigStore
 from proxy.context import ProxyContext
 from proxy.dispatch import Dispatcher
-from proxy.keys import KeyStore
+from proxy.keys.store import KeyStore
 from proxy.logging_setup import FILE_ONLY
 from proxy.metrics import Metrics
 from proxy.monitor import Monitor

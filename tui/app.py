@@ -34,6 +34,7 @@ from tui.widgets.accounts import AccountsPane
 from tui.widgets.connect import ConnectPane, Snippet
 from tui.widgets.log import LogPane
 from tui.widgets.settings import SettingsPane
+from tui.widgets.stats import StatsPane
 from tui.widgets.status_header import StatusHeader
 from tui.widgets.traffic import TrafficPane
 from tui.widgets.traffic_table import TrafficTable
@@ -41,7 +42,7 @@ from tui.widgets.traffic_table import TrafficTable
 log = logging.getLogger(__name__)
 
 TABS = (("traffic", "1 Traffic"), ("accounts", "2 Accounts"), ("settings", "3 Settings"),
-        ("connect", "4 Connect"), ("log", "5 Log"))  # fmt: skip
+        ("connect", "4 Connect"), ("log", "5 Log"), ("stats", "6 Stats"))  # fmt: skip
 DRAIN_INTERVAL = 0.25  # traffic repaints at most 4×/s
 DRAIN_INTERVAL_BUSY = 0.5  # under load: fewer, bigger batches leave the loop to the proxy
 BUSY_BATCH = 100  # records in one drain that count as "under load"
@@ -131,6 +132,17 @@ class AgproxyApp(App[None]):
             return None
         return await self.monitor.get(record_id)
 
+    async def usage(self, by: str, since: float) -> list[Any]:
+        """Usage rows from the monitor's rollups (the Stats tab)."""
+        return await self.monitor.usage(by, since) if self.monitor is not None else []
+
+    async def usage_series(self, since: float, step: int) -> list[Any]:
+        return await self.monitor.usage_series(since, step) if self.monitor is not None else []
+
+    def key_store(self) -> Any:
+        """The client keys (SPEC §19): the service's KeyStore."""
+        return self.service.keys
+
     def save_config(self, config: Config) -> None:
         self.store.save(config)
 
@@ -149,6 +161,8 @@ class AgproxyApp(App[None]):
                 yield ConnectPane(id="connect-pane")
             with TabPane(TABS[4][1], id="log"):
                 yield LogPane(self.log_handler, id="log-pane")
+            with TabPane(TABS[5][1], id="stats"):
+                yield StatsPane(id="stats-pane")
         yield Footer()
 
     async def on_mount(self) -> None:
@@ -254,6 +268,7 @@ class AgproxyApp(App[None]):
             "settings": SettingsPane,
             "connect": Snippet,
             "log": RichLog,
+            "stats": DataTable,  # the client keys table; the range keys work from it too
         }[tab]
         pane = self.main_query(f"#{tab}", TabPane)
         widgets = [w for w in pane.query(target) if w.focusable] if tab != "settings" else []

@@ -20,6 +20,8 @@ SCOPE_TITLES = {
     "mapping": "Settings: your model mapping",
     "routes": "Settings: built-in model routes",
     "connect": "Connect",
+    "stats": "Stats",
+    "keys": "Stats: client keys",
     "detail": "Request detail",
     "modal": "Dialogs",
 }
@@ -44,6 +46,7 @@ TABLE: tuple[Key, ...] = (
     Key("3", "switch_tab('settings')", "Settings tab", "app", show=False, display="3"),
     Key("4", "switch_tab('connect')", "Connect tab", "app", show=False, display="4"),
     Key("5", "switch_tab('log')", "Log tab", "app", show=False, display="5"),
+    Key("6", "switch_tab('stats')", "Stats tab", "app", show=False, display="6"),
     Key("s", "toggle_proxy", "Start/stop", "app"),
     Key("r", "restart_proxy", "Restart", "app"),
     Key("t", "toggle_theme", "Light/dark theme", "app", show=False),
@@ -75,6 +78,12 @@ TABLE: tuple[Key, ...] = (
     Key("enter", "edit", "Edit mapping", "mapping", palette=False),
     Key("delete,x", "delete", "Delete mapping", "mapping", display="Del/x", palette=False),
     Key("enter,c", "copy_route", "Copy to my mapping", "routes", display="Enter/c", palette=False),
+    # -- stats (tui/widgets/stats.py, keys.py) ----------------------------------
+    Key("left_square_bracket", "range(-1)", "Shorter range", "stats", display="["),
+    Key("right_square_bracket", "range(1)", "Longer range", "stats", display="]"),
+    Key("n", "new_key", "New client key", "keys"),
+    Key("v", "revoke_key", "Revoke key", "keys"),
+    Key("y", "copy_prefix", "Copy key prefix", "keys", show=False),
     # -- connect ----------------------------------------------------------------
     Key("y", "copy_snippet", "Copy snippet", "connect"),
     Key("down,j", "focus_next_snippet", "Next snippet", "connect", show=False, palette=False),

@@ -4,6 +4,8 @@ over a throw-away AGPROXY_HOME and holds no secrets."""
 
 from __future__ import annotations
 
+import random
+import sqlite3
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,7 @@ from proxy import jsoncodec
 from proxy.accounts.model import Account, AccountState, QuotaInfo
 from proxy.accounts.store import AccountStore
 from proxy.config.store import ConfigStore
+from proxy.keys.store import KeyStore
 from proxy.monitor.record import Attempt, RequestRecord
 from proxy.paths import Paths
 from proxy.service import ServiceStatus
@@ -127,6 +130,69 @@ def demo_accounts() -> list[Account]:
     return [alice, bob, carol, key]
 
 
+def demo_usage_db() -> sqlite3.Connection:
+    """30 days of seeded traffic in the real rollup tables (an in-memory database)."""
+    from proxy.monitor import rollup
+
+    rng = random.Random(14)
+    conn = sqlite3.connect(":memory:", check_same_thread=False)
+    for table in rollup.STEP:
+        conn.execute(rollup.schema(table))
+    people = [
+        ("alice", "anthropic", "claude-sonnet-4-5", "alice@example.com"),
+        ("alice", "anthropic", "claude-opus-4-5", "alice@example.com"),
+        ("ci", "openai", "gemini-2.5-pro", "bob@example.com"),
+        ("", "gemini", "gemini-2.5-flash", "key …9f2c"),
+        ("bob", "openai", "gemini-2.5-flash", "bob@example.com"),
+    ]
+    records = []
+    for i in range(6000):
+        age = (i / 6000) ** 2 * 30 * 86400  # busier lately
+        key, proto, model, account = people[rng.randrange(len(people))]
+        hour = int((NOW - age) // 3600) % 24
+        if hour < 7 and rng.random() < 0.7:
+            continue
+        status = 200 if rng.random() < 0.94 else rng.choice((429, 503, 400))
+        records.append(
+            RequestRecord(
+                id=i + 1,
+                started=NOW - age,
+                protocol=proto,
+                client_model=model,
+                upstream_model=model,
+                account=account,
+                client_key=key,
+                status=status,
+                duration_ms=rng.uniform(300, 9000),
+                ttfb_ms=rng.uniform(100, 900),
+                input_tokens=rng.randrange(500, 40_000),
+                output_tokens=rng.randrange(50, 2500),
+            )
+        )
+    rollup.upsert(conn, records)
+    return conn
+
+
+def demo_keys(home: Path) -> KeyStore:
+    store = KeyStore(home)
+    store.load()
+    for name, rpm, tokens, used in (
+        ("alice", 30, 5_000_000, 1_204_331),
+        ("bob", 0, 0, 0),
+        ("ci", 120, 0, 88_120),
+    ):
+        store.add(name, rpm=rpm, tokens_per_day=tokens, models=["gemini-*"] if name == "ci" else [])
+        k = store.by_name[name]
+        k.prefix, k.created, k.last_used = (
+            f"sk-ag-{name[:2]}x4",
+            NOW - 86400 * 9,
+            NOW - 90 if used else 0.0,
+        )
+        k.add_tokens(used, NOW)
+    store.by_name["bob"].revoked = NOW - 3600
+    return store
+
+
 class DemoApp(AgproxyApp):
     """AgproxyApp over a temporary home with frozen time and seeded data."""
 
@@ -146,6 +212,8 @@ class DemoApp(AgproxyApp):
         for acc in demo_accounts():
             self._demo_accounts.add(acc)
         self._records = demo_records()
+        self._usage_db = demo_usage_db()
+        self._keys = demo_keys(home)
 
     @property
     def accounts(self) -> Any:
@@ -190,6 +258,19 @@ class DemoApp(AgproxyApp):
 
     async def fetch_record(self, record_id: int) -> Any:
         return None
+
+    async def usage(self, by: str, since: float) -> list[Any]:
+        from proxy.monitor import rollup
+
+        return rollup.query_usage(self._usage_db, by, since, now=NOW)
+
+    async def usage_series(self, since: float, step: int) -> list[Any]:
+        from proxy.monitor import rollup
+
+        return rollup.query_series(self._usage_db, since, step, now=NOW)
+
+    def key_store(self) -> Any:
+        return self._keys
 
     def on_mount(self) -> None:
         # Textual also runs AgproxyApp.on_mount (handlers run for every class in the MRO)

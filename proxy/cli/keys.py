@@ -8,8 +8,7 @@ import sys
 from datetime import datetime
 
 from proxy import jsoncodec
-from proxy.keys import KeyCommandError, KeyStore
-from proxy.keys.store import ClientKey, parse_expiry
+from proxy.keys.store import ClientKey, KeyCommandError, KeyStore, parse_expiry
 from proxy.paths import resolve_paths
 
 
