@@ -183,11 +183,7 @@ def demo_keys(home: Path) -> KeyStore:
     ):
         store.add(name, rpm=rpm, tokens_per_day=tokens, models=["gemini-*"] if name == "ci" else [])
         k = store.by_name[name]
-        k.prefix, k.created, k.last_used = (
-            f"sk-ag-{name[:2]}x4",
-            NOW - 86400 * 9,
-            NOW - 90 if used else 0.0,
-        )
+        k.prefix, k.created = f"sk-ag-{name[:2]}x4", NOW - 86400 * 9  # no last use: local time
         k.add_tokens(used, NOW)
     store.by_name["bob"].revoked = NOW - 3600
     return store
