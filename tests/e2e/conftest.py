@@ -8,6 +8,8 @@ official SDKs pointed at it (SPEC §3, §8, §14).
         e2e.gemini_requests()               # the Gemini requests that reached the fake
 
 `e2e_factory(accounts=("a", "b"), **{"zai.enabled": True})` builds a custom one.
+`moved_factory(accounts=("a",), catalogue=today())` (and the `moved` fixture): the
+fake serves catalogues like Google's (tests/fakes/catalogue.py), read before the test.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from proxy.accounts.model import Account
 from proxy.config.store import ConfigStore
 from proxy.monitor.record import RequestRecord
 from proxy.service import ProxyService
+from tests.fakes.catalogue import Catalogue, today
 from tests.fakes.upstream import FakeUpstream, Received
 
 
@@ -178,3 +181,24 @@ async def e2e_factory(config_store: ConfigStore) -> AsyncIterator[E2EFactory]:
 @pytest.fixture
 async def e2e(e2e_factory: E2EFactory) -> E2E:
     return await e2e_factory()
+
+
+@pytest.fixture
+async def moved_factory(e2e_factory: E2EFactory) -> E2EFactory:
+    """An E2E whose upstream serves live catalogues (default: today's, for every
+    account), with every account's catalogue read once before it is returned."""
+
+    async def make(accounts: tuple[str, ...] = ("a",), catalogue: Catalogue | None = None,
+                   **config: Any) -> E2E:
+        env = await e2e_factory(accounts=accounts, start=False, **config)
+        env.fake.use_catalogues(catalogue or today())
+        await env.service.start()
+        await env.service.refresh_quotas()
+        return env
+
+    return make
+
+
+@pytest.fixture
+async def moved(moved_factory: E2EFactory) -> E2E:
+    return await moved_factory()
