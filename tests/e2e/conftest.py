@@ -10,6 +10,8 @@ official SDKs pointed at it (SPEC §3, §8, §14).
 `e2e_factory(accounts=("a", "b"), **{"zai.enabled": True})` builds a custom one.
 `moved_factory(accounts=("a",), catalogue=today())` (and the `moved` fixture): the
 fake serves catalogues like Google's (tests/fakes/catalogue.py), read before the test.
+`moved_shared`: one such proxy per module for tests that only ask (never change the
+fake or the config); such a test is marked `@pytest.mark.asyncio(loop_scope="module")`.
 """
 
 from __future__ import annotations
@@ -25,12 +27,14 @@ from typing import Any
 import anthropic
 import openai
 import pytest
+import pytest_asyncio
 from google import genai
 from google.genai import types as genai_types
 
 from proxy.accounts.model import Account
 from proxy.config.store import ConfigStore
 from proxy.monitor.record import RequestRecord
+from proxy.paths import resolve_paths
 from proxy.service import ProxyService
 from tests.fakes.catalogue import Catalogue, today
 from tests.fakes.upstream import FakeUpstream, Received
@@ -143,10 +147,7 @@ def find_free_port() -> int:
 E2EFactory = Callable[..., Awaitable[E2E]]
 
 
-@pytest.fixture
-async def e2e_factory(config_store: ConfigStore) -> AsyncIterator[E2EFactory]:
-    made: list[E2E] = []
-
+def _factory(config_store: ConfigStore, made: list[E2E]) -> E2EFactory:
     async def make(accounts: tuple[str, ...] = ("a",), start: bool = True, **config: Any) -> E2E:
         fake = FakeUpstream()
         await fake.__aenter__()
@@ -170,12 +171,22 @@ async def e2e_factory(config_store: ConfigStore) -> AsyncIterator[E2EFactory]:
             await service.start()
         return env
 
-    yield make
+    return make
+
+
+async def _tear_down(made: list[E2E]) -> None:
     for env in made:
         await env.close_clients()
         await env.service.stop(grace=1.0)  # a stuck stream must not cost the 10 s default
         await env.service.close()
         await env.fake.__aexit__(None, None, None)
+
+
+@pytest.fixture
+async def e2e_factory(config_store: ConfigStore) -> AsyncIterator[E2EFactory]:
+    made: list[E2E] = []
+    yield _factory(config_store, made)
+    await _tear_down(made)
 
 
 @pytest.fixture
@@ -188,15 +199,32 @@ async def moved_factory(e2e_factory: E2EFactory) -> E2EFactory:
     """An E2E whose upstream serves live catalogues (default: today's, for every
     account), with every account's catalogue read once before it is returned."""
 
+    return _moved(e2e_factory)
+
+
+def _moved(factory: E2EFactory) -> E2EFactory:
     async def make(accounts: tuple[str, ...] = ("a",), catalogue: Catalogue | None = None,
                    **config: Any) -> E2E:
-        env = await e2e_factory(accounts=accounts, start=False, **config)
+        env = await factory(accounts=accounts, start=False, **config)
         env.fake.use_catalogues(catalogue or today())
         await env.service.start()
         await env.service.refresh_quotas()
         return env
 
     return make
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def moved_shared(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[E2E]:
+    home = tmp_path_factory.mktemp("agproxy-shared")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AGPROXY_HOME", str(home))
+        patch.delenv("AGPROXY_CONFIG", raising=False)
+        store = ConfigStore(resolve_paths())
+        store.load()
+    made: list[E2E] = []
+    yield await _moved(_factory(store, made))()
+    await _tear_down(made)
 
 
 @pytest.fixture

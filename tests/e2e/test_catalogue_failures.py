@@ -19,6 +19,7 @@ from tests.e2e.conftest import E2E
 from tests.fakes.catalogue import VERSION_GATE_MESSAGE, today
 
 pytestmark = pytest.mark.filterwarnings("ignore:Inheritance class AiohttpClientSession:DeprecationWarning")
+SHARED = pytest.mark.asyncio(loop_scope="module")  # on the module's one proxy (moved_shared): it only asks
 
 OFFERED = set(today().offered)
 UNKNOWN = "mistral-large-2411"  # no account offers it, no family rule covers it
@@ -39,24 +40,26 @@ def account_is_untouched(env: E2E, *models: str) -> None:
 # -- a model nobody serves --------------------------------------------------------------
 
 
-async def test_an_unknown_model_is_a_404_every_time_and_never_a_429(moved: E2E) -> None:
-    client = moved.openai()
+@SHARED
+async def test_an_unknown_model_is_a_404_every_time_and_never_a_429(moved_shared: E2E) -> None:
+    client = moved_shared.openai()
     import openai
 
     for i in range(25):
         with pytest.raises(openai.NotFoundError) as info:
             await client.chat.completions.create(model=UNKNOWN, messages=[{"role": "user", "content": f"try {i}"}])
         assert info.value.status_code == 404
-    text, _ = await ask(moved, "openai_chat", "gemini-3.5-flash", "others unaffected")
+    text, _ = await ask(moved_shared, "openai_chat", "gemini-3.5-flash", "others unaffected")
     assert text == "echo: others unaffected"
-    text, _ = await ask(moved, "anthropic", "claude-sonnet-4-7", "still fine")
+    text, _ = await ask(moved_shared, "anthropic", "claude-sonnet-4-7", "still fine")
     assert text == "echo: still fine"
-    account_is_untouched(moved, "gemini-3.5-flash", "claude-sonnet-4-7")
+    account_is_untouched(moved_shared, "gemini-3.5-flash", "claude-sonnet-4-7")
 
 
+@SHARED
 @pytest.mark.parametrize("face", FACES)
-async def test_the_404_names_the_model_and_offered_alternatives(moved: E2E, face: str) -> None:
-    status, message = await fail(moved, face, UNKNOWN)
+async def test_the_404_names_the_model_and_offered_alternatives(moved_shared: E2E, face: str) -> None:
+    status, message = await fail(moved_shared, face, UNKNOWN)
     assert status == 404, message
     assert UNKNOWN in message and names_an_offered_id(message), message
 

@@ -11,6 +11,7 @@ from tests.e2e.conftest import E2E
 from tests.fakes.catalogue import INTERNAL_IDS, last_month, today
 
 pytestmark = pytest.mark.filterwarnings("ignore:Inheritance class AiohttpClientSession:DeprecationWarning")
+SHARED = pytest.mark.asyncio(loop_scope="module")  # on the module's one proxy (moved_shared): it only asks
 
 TODAY = today()
 GONE = set(INTERNAL_IDS) | set(TODAY.deprecated) | (set(last_month().models) - set(TODAY.models))
@@ -24,21 +25,23 @@ async def listed(env: E2E) -> dict[str, set[str]]:
     return {"openai": openai_ids, "anthropic": anthropic_ids, "gemini": gemini_ids}
 
 
-async def test_listings_hold_the_offered_ids_and_nothing_internal_or_deprecated(moved: E2E) -> None:
-    for shape, ids in (await listed(moved)).items():
+@SHARED
+async def test_listings_hold_the_offered_ids_and_nothing_internal_or_deprecated(moved_shared: E2E) -> None:
+    for shape, ids in (await listed(moved_shared)).items():
         assert set(TODAY.offered) <= ids, (shape, set(TODAY.offered) - ids)
         assert not ids & GONE, (shape, ids & GONE)
 
 
-async def test_every_listed_id_answers(moved: E2E) -> None:
-    ids = (await listed(moved))["openai"]
+@SHARED
+async def test_every_listed_id_answers(moved_shared: E2E) -> None:
+    ids = (await listed(moved_shared))["openai"]
     assert ids
     for model in sorted(ids):
         face = "anthropic" if model.startswith("claude-") else "openai_chat"
-        text, _ = await ask(moved, face, model, f"listed {model}")
+        text, _ = await ask(moved_shared, face, model, f"listed {model}")
         assert text == f"echo: listed {model}", model
-    for model in sorted((await listed(moved))["gemini"]):
-        text, _ = await ask(moved, "genai", model, "listed")
+    for model in sorted((await listed(moved_shared))["gemini"]):
+        text, _ = await ask(moved_shared, "genai", model, "listed")
         assert text == "echo: listed", model
 
 

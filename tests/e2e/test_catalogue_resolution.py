@@ -22,6 +22,7 @@ from tests.e2e.test_client_captures import CLIENTS, replay_headers
 from tests.fakes.catalogue import ModelInfo, gemini_key_today, last_month, today
 
 pytestmark = pytest.mark.filterwarnings("ignore:Inheritance class AiohttpClientSession:DeprecationWarning")
+SHARED = pytest.mark.asyncio(loop_scope="module")  # on the module's one proxy (moved_shared): it only asks
 
 TODAY = today()
 OFFERED = set(TODAY.offered)
@@ -34,6 +35,7 @@ def last_upstream_model(env: E2E) -> str:
 # -- deprecated ids ---------------------------------------------------------------------
 
 
+@SHARED
 @pytest.mark.parametrize(("face", "model", "replacement"), [
     ("anthropic", "claude-sonnet-4-6", "claude-sonnet-4-7"),
     ("openai_chat", "claude-sonnet-4-6", "claude-sonnet-4-7"),
@@ -41,25 +43,27 @@ def last_upstream_model(env: E2E) -> str:
     ("genai", "gemini-3-flash", "gemini-3.5-flash"),
     ("openai_responses", "gemini-2.5-flash-thinking", "gemini-3.5-flash"),
 ])
-async def test_a_deprecated_id_is_answered_by_its_replacement(moved: E2E, face: str, model: str,
+async def test_a_deprecated_id_is_answered_by_its_replacement(moved_shared: E2E, face: str, model: str,
                                                                replacement: str) -> None:
-    text, headers = await ask(moved, face, model, "renamed?")
+    text, headers = await ask(moved_shared, face, model, "renamed?")
     assert text == "echo: renamed?"
-    assert last_upstream_model(moved) == replacement
+    assert last_upstream_model(moved_shared) == replacement
     header = headers["x-agproxy-mapped-model"]
     assert mapped_model(headers) == replacement and "deprecat" in header.lower(), header
 
 
-async def test_the_readme_example_model_is_answered_not_rate_limited(moved: E2E) -> None:
+@SHARED
+async def test_the_readme_example_model_is_answered_not_rate_limited(moved_shared: E2E) -> None:
     """The issue's first report: README's claude-sonnet-4-6 gave 502 then 429s."""
     for _ in range(3):
-        text, _ = await ask(moved, "anthropic", "claude-sonnet-4-6", "readme")
+        text, _ = await ask(moved_shared, "anthropic", "claude-sonnet-4-6", "readme")
         assert text == "echo: readme"
 
 
 # -- client defaults --------------------------------------------------------------------
 
 
+@SHARED
 @pytest.mark.parametrize(("face", "model", "family"), [
     ("anthropic", "claude-opus-4-8", "claude-opus-"),  # Claude Code's default
     ("anthropic", "claude-sonnet-4-6", "claude-sonnet-"),
@@ -73,46 +77,49 @@ async def test_the_readme_example_model_is_answered_not_rate_limited(moved: E2E)
     ("genai", "gemini-3-pro-preview", "gemini-"),
     ("genai", "gemini-2.5-flash", "gemini-2.5-flash"),
 ])
-async def test_each_client_default_is_answered_by_an_offered_model(moved: E2E, face: str, model: str,
+async def test_each_client_default_is_answered_by_an_offered_model(moved_shared: E2E, face: str, model: str,
                                                                    family: str) -> None:
-    text, headers = await ask(moved, face, model, "default name")
+    text, headers = await ask(moved_shared, face, model, "default name")
     assert text == "echo: default name"
-    upstream = last_upstream_model(moved)
+    upstream = last_upstream_model(moved_shared)
     assert upstream in OFFERED, upstream
     assert upstream.startswith(family), upstream
     assert mapped_model(headers) == upstream
 
 
-async def test_flash_and_flash_lite_names_stay_in_their_families(moved: E2E) -> None:
-    await ask(moved, "genai", "gemini-3.8-flash", "main")
-    flash = last_upstream_model(moved)
-    await ask(moved, "genai", "gemini-3.5-flash-lite", "router")
-    lite = last_upstream_model(moved)
+@SHARED
+async def test_flash_and_flash_lite_names_stay_in_their_families(moved_shared: E2E) -> None:
+    await ask(moved_shared, "genai", "gemini-3.8-flash", "main")
+    flash = last_upstream_model(moved_shared)
+    await ask(moved_shared, "genai", "gemini-3.5-flash-lite", "router")
+    lite = last_upstream_model(moved_shared)
     assert "flash" in flash and "lite" not in flash, flash
     assert "flash-lite" in lite, lite
 
 
-async def test_a_thinking_request_gets_the_thinking_variant_when_one_is_offered(moved: E2E) -> None:
-    client = moved.anthropic()
+@SHARED
+async def test_a_thinking_request_gets_the_thinking_variant_when_one_is_offered(moved_shared: E2E) -> None:
+    client = moved_shared.anthropic()
     msg = await client.messages.create(model="claude-sonnet-4-6-20260101", max_tokens=2048,
                                        thinking={"type": "enabled", "budget_tokens": 1024},
                                        messages=[{"role": "user", "content": "think"}])
     assert any(b.type == "text" and b.text == "echo: think" for b in msg.content)
-    assert last_upstream_model(moved) == "claude-sonnet-4-7-thinking"
+    assert last_upstream_model(moved_shared) == "claude-sonnet-4-7-thinking"
 
 
+@SHARED
 @pytest.mark.parametrize("scenario", ["claude-apikey", "claude-haiku-json", "codex-responses", "gemini-default"])
-async def test_captured_cli_requests_are_answered_by_offered_models(moved: E2E, scenario: str) -> None:
+async def test_captured_cli_requests_are_answered_by_offered_models(moved_shared: E2E, scenario: str) -> None:
     """Claude Code's, Codex's and gemini-cli's real requests, as they sent them."""
     async with aiohttp.ClientSession() as session:
         for file in sorted((CLIENTS / scenario).glob("*-POST-*.json")):
             capture = json.loads(file.read_text())
-            before = len(moved.fake.calls("generate"))
-            async with session.post(moved.url + capture["raw_path"], data=jsoncodec.dumps(capture["body"]),
-                                    headers=replay_headers(capture["headers"], moved.key)) as resp:
+            before = len(moved_shared.fake.calls("generate"))
+            async with session.post(moved_shared.url + capture["raw_path"], data=jsoncodec.dumps(capture["body"]),
+                                    headers=replay_headers(capture["headers"], moved_shared.key)) as resp:
                 payload = await resp.read()
                 assert resp.status == 200, (file.name, payload[:400])
-            sent = moved.fake.calls("generate")[before:]
+            sent = moved_shared.fake.calls("generate")[before:]
             assert sent and all(r.model in OFFERED for r in sent), (file.name, [r.model for r in sent])
 
 
