@@ -46,8 +46,11 @@ async def test_an_unknown_model_is_a_404_every_time_and_never_a_429(moved_shared
     import openai
 
     for i in range(25):
-        with pytest.raises(openai.NotFoundError) as info:
-            await client.chat.completions.create(model=UNKNOWN, messages=[{"role": "user", "content": f"try {i}"}])
+        with pytest.raises(openai.NotFoundError) as info:  # the last five as streams
+            reply = await client.chat.completions.create(model=UNKNOWN, stream=i >= 20,
+                                                         messages=[{"role": "user", "content": f"try {i}"}])
+            if i >= 20:
+                _ = [chunk async for chunk in reply]  # type: ignore[union-attr]
         assert info.value.status_code == 404
     text, _ = await ask(moved_shared, "openai_chat", "gemini-3.5-flash", "others unaffected")
     assert text == "echo: others unaffected"
