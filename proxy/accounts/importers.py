@@ -13,7 +13,8 @@ from typing import Any
 
 from proxy import jsoncodec
 from proxy.accounts.model import Account, AccountKind, QuotaInfo
-from proxy.accounts.store import AccountStore, write_private_file
+from proxy.accounts.store import AccountStore
+from proxy.files import write_private_file
 
 log = logging.getLogger(__name__)
 

@@ -14,37 +14,12 @@ from pathlib import Path
 
 from proxy import jsoncodec
 from proxy.accounts.model import VERIFICATION_RETRY_S, Account, AccountKind, AccountState, QuotaInfo
+from proxy.files import remove_stale_temp_files, write_private_file
 
 log = logging.getLogger(__name__)
 
 # listener(event, account): event is "added", "updated" or "removed".
 Listener = Callable[[str, Account], None]
-
-
-def write_private_file(path: Path, data: bytes) -> None:
-    """Atomic 0600 write: temp file in the same directory, fsync, rename, fsync dir.
-    A crash leaves either the old file or the new one, never a partial file."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    try:
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
 
 
 class AccountStore:
@@ -69,6 +44,7 @@ class AccountStore:
         reload (so `agproxy accounts …` from another shell reaches a running proxy).
         Corrupt files are logged and skipped, never deleted."""
         self.load_errors = []
+        remove_stale_temp_files(self.dir)
         seen: set[str] = set()
         try:
             paths = sorted(self.dir.glob("*.json"))

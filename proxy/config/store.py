@@ -4,8 +4,6 @@ user's comments, ordering and unknown keys survive; atomic 0600 writes."""
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,7 @@ from tomlkit.items import Table
 from tomlkit.toml_document import TOMLDocument
 
 from proxy.config.model import Config, ConfigError, allowed_values
+from proxy.files import private_dir, remove_stale_temp_files, write_private_file
 from proxy.paths import Paths
 
 logger = logging.getLogger(__name__)
@@ -154,25 +153,10 @@ class ConfigStore:
         return config
 
     def _write(self, doc: TOMLDocument) -> None:
-        """Atomic: temp file in the same directory, fsync, rename; mode 0600."""
-        directory = self.path.parent
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        data = tomlkit.dumps(doc).encode("utf-8")
-        fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".tmp", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, self.path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
-        _fsync_dir(directory)
+        """Atomic 0600 write (proxy.files), in a 0700 directory."""
+        private_dir(self.path.parent)
+        remove_stale_temp_files(self.path.parent)
+        write_private_file(self.path, tomlkit.dumps(doc).encode("utf-8"))
         self._stamp = self._stat()  # our own write is not an outside change
 
 
@@ -241,14 +225,3 @@ def _table(values: dict[str, Any], prefix: str) -> Table:
     return table
 
 
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

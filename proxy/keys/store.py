@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from proxy import jsoncodec
-from proxy.accounts.store import write_private_file
+from proxy.files import write_private_file
 
 log = logging.getLogger(__name__)
 

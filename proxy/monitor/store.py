@@ -8,6 +8,7 @@ Nothing here runs on the event loop: `put()` only appends to a deque. Another pr
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from proxy.config.model import MonitorSettings
+from proxy.files import private_dir
 from proxy.monitor import rollup
 from proxy.monitor.record import COLUMNS, RequestRecord
 from proxy.monitor.rollup import UsageRow
@@ -73,6 +75,18 @@ BATCH_SECONDS = 0.2
 BATCH_RECORDS = 500  # wake the writer early beyond this
 PRUNE_SECONDS = 60.0
 MAX_PENDING = 50_000  # while the file is locked: beyond this the oldest are dropped
+
+
+def _private_file(path: Path) -> None:
+    """The database (and its -wal/-shm, which SQLite creates with the database's mode)
+    readable by its owner only."""
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if p.stat().st_mode & 0o077:
+                p.chmod(0o600)
+        except FileNotFoundError:
+            continue
 
 
 def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
@@ -224,9 +238,10 @@ class MonitorStore:
 
     def _open_file(self) -> None:
         """Open (or create) the file; a corrupt or locked one is moved aside for a fresh one."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)  # the database holds prompts (SPEC §15)
         for attempt in (1, 2):
             try:
+                _private_file(self.path)
                 conn = connect(self.path)
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("PRAGMA synchronous = NORMAL")
