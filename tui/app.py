@@ -17,13 +17,13 @@ from typing import Any
 from textual.app import App, ComposeResult
 from textual.css.query import NoMatches
 from textual.reactive import reactive
-from textual.widgets import DataTable, Footer, RichLog, TabbedContent, TabPane
+from textual.widgets import DataTable, Input, RichLog, TabbedContent, TabPane
 
 from proxy.config.model import Config, ConfigError
 from proxy.config.store import ConfigStore
 from proxy.logging_setup import setup_logging
 from proxy.paths import Paths, resolve_paths
-from proxy.service import ProxyService, StartError, log_start_error
+from proxy.service import NO_ACCOUNTS, ProxyService, StartError, log_start_error
 from tui.bindings import bindings_for
 from tui.commands import AgproxyCommands
 from tui.logbridge import TuiLogHandler
@@ -32,6 +32,7 @@ from tui.screens.dialogs import ConfirmScreen
 from tui.screens.help import HelpScreen
 from tui.widgets.accounts import AccountsPane
 from tui.widgets.connect import ConnectPane, Snippet
+from tui.widgets.footer import AgproxyFooter
 from tui.widgets.log import LogPane
 from tui.widgets.settings import SettingsPane
 from tui.widgets.stats import StatsPane
@@ -163,7 +164,7 @@ class AgproxyApp(App[None]):
                 yield LogPane(self.log_handler, id="log-pane")
             with TabPane(TABS[5][1], id="stats"):
                 yield StatsPane(id="stats-pane")
-        yield Footer()
+        yield AgproxyFooter()
 
     async def on_mount(self) -> None:
         self.install_logging()
@@ -307,8 +308,14 @@ class AgproxyApp(App[None]):
             await self.service.start()
         except StartError as exc:
             log_start_error(str(exc))
+            message = str(exc)
+            if message == NO_ACCOUNTS:
+                message += (
+                    "\nPress 2 (Accounts), then a to add a refresh token, o to log in with "
+                    "OAuth, k to add a Gemini key or i to import."
+                )
             self.notify(
-                str(exc), title="Proxy not started", severity="error", timeout=10, markup=False
+                message, title="Proxy not started", severity="error", timeout=10, markup=False
             )
             return
         self.notify(f"Proxy running on {self.local_base_url()}", timeout=3)
@@ -321,6 +328,38 @@ class AgproxyApp(App[None]):
         finally:
             self._lifecycle_busy = False
             self.refresh_status()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "leave_input":  # shown in the footer only while typing in a field
+            return isinstance(self.focused, Input)
+        return True
+
+    def action_leave_input(self) -> None:
+        """Esc in a text field: leave it (its nearest focusable container takes the
+        focus), so digits, s, q and ? are keys again."""
+        focused = self.focused
+        if not isinstance(focused, Input):
+            return
+        for node in focused.ancestors:
+            if getattr(node, "can_focus", False) and getattr(node, "focusable", False):
+                node.focus()
+                return
+        self.screen.set_focus(None)
+
+    def deliver_screenshot(
+        self, filename: str | None = None, path: str | None = None, time_format: str | None = None
+    ) -> str | None:
+        """The palette's "Screenshot": saved to the data dir (not the working directory
+        of a headless box), and the notification says where."""
+        folder = self.paths.data_dir / "screenshots"
+        try:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            saved = self.save_screenshot(filename, str(folder), time_format)
+        except OSError as exc:
+            self.notify(f"Screenshot not saved: {exc}", severity="error", markup=False)
+            return None
+        self.notify(f"Screenshot saved to {saved}", timeout=6, markup=False)
+        return saved
 
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.current_theme.dark else "textual-dark"

@@ -14,15 +14,18 @@ from textual.binding import Binding
 # Scopes: "app" (global), one per tab, and the screens.
 SCOPE_TITLES = {
     "app": "Everywhere",
+    "move": "Moving around (tables, lists, forms)",
     "traffic": "Traffic",
     "accounts": "Accounts",
     "settings": "Settings",
     "mapping": "Settings: your model mapping",
     "routes": "Settings: built-in model routes",
     "connect": "Connect",
+    "log": "Log",
     "stats": "Stats",
     "keys": "Stats: client keys",
     "detail": "Request detail",
+    "plain": "Plain view (select with the mouse)",
     "modal": "Dialogs",
 }
 
@@ -53,6 +56,20 @@ TABLE: tuple[Key, ...] = (
     Key("question_mark", "help", "Help", "app", display="?"),
     Key("q", "back_or_quit", "Quit", "app"),
     Key("ctrl+c", "quit_now", "Quit now", "app", show=False, priority=True),
+    Key("ctrl+p", "command_palette", "Command palette", "app", show=False, palette=False,
+        display="^p"),
+    # Esc leaves a text field (inside one, digits, s, q and ? are text); shown only there
+    Key("escape", "leave_input", "Leave field", "app", display="Esc", palette=False),
+    # -- moving around (the tables' own keys; Tab is Textual's focus chain) -------
+    Key("up,k", "cursor_up", "Up", "move", show=False, palette=False, display="↑/k"),
+    Key("down,j", "cursor_down", "Down", "move", show=False, palette=False, display="↓/j"),
+    Key("pageup", "page_up", "Page up", "move", show=False, palette=False, display="PgUp"),
+    Key("pagedown", "page_down", "Page down", "move", show=False, palette=False, display="PgDn"),
+    Key("home,g", "scroll_home", "First row", "move", show=False, palette=False, display="g/Home"),
+    Key("tab", "app.focus_next", "Next field or table", "move", show=False, palette=False,
+        display="Tab"),
+    Key("shift+tab", "app.focus_previous", "Previous field or table", "move", show=False,
+        palette=False, display="Shift+Tab"),
     # -- traffic ----------------------------------------------------------------
     Key("slash", "filter", "Filter", "traffic", display="/"),
     Key("enter", "details", "Details", "traffic", palette=False),
@@ -60,6 +77,7 @@ TABLE: tuple[Key, ...] = (
     Key("p", "pause", "Pause", "traffic"),
     Key("c", "clear", "Clear view", "traffic"),
     Key("y", "copy_curl", "Copy as curl", "traffic", show=False),
+    Key("v", "view_curl", "Show as curl (plain)", "traffic", show=False),
     Key("escape", "clear_filter", "Clear filter", "traffic", show=False),
     # -- accounts ---------------------------------------------------------------
     Key("a", "add_token", "Add token", "accounts"),
@@ -67,6 +85,7 @@ TABLE: tuple[Key, ...] = (
     Key("k", "add_gemini_key", "Add Gemini key", "accounts"),
     Key("i", "import_accounts", "Import", "accounts"),
     Key("e", "toggle_enabled", "Enable/disable", "accounts"),
+    Key("n", "rename", "Name account", "accounts", show=False),
     Key("delete,x", "remove", "Remove", "accounts", display="Del/x"),
     Key("u", "refresh_quota", "Refresh quota", "accounts"),
     # -- settings ---------------------------------------------------------------
@@ -75,8 +94,13 @@ TABLE: tuple[Key, ...] = (
     Key("ctrl+g", "regenerate_key", "New API key", "settings", priority=True),
     Key("ctrl+y", "copy_key", "Copy key", "settings", priority=True),
     Key("ctrl+z", "revert", "Revert edits", "settings", show=False, priority=True),
+    Key("ctrl+down,pagedown", "next_section", "Next section", "settings", show=False,
+        priority=True, display="^↓/PgDn"),
+    Key("ctrl+up,pageup", "previous_section", "Previous section", "settings", show=False,
+        priority=True, display="^↑/PgUp"),
     Key("enter", "edit", "Edit mapping", "mapping", palette=False),
     Key("delete,x", "delete", "Delete mapping", "mapping", display="Del/x", palette=False),
+    Key("u", "undo", "Undo last mapping change", "mapping", palette=False),
     Key("enter,c", "copy_route", "Copy to my mapping", "routes", display="Enter/c", palette=False),
     # -- stats (tui/widgets/stats.py, keys.py) ----------------------------------
     Key("left_square_bracket", "range(-1)", "Shorter range", "stats", display="["),
@@ -86,12 +110,21 @@ TABLE: tuple[Key, ...] = (
     Key("y", "copy_prefix", "Copy key prefix", "keys", show=False),
     # -- connect ----------------------------------------------------------------
     Key("y", "copy_snippet", "Copy snippet", "connect"),
+    Key("v", "view_snippet", "Show plain", "connect"),
+    Key("ctrl+r", "reveal_key", "Reveal key", "connect", priority=True),
     Key("down,j", "focus_next_snippet", "Next snippet", "connect", show=False, palette=False),
     Key("up,k", "focus_previous_snippet", "Previous snippet", "connect", show=False, palette=False),
+    # -- log --------------------------------------------------------------------
+    Key("f,end", "follow", "Follow", "log", display="f/End"),
+    Key("w", "toggle_wrap", "Wrap lines", "log"),
+    Key("l", "cycle_level", "Level filter", "log"),
+    Key("slash", "search", "Search", "log", display="/"),
     # -- request detail ---------------------------------------------------------
     Key("y", "copy_curl", "Copy as curl", "detail", palette=False),
+    Key("v", "view_curl", "Show as curl (plain)", "detail", palette=False),
     Key("escape,q", "close", "Back", "detail", display="Esc/q", palette=False),
     Key("escape,q,question_mark", "close", "Close help", "help", palette=False, display="Esc/q/?"),
+    Key("escape,q", "close", "Back", "plain", display="Esc/q", palette=False),
     # -- dialogs ----------------------------------------------------------------
     Key("escape", "cancel", "Cancel", "modal", palette=False),
 )

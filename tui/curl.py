@@ -17,7 +17,9 @@ _AUTH = {
 
 def curl_command(rec: Any, base_url: str) -> str:
     url = base_url.rstrip("/") + rec.path
-    lines = [f"curl -sS -X {rec.method or 'GET'} {shlex.quote(url)}"]
+    # -N: a streamed answer is shown as it arrives, not after curl's buffer fills
+    flags = "-sSN" if rec.stream else "-sS"
+    lines = [f"curl {flags} -X {rec.method or 'GET'} {shlex.quote(url)}"]
     for name, value in (rec.request_headers or {}).items():
         low = name.lower()
         if low in _SKIP:
@@ -32,3 +34,13 @@ def curl_command(rec: Any, base_url: str) -> str:
         lines.append("--data-binary @- <<'AGPROXY_BODY'")
         return " \\\n  ".join(lines) + "\n" + body + "\nAGPROXY_BODY"
     return " \\\n  ".join(lines)
+
+
+def missing_body_note(rec: Any) -> str:
+    """What the command lacks, said aloud (the monitor keeps bodies per its policy)."""
+    if rec.request_body or (rec.method or "GET") in ("GET", "HEAD", "DELETE"):
+        return ""
+    return (
+        "The request body was not captured (monitor.capture_bodies keeps only errors "
+        "by default): the command has no body; set capture_bodies = \"all\" to keep them."
+    )

@@ -26,7 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "logs",
         help="show monitored requests",
         description="Show monitored requests from the monitor database (newest last).",
-        epilog="Filter terms: status:4xx status:429 model:gemini* account:alice key:alice protocol:anthropic "
+        epilog="Filter terms: id:<X-Agproxy-Request-Id> status:4xx status:429 model:gemini* account:alice key:alice protocol:anthropic "
         "path:/v1/messages method:POST errors is:stream since:10m until:2026-11-25T10:00 "
         "-term (not) and plain words; terms combine with AND.",
     )
@@ -125,7 +125,8 @@ def _emit(out: TextIO, record: RequestRecord, as_json: bool) -> None:
 
 
 def format_line(r: RequestRecord) -> str:
-    """time, status, method, path, protocol, model → upstream, account, ms, tokens."""
+    """time, status, method, path, protocol, model → upstream, account, ms, tokens, id
+    (the X-Agproxy-Request-Id the client saw)."""
     when = datetime.fromtimestamp(r.started).strftime("%Y-%m-%d %H:%M:%S")
     status = str(r.status) if r.status else "..."
     model = r.client_model or "-"
@@ -134,7 +135,7 @@ def format_line(r: RequestRecord) -> str:
     tokens = f"{r.input_tokens}/{r.output_tokens}" if r.input_tokens or r.output_tokens else "-"
     line = (
         f"{when}  {status:>3}  {r.method:<6} {r.path}  {r.protocol or '-'}  {model}  "
-        f"{r.account or '-'}  {r.duration_ms:.0f}ms  {tokens}"
+        f"{r.account or '-'}  {r.duration_ms:.0f}ms  {tokens}  id {r.id}"
     )
     if r.error:
         line += f"  ! {r.error.splitlines()[0][:200]}"

@@ -1,5 +1,6 @@
 """The request filter language shared by the TUI and `agproxy logs` (SPEC §11, §12).
 
+    id:1768471200123456 (the X-Agproxy-Request-Id; a bare id works too)
     status:4xx  status:429  model:gemini*  account:alice  key:alice  protocol:anthropic
     path:/v1/messages  method:POST  kind:antigravity  errors  is:error  is:stream
     is:inflight  since:10m  since:2026-11-25T10:00  until:…  -term (negate)  words
@@ -21,7 +22,7 @@ from typing import Any
 
 from proxy.monitor.record import RequestRecord
 
-KEYS = ("status", "model", "account", "key", "protocol", "path", "method", "kind", "is", "since", "until")
+KEYS = ("id", "status", "model", "account", "key", "protocol", "path", "method", "kind", "is", "since", "until")
 PROTOCOLS = ("openai", "anthropic", "gemini")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _KEY_RE = re.compile(r"^(-?)([A-Za-z_]+):(.*)$", re.DOTALL)
@@ -90,7 +91,12 @@ def _term(word: str, now: float) -> Term:
     else:
         if word.startswith("-") and len(word) > 1:
             negate, word = True, word[1:]
-        term = _is("error", now) if word.lower() == "errors" else _text(word)
+        if word.lower() == "errors":
+            term = _is("error", now)
+        elif word.isdigit() and len(word) >= 10:  # a request id (X-Agproxy-Request-Id)
+            term = _id(word, now)
+        else:
+            term = _text(word)
     if negate:
         pred = term.pred
         return Term("-" + term.text, lambda r: not pred(r), f"NOT ({term.sql})", term.params)
@@ -165,6 +171,13 @@ def _status(value: str, now: float) -> Term:
     raise FilterError(f"filter status: expects a code or class like 429, 4xx, 2xx — got {value!r}")
 
 
+def _id(value: str, now: float) -> Term:
+    if not value.isdigit():
+        raise FilterError(f"filter id: expects a request id (digits) — got {value!r}")
+    rid = int(value)
+    return Term(f"id:{rid}", lambda r: r.id == rid, "id = ?", (rid,))
+
+
 def _is(value: str, now: float) -> Term:
     v = value.lower()
     if v in ("error", "errors"):
@@ -213,6 +226,7 @@ def _column(key: str, columns: tuple[str, ...]) -> Callable[[str, float], Term]:
 
 
 _KEYED: dict[str, Callable[[str, float], Term]] = {
+    "id": _id,
     "status": _status,
     "model": _column("model", ("client_model", "upstream_model")),
     "account": _column("account", ("account",)),
@@ -227,6 +241,7 @@ _KEYED: dict[str, Callable[[str, float], Term]] = {
 }
 
 _EXAMPLES = {
+    "id": "id:1768471200123456",
     "status": "status:4xx",
     "model": "model:gemini*",
     "account": "account:alice",

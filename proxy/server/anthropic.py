@@ -29,7 +29,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
     check_model(request, client_model)  # before the z.ai decision: both paths obey it
     if _use_zai(ctx, client_model):
         return await _via_zai(request, body)
-    upstream = exchange.upstream_model_for(ctx, client_model)
+    upstream = exchange.upstream_model_for(ctx, client_model, request)
     call = anthropic.to_gemini(
         body,
         upstream_model=upstream,

@@ -162,9 +162,13 @@ def resolve_upstream_model(ctx: ProxyContext, client_model: Any) -> str:
     return resolve_model(client_model, ctx.config.model_mapping)
 
 
-def upstream_model_for(ctx: ProxyContext, client_model: Any) -> str:
+def upstream_model_for(ctx: ProxyContext, client_model: Any, request: Any = None) -> str:
     """The upstream model, refused with a clear 404 when no account could ever serve it
-    (a typo or an unmapped name must not look like an outage or a rate limit)."""
+    (a typo or an unmapped name must not look like an outage or a rate limit). With
+    `request`, the monitor record shows the client's model even when it is refused."""
+    record = request.get(RECORD) if request is not None else None
+    if record is not None and isinstance(client_model, str):
+        record.client_model = client_model
     upstream = resolve_upstream_model(ctx, client_model)
     accounts = ctx.accounts.list() if ctx.accounts is not None else []
     if accounts and not any(a.serves(upstream) for a in accounts):

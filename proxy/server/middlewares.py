@@ -248,6 +248,8 @@ def make_edge_middleware(ctx: ProxyContext, monitor: MonitorHooks | None = None)
         if request.method == hdrs.METH_OPTIONS and is_preflight(request):
             return preflight(request)
         record = begin(request, path) if begin is not None else None
+        if record is not None:  # one id everywhere: the header, the TUI, `agproxy logs`
+            request[REQUEST_ID] = str(record.id)
         status = 0
         response: web.StreamResponse | None = None
         try:

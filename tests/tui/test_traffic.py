@@ -117,7 +117,8 @@ async def test_enter_opens_detail_and_y_copies_curl(home) -> None:
         text = app.screen.plain_text()
         assert "Attempts" in text and "quota exhausted" in text and "rate_limit_error" in text
         await pilot.press("y")
-        assert app.clipboard.startswith("curl -sS -X POST http://127.0.0.1:8045/v1/messages ")
+        # a streamed request replays with -N (curl shows the stream as it arrives)
+        assert app.clipboard.startswith("curl -sSN -X POST http://127.0.0.1:8045/v1/messages ")
         assert "$AGPROXY_API_KEY" in app.clipboard and "[redacted]" not in app.clipboard
         await pilot.press("escape")
         await pilot.pause()

@@ -11,12 +11,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from proxy import jsoncodec
 from tui import units
 from tui.bindings import bindings_for
-from tui.curl import curl_command
+from tui.widgets.footer import AgproxyFooter
 
 if TYPE_CHECKING:
     from tui.app import AgproxyApp
@@ -102,7 +102,7 @@ class DetailScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="detail-body"):
             yield Static(id="detail-content")
-        yield Footer()
+        yield AgproxyFooter()
 
     async def on_mount(self) -> None:
         self.render_record()
@@ -144,9 +144,14 @@ class DetailScreen(Screen[None]):
         return console.export_text()
 
     def action_copy_curl(self) -> None:
-        text = curl_command(self.record, self.agapp.local_base_url())
-        self.agapp.copy_to_clipboard(text)
-        self.agapp.notify("Copied as curl (uses $AGPROXY_API_KEY)", timeout=3)
+        from tui.widgets.traffic import copy_curl
+
+        copy_curl(self.agapp, self.record)
+
+    def action_view_curl(self) -> None:
+        from tui.widgets.traffic import view_curl
+
+        view_curl(self.agapp, self.record)
 
     def action_close(self) -> None:
         self.dismiss()

@@ -30,7 +30,8 @@ class ConfirmScreen(ModalScreen[bool]):
                 yield Button(self.yes, id="yes", variant="error")
 
     def on_mount(self) -> None:
-        self.query_one("#yes", Button).focus()
+        # the safe answer has the focus: a reflexive Enter cancels (SPEC §12)
+        self.query_one("#no", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

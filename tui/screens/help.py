@@ -7,13 +7,14 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from tui.bindings import SCOPE_TITLES, TABLE, bindings_for, key_label
+from tui.widgets.footer import AgproxyFooter
 
 ABOUT = (
     "agproxy — a local LLM API gateway. Traffic shows every proxied request live; "
-    "the filter language: status:4xx status:429 model:gemini* account:alice path:/v1/messages "
+    "the filter language: id:<request id> status:4xx status:429 model:gemini* account:alice path:/v1/messages "
     "protocol:anthropic is:stream is:inflight errors since:10m -term words."
 )
 
@@ -40,7 +41,7 @@ class HelpScreen(Screen[None]):
         with VerticalScroll():
             yield Static(Text(ABOUT))
             yield Static(help_table())
-        yield Footer()
+        yield AgproxyFooter()
 
     def action_close(self) -> None:
         self.dismiss()

@@ -264,8 +264,53 @@ class SettingsPane(Vertical):
             parts.append(f"{dirty} unsaved change{'s' if dirty != 1 else ''} — ^s save, ^z revert")
         else:
             parts.append("[dim]saved[/]")
-        parts.append("[dim]^r reveal key · ^g new key · ^y copy key[/]")
+        parts.append("[dim]PgDn/PgUp section · Esc leave field · ^r reveal · ^g new key · ^y copy[/]")
         self.query_one("#settings-bar", Static).update("  ".join(parts))
+
+    # -- moving between sections ------------------------------------------------------
+
+    def _sections(self) -> list[tuple[Static, list[Any]]]:
+        """Each section heading with the widgets under it, in form order."""
+        out: list[tuple[Static, list[Any]]] = []
+        for child in self.query_one("#settings-form").children:
+            if child.has_class("section"):
+                out.append((child, []))  # type: ignore[arg-type]
+            elif out:
+                out[-1][1].append(child)
+        return out
+
+    def _current_section(self, sections: list[tuple[Static, list[Any]]]) -> int:
+        focused = self.app.focused
+        if focused is None:
+            return -1
+        for i, (_head, members) in enumerate(sections):
+            for member in members:
+                if focused is member or member in focused.ancestors:
+                    return i
+        return -1
+
+    def jump_section(self, step: int) -> None:
+        sections = self._sections()
+        if not sections:
+            return
+        current = self._current_section(sections)
+        target = max(0, min(len(sections) - 1, current + step if current >= 0 else 0))
+        head, members = sections[target]
+        for member in members:
+            widgets = [member, *member.query("*")]
+            focusable = [w for w in widgets if w.focusable]
+            if focusable:
+                focusable[0].focus(scroll_visible=False)
+                break
+        self.query_one("#settings-form", VerticalScroll).scroll_to_widget(
+            head, top=True, animate=False
+        )
+
+    def action_next_section(self) -> None:
+        self.jump_section(1)
+
+    def action_previous_section(self) -> None:
+        self.jump_section(-1)
 
     # -- actions ---------------------------------------------------------------------
 

@@ -196,12 +196,14 @@ class TrafficPane(Vertical):
             self.apply_filter("")
 
     def action_copy_curl(self) -> None:
-        from tui.curl import curl_command
-
         rec = self.selected_record()
         if rec is not None:
-            self.app.copy_to_clipboard(curl_command(rec, self.agapp.local_base_url()))
-            self.agapp.notify("Copied as curl (uses $AGPROXY_API_KEY)", timeout=3)
+            copy_curl(self.agapp, rec)
+
+    def action_view_curl(self) -> None:
+        rec = self.selected_record()
+        if rec is not None:
+            view_curl(self.agapp, rec)
 
     def action_details(self) -> None:
         rec = self.selected_record()
@@ -249,7 +251,7 @@ class TrafficPane(Vertical):
         if self.paused:
             held = f" +{len(self._held)}" if self._held else ""
             parts.append(f"[reverse bold] PAUSED{held} [/]")
-        parts.append(f"{len(self.records)} rows")
+        parts.append(plural(len(self.records), "row"))
         if self.filter is not None:
             parts.append(f"filter: [b]{_escape(self.filter.text)}[/b]  (Esc clears)")
         else:
@@ -258,6 +260,37 @@ class TrafficPane(Vertical):
         if text != self._bar_text:  # fixed height: no layout pass needed
             self._bar_text = text
             self.query_one("#traffic-bar", Static).update(text, layout=False)
+
+
+def plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def copy_curl(app: AgproxyApp, rec: Any) -> None:
+    """Copy as curl (Traffic and the detail): clipboard + file, and what it lacks."""
+    from tui.clipboard import copy_text
+    from tui.curl import curl_command, missing_body_note
+
+    copy_text(
+        app,
+        curl_command(rec, app.local_base_url()),
+        "curl command (uses $AGPROXY_API_KEY)",
+        f"curl-{rec.id}",
+        missing_body_note(rec),
+    )
+
+
+def view_curl(app: AgproxyApp, rec: Any) -> None:
+    from tui.clipboard import save_copy
+    from tui.curl import curl_command
+    from tui.screens.plain import PlainTextScreen
+
+    text = curl_command(rec, app.local_base_url())
+    try:
+        path = save_copy(app.paths.data_dir, f"curl-{rec.id}", text)
+    except OSError:
+        path = None
+    app.push_screen(PlainTextScreen(f"Request {rec.id} as curl", text, path))
 
 
 def _escape(text: str) -> str:

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.segment import Segment
 from rich.style import Style
-from textual.binding import Binding
 from textual.events import Click, MouseScrollUp, Resize
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
@@ -38,7 +37,7 @@ COLUMNS: tuple[tuple[str, str, int, bool], ...] = (
     ("protocol", "api", 4, True),
     ("model", "model → upstream", 26, False),
     ("account", "account", 14, False),
-    ("duration", "time", 6, False),
+    ("duration", "took", 6, False),
     ("tokens", "tok in→out", 11, False),
 )
 PATH, MODEL, ACCOUNT = 3, 5, 6
@@ -121,14 +120,7 @@ class TrafficTable(ScrollView, can_focus=True):
     """Rows of the pane's records with a cursor; tells the pane when the user moves
     away from the newest row (follow off) or past the oldest (page in history)."""
 
-    BINDINGS: ClassVar[list[Any]] = [
-        *bindings_for("traffic"),
-        Binding("up,k", "cursor_up", show=False),
-        Binding("down,j", "cursor_down", show=False),
-        Binding("pageup", "page_up", show=False),
-        Binding("pagedown", "page_down", show=False),
-        Binding("home,g", "scroll_home", show=False),
-    ]
+    BINDINGS: ClassVar[list[Any]] = [*bindings_for("traffic"), *bindings_for("move")]
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         *STYLE_CLASSES,
         "traffic-table--header",
@@ -382,6 +374,9 @@ class TrafficTable(ScrollView, can_focus=True):
 
     def action_copy_curl(self) -> None:
         self.pane.action_copy_curl()
+
+    def action_view_curl(self) -> None:
+        self.pane.action_view_curl()
 
     def action_clear_filter(self) -> None:
         self.pane.action_clear_filter()

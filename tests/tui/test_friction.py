@@ -1,0 +1,200 @@
+"""Small frictions a new user hit (issue 13): honest copies, grammar, dialogs' safe
+default, the footer at 80 columns, Esc out of a field, help and palette."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import Button, Input
+
+from tests.tui.conftest import notes
+from tui.app import AgproxyApp
+from tui.bindings import TABLE, key_label
+from tui.demo import DemoApp, demo_records
+from tui.screens.dialogs import ConfirmScreen
+from tui.screens.plain import PlainTextScreen
+from tui.widgets.footer import AgproxyFooter
+from tui.widgets.settings import SettingsPane
+from tui.widgets.traffic import TrafficPane
+from tui.widgets.traffic_table import COLUMNS, TrafficTable
+
+
+def footer_keys(app) -> list[str]:
+    footer = app.screen.query_one(AgproxyFooter)
+    return [key.description for key in footer.children]
+
+
+async def test_the_traffic_bar_says_one_row_not_one_rows(home) -> None:
+    app = DemoApp()
+    async with app.run_test(size=(120, 30)) as pilot:
+        pane = app.query_one(TrafficPane)
+        pane.apply_filter("status:429")
+        await pilot.pause()
+        assert len(pane.records) == 1
+        assert "1 row " in pane._bar_text and "1 rows" not in pane._bar_text
+
+
+def test_no_two_traffic_columns_share_a_header() -> None:
+    headers = [label for _key, label, _w, _n in COLUMNS]
+    assert len(headers) == len(set(headers))
+
+
+async def test_destructive_dialogs_focus_cancel_so_enter_keeps_things(home) -> None:
+    app = AgproxyApp()
+    old = app.config.proxy.api_key
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("3", "ctrl+g")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        assert isinstance(app.focused, Button) and app.focused.id == "no"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert app.config.proxy.api_key == old
+
+
+async def test_copy_as_curl_says_where_it_went_and_what_it_lacks(home) -> None:
+    app = DemoApp()
+    ok = next(r for r in demo_records() if r.status == 200 and r.path == "/v1/chat/completions")
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = app.query_one(TrafficPane)
+        pane.records[ok.id].request_body = ""  # a success: not captured by default
+        app.query_one(TrafficTable).move_cursor(list(pane.records).index(ok.id))
+        await pilot.press("y")
+        await pilot.pause()
+        message = notes(app)[-1]
+        assert "sent to the terminal clipboard (OSC 52" in message
+        assert "Copied" not in message
+        saved = Path(message.split("also saved to ", 1)[1].split("\n")[0])
+        assert saved.read_text().startswith("curl -sS -X POST")
+        assert oct(saved.stat().st_mode & 0o777) == "0o600"
+        assert "not captured" in message and "capture_bodies" in message
+        await pilot.press("v")
+        await pilot.pause()
+        assert isinstance(app.screen, PlainTextScreen)
+        assert app.screen.text == saved.read_text().rstrip("\n")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, PlainTextScreen)
+
+
+async def test_every_tab_footer_shows_help_and_quit_at_80_columns(home) -> None:
+    app = DemoApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        for key in "12345":
+            await pilot.press(key)
+            await pilot.pause()
+            footer = app.screen.query_one(AgproxyFooter)
+            shown = [k for k in footer.children if k.region.right <= 80 and k.region.width]
+            labels = [k.description for k in shown]
+            assert "Help" in labels and "Quit" in labels, (key, labels)
+
+
+async def test_esc_leaves_a_settings_field_and_keys_work_again(home) -> None:
+    app = AgproxyApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("3")
+        control = app.query_one(SettingsPane).field("monitor.max_records").control
+        assert isinstance(control, Input)
+        control.focus()
+        control.value = ""
+        await pilot.press("1", "2")
+        await pilot.pause()
+        assert control.value == "12"  # inside a field digits are text
+        assert app.query_one("#tabs").active == "settings"
+        assert "Leave field" in footer_keys(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.focused, Input)
+        assert "Leave field" not in footer_keys(app)
+        await pilot.press("1")
+        await pilot.pause()
+        assert app.query_one("#tabs").active == "traffic"
+
+
+async def test_page_down_jumps_to_the_next_settings_section(home) -> None:
+    app = AgproxyApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("3")
+        pane = app.query_one(SettingsPane)
+        sections = pane._sections()
+        assert pane._current_section(sections) == 0
+        await pilot.press("pagedown")
+        await pilot.pause()
+        assert pane._current_section(sections) == 1
+        await pilot.press("pagedown", "pagedown")
+        await pilot.pause()
+        assert pane._current_section(sections) == 3
+        await pilot.press("pageup")
+        await pilot.pause()
+        assert pane._current_section(sections) == 2
+
+
+def test_help_lists_moving_keys() -> None:
+    from rich.console import Console
+
+    from tui.screens.help import help_table
+
+    console = Console(width=100, record=True, color_system=None)
+    console.print(help_table())
+    text = console.export_text()
+    for shown in ("↓/j", "↑/k", "g/Home", "PgUp", "PgDn", "Tab", "Shift+Tab", "^p"):
+        assert shown in text, shown
+    assert any(k.display == "Tab" for k in TABLE) and key_label(TABLE[0]) == "1"
+
+
+async def test_palette_screenshot_is_saved_in_the_data_dir_and_says_where(home) -> None:
+    app = DemoApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.deliver_screenshot()
+        await pilot.pause()
+        message = notes(app)[-1]
+        assert message.startswith("Screenshot saved to ")
+        saved = Path(message.removeprefix("Screenshot saved to "))
+        assert saved.parent == app.paths.data_dir / "screenshots" and saved.exists()
+
+
+async def test_starting_without_accounts_names_the_keys_that_add_one(home, port) -> None:
+    app = AgproxyApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("s")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        message = notes(app, "error")[-1]
+        assert "no available accounts" in message
+        for words in ("Press 2", "a to add a refresh token", "o to log in", "k to add", "i to"):
+            assert words in message
+
+
+async def test_log_tab_follows_wraps_filters_by_level_and_searches(home) -> None:
+    import logging
+
+    from textual.widgets import RichLog
+
+    from tui.widgets.log import LogPane
+
+    app = AgproxyApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("5")
+        for i in range(60):
+            logging.getLogger("proxy.test").info("line %d %s", i, "x" * 120)
+        logging.getLogger("proxy.test").warning("account bob is now cooling")
+        pane = app.query_one(LogPane)
+        view = pane.query_one(RichLog)
+        for _ in range(20):
+            await pilot.pause(0.2)
+            if any("cooling" in line for line in pane.shown_lines()):
+                break
+        await pilot.pause(0.2)
+        assert pane.follow and view.max_scroll_y > 0 and view.scroll_y == view.max_scroll_y
+        await pilot.press("w")
+        assert view.wrap
+        await pilot.press("l")
+        shown = pane.shown_lines()
+        assert shown and all("WARNING" in line for line in shown)
+        await pilot.press("l", "l", "slash")
+        await pilot.press(*"line 42 ", "enter")
+        await pilot.pause()
+        assert [line.split(": ", 1)[1][:8] for line in pane.shown_lines()] == ["line 42 "]
+        await pilot.press("up")
+        assert not pane.follow
