@@ -1,9 +1,13 @@
 """Ready-to-paste client set-ups for the Connect tab, with the real base URL and
-key (SPEC §12; client quirks from tests/fixtures/clients/README.md)."""
+key (SPEC §12; client quirks from tests/fixtures/clients/README.md). Every line
+fits 76 columns with a loopback URL and a full key (shell lines continue with
+`\\`), so an 80-column Connect tab never wraps a command into two."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from proxy.redact import mask_secret
 
 
 @dataclass(frozen=True)
@@ -14,30 +18,40 @@ class Snippet:
 
 
 def mask_key(key: str) -> str:
-    """sk-1234…cdef: enough to recognise a key, not to use it."""
-    if len(key) <= 12:
-        return "sk-…"
-    return f"{key[:6]}…{key[-4:]}"
+    """How Connect shows the key until ^r: the one masker (`sk-…abcd`)."""
+    return mask_secret(key)
 
 
 def connect_snippets(base_url: str, key: str, health_needs_key: bool) -> list[Snippet]:
     base = base_url.rstrip("/")
-    auth = f' -H "Authorization: Bearer {key}"' if health_needs_key else ""
+    health = (
+        f'curl -H "Authorization: Bearer {key}" \\\n  {base}/healthz'
+        if health_needs_key
+        else f"curl {base}/healthz"
+    )
     return [
-        Snippet("curl", "curl: health check", f"curl{auth} {base}/healthz"),
+        Snippet("curl", "curl: health check", health),
         Snippet(
             "openai",
             "OpenAI SDK (Python) — base_url ends in /v1",
             "from openai import OpenAI\n"
-            f'client = OpenAI(base_url="{base}/v1", api_key="{key}")\n'
-            'client.chat.completions.create(model="gemini-2.5-flash",\n'
-            '    messages=[{"role": "user", "content": "hi"}])',
+            f'client = OpenAI(base_url="{base}/v1",\n'
+            f'                api_key="{key}")\n'
+            "reply = client.chat.completions.create(\n"
+            '    model="gemini-2.5-flash",\n'
+            '    messages=[{"role": "user", "content": "hi"}])\n'
+            "print(reply.choices[0].message.content)",
         ),
         Snippet(
             "anthropic",
             "Anthropic SDK (Python) — no /v1 suffix",
             "from anthropic import Anthropic\n"
-            f'client = Anthropic(base_url="{base}", api_key="{key}")',
+            f'client = Anthropic(base_url="{base}",\n'
+            f'                   api_key="{key}")\n'
+            "reply = client.messages.create(\n"
+            '    model="claude-sonnet-4-5", max_tokens=512,\n'
+            '    messages=[{"role": "user", "content": "hi"}])\n'
+            "print(reply.content[0].text)",
         ),
         Snippet(
             "claude",
@@ -46,29 +60,45 @@ def connect_snippets(base_url: str, key: str, health_needs_key: bool) -> list[Sn
         ),
         Snippet(
             "gemini",
-            "gemini-cli — also set the auth type in ~/.gemini/settings.json",
+            "gemini-cli — two steps",
+            "# 1. once: ~/.gemini/settings.json must select the API-key auth\n"
+            '#    (without it gemini-cli exits 41: "Invalid auth method selected")\n'
+            '#    {"security": {"auth": {"selectedType": "gemini-api-key"}}}\n'
+            "# 2. then:\n"
             f"export GOOGLE_GEMINI_BASE_URL={base}\n"
             f"export GEMINI_API_KEY={key}\n"
-            "# ~/.gemini/settings.json (without it gemini-cli exits 41):\n"
-            '#   {"security": {"auth": {"selectedType": "gemini-api-key"}}}\n'
-            "gemini",
+            "export GEMINI_CLI_TRUST_WORKSPACE=true  # else gemini -p exits 55\n"
+            'gemini -p "hi"',
         ),
         Snippet(
             "codex",
-            "Codex CLI — ~/.codex/config.toml, then: export AGPROXY_API_KEY=…",
+            "Codex CLI — ~/.codex/config.toml (top-level keys before the table)",
+            'model = "gpt-5"\n'
             'model_provider = "agproxy"\n\n'
             "[model_providers.agproxy]\n"
             'name = "agproxy"\n'
             f'base_url = "{base}/v1"\n'
             'wire_api = "responses"\n'
             'env_key = "AGPROXY_API_KEY"\n'
-            f"# export AGPROXY_API_KEY={key}",
+            "# then, in the shell:\n"
+            f"#   export AGPROXY_API_KEY={key}",
+        ),
+        Snippet(
+            "codex-builtin",
+            "Codex CLI — built-in provider: log in with the key once",
+            f"export OPENAI_API_KEY={key}\n"
+            "printenv OPENAI_API_KEY | codex login --with-api-key\n"
+            f"codex -c openai_base_url={base}/v1",
         ),
         Snippet(
             "genai",
             "google-genai SDK (Python)",
             "from google import genai\n"
             "from google.genai.types import HttpOptions\n"
-            f'client = genai.Client(api_key="{key}", http_options=HttpOptions(base_url="{base}"))',
+            f'client = genai.Client(api_key="{key}",\n'
+            f'    http_options=HttpOptions(base_url="{base}"))\n'
+            "reply = client.models.generate_content(\n"
+            '    model="gemini-2.5-flash", contents="hi")\n'
+            "print(reply.text)",
         ),
     ]

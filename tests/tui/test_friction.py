@@ -198,3 +198,55 @@ async def test_log_tab_follows_wraps_filters_by_level_and_searches(home) -> None
         assert [line.split(": ", 1)[1][:8] for line in pane.shown_lines()] == ["line 42 "]
         await pilot.press("up")
         assert not pane.follow
+
+
+async def test_connect_masks_the_key_until_ctrl_r_and_copies_it_whole(home) -> None:
+    from tui.widgets.connect import ConnectPane, Snippet
+
+    app = AgproxyApp()
+    key = app.config.proxy.api_key
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("4")
+        await pilot.pause()
+        views = list(app.query(Snippet))
+        assert all(key not in v.shown for v in views)
+        assert any("sk-…" + key[-4:] in v.shown for v in views)
+        await pilot.press("down", "y")  # the OpenAI snippet
+        await pilot.pause()
+        assert key in app.clipboard and "sent to the terminal clipboard" in notes(app)[-1]
+        await pilot.press("ctrl+r")
+        assert app.query_one(ConnectPane).revealed and any(key in v.shown for v in views)
+
+
+async def test_connect_lines_fit_80_columns_and_snippets_end_with_a_call(home) -> None:
+    from tui.snippets import connect_snippets
+
+    key = "sk-" + "f" * 32
+    snippets = {s.id: s.text for s in connect_snippets("http://127.0.0.1:8045", key, True)}
+    assert all(len(line) <= 74 for text in snippets.values() for line in text.splitlines())
+    assert "messages.create(" in snippets["anthropic"] and "print(" in snippets["anthropic"]
+    assert "generate_content(" in snippets["genai"]
+    codex = snippets["codex"]
+    assert codex.index('model = "') < codex.index("[model_providers")
+    assert codex.index("model_provider =") < codex.index("[model_providers")
+    assert "GEMINI_CLI_TRUST_WORKSPACE=true" in snippets["gemini"]
+    assert "settings.json" in snippets["gemini"] and "gemini-api-key" in snippets["gemini"]
+    assert "codex login --with-api-key" in snippets["codex-builtin"]
+    assert snippets["curl"].splitlines()[0].endswith("\\")  # one command, continued
+
+
+async def test_connect_shows_the_lan_url_when_lan_access_is_on(home) -> None:
+    from textual.widgets import Static
+
+    app = AgproxyApp()
+    app.store.save(app.config.with_value("proxy.allow_lan_access", "true"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("4")
+        await pilot.pause()
+        from tui.widgets.connect import ConnectPane
+
+        pane = app.query_one(ConnectPane)
+        text = str(pane.query_one("#connect-urls", Static).render())
+        lan = pane.lan_urls()
+        if lan:  # a box with no LAN address has nothing to show
+            assert "LAN URL: " + lan[0] in text
