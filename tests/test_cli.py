@@ -49,6 +49,15 @@ def test_config_set_writes_and_show_masks_secrets(agproxy_home: Path) -> None:
     assert "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" not in shown.stdout
 
 
+def test_config_get_masks_a_secret_unless_reveal(agproxy_home: Path) -> None:
+    agproxy("config", "show", env_home=agproxy_home)  # creates the file with a key
+    key = resolve_paths_key(agproxy_home)
+    masked = agproxy("config", "get", "proxy.api_key", env_home=agproxy_home)
+    assert masked.returncode == 0 and key not in masked.stdout and "…" in masked.stdout
+    clear = agproxy("config", "get", "proxy.api_key", "--reveal", env_home=agproxy_home)
+    assert clear.returncode == 0 and clear.stdout == key + "\n"
+
+
 def resolve_paths_key(home: Path) -> str:
     text = (home / "config.toml").read_text()
     line = next(line for line in text.splitlines() if line.startswith("api_key"))

@@ -48,6 +48,7 @@ DRAIN_INTERVAL = 0.25  # traffic repaints at most 4×/s
 DRAIN_INTERVAL_BUSY = 0.5  # under load: fewer, bigger batches leave the loop to the proxy
 BUSY_BATCH = 100  # records in one drain that count as "under load"
 STATUS_INTERVAL = 1.0
+TODAY_INTERVAL = 30.0  # the header's "today" totals: one indexed SQL sum
 SUBSCRIPTION_QUEUE = 20_000  # updates buffered between drains before dropping
 
 
@@ -128,6 +129,26 @@ class AgproxyApp(App[None]):
             return []
         return await self.monitor.query(flt, limit=limit, before=before)
 
+    async def count_history(self, flt: Any) -> int | None:
+        """How many stored records match `flt` (None when there is no store)."""
+        if self.monitor is None:
+            return None
+        totals = await self.monitor.totals(flt)
+        return sum(int(t.get("requests", 0)) for t in totals["by_model"].values())
+
+    async def today_totals(self) -> tuple[int, int] | None:
+        """(requests, errors) stored since local midnight: the header's "today"."""
+        if self.monitor is None:
+            return None
+        from proxy.monitor.filter import parse_filter
+
+        midnight = time.strftime("%Y-%m-%dT00:00", time.localtime(self.now()))
+        totals = await self.monitor.totals(parse_filter(f"since:{midnight}"))
+        rows = totals["by_model"].values()
+        return sum(int(t.get("requests", 0)) for t in rows), sum(
+            int(t.get("errors", 0)) for t in rows
+        )
+
     async def fetch_record(self, record_id: int) -> Any:
         if self.monitor is None:
             return None
@@ -174,6 +195,8 @@ class AgproxyApp(App[None]):
         self.refresh_status()
         self.set_interval(STATUS_INTERVAL, self.refresh_status)
         self.set_interval(DRAIN_INTERVAL, self.drain_traffic)
+        self.refresh_today()
+        self.set_interval(TODAY_INTERVAL, self.refresh_today)
         self.main_query(TrafficTable).focus()
         if self.freeze_gc:
             self.call_after_refresh(freeze_startup_objects)
@@ -217,6 +240,20 @@ class AgproxyApp(App[None]):
             self._accounts_dirty = False
             self.main_query(AccountsPane).refresh_accounts()
 
+    def refresh_today(self) -> None:
+        self.run_worker(self._refresh_today(), group="today", exclusive=True)
+
+    async def _refresh_today(self) -> None:
+        try:
+            today = await self.today_totals()
+        except Exception:
+            log.exception("today's totals failed")
+            return
+        try:
+            self.main_query(StatusHeader).set_today(today)
+        except NoMatches:
+            return
+
     def drain_traffic(self) -> None:
         """Move everything the monitor published since the last tick into the table;
         after a big batch (the proxy is busy) skip ticks until DRAIN_INTERVAL_BUSY."""
@@ -236,7 +273,11 @@ class AgproxyApp(App[None]):
             if monitor is None:
                 return False
             self._sub = monitor.subscribe(SUBSCRIPTION_QUEUE)
-            pane.ingest(monitor.recent(1000))
+            recent = monitor.recent(1000)
+            if recent:
+                pane.ingest(recent)
+            else:  # a relaunch: the history is on disk, not in the ring
+                pane.load_recent()
         batch = self._sub.get_nowait_batch()
         if batch:
             pane.ingest(batch)

@@ -21,8 +21,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     show = sub.add_parser("show", help="print the effective config (secrets masked)")
     show.add_argument("--reveal", action="store_true", help="print secrets in clear")
     sub.add_parser("path", help="print the config file path")
-    get = sub.add_parser("get", help="print one value")
+    get = sub.add_parser("get", help="print one value (secrets masked)")
     get.add_argument("key")
+    get.add_argument(
+        "--reveal",
+        action="store_true",
+        help="print a secret in clear, e.g. export AGPROXY_API_KEY=$(agproxy config get "
+        "proxy.api_key --reveal)",
+    )
     setp = sub.add_parser("set", help="change one value (validated, comments kept)")
     setp.add_argument("key", help="dotted key, e.g. proxy.port")
     setp.add_argument("value", help='text as you would type it: 9000, true, \'["http://a"]\'')
@@ -43,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
             print(tomlkit.dumps(data), end="")
         elif args.config_command == "get":
             value = config.get(args.key)
-            print(_show(args.key, value))
+            print(_show(args.key, value, reveal=args.reveal))
         elif args.config_command == "set":
             config = store.set(args.key, args.value)
             print(f"{args.key} = {_show(args.key, config.get(args.key))}")
@@ -61,8 +67,8 @@ def _mask(data: dict[str, Any], prefix: str) -> None:
             data[key] = mask_secret(value)
 
 
-def _show(key: str, value: Any) -> str:
-    if key in SECRET_KEYS and isinstance(value, str):
+def _show(key: str, value: Any, reveal: bool = False) -> str:
+    if key in SECRET_KEYS and isinstance(value, str) and not reveal:
         value = mask_secret(value)
     if isinstance(value, str):
         return value

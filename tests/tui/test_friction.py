@@ -250,3 +250,33 @@ async def test_connect_shows_the_lan_url_when_lan_access_is_on(home) -> None:
         lan = pane.lan_urls()
         if lan:  # a box with no LAN address has nothing to show
             assert "LAN URL: " + lan[0] in text
+
+
+async def test_the_detail_of_an_in_flight_request_updates_when_it_finishes(home) -> None:
+    from tui.screens.detail import DetailScreen
+
+    app = DemoApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = app.query_one(TrafficPane)
+        inflight = pane.records[max(pane.records)]
+        assert inflight.status == 0
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, DetailScreen)
+        assert "in flight" in app.screen.plain_text()
+        inflight.status, inflight.duration_ms = 200, 4321.0  # the monitor finishes it in place
+        for _ in range(10):
+            await pilot.pause(0.2)
+            if "4.32s" in app.screen.plain_text():
+                break
+        text = app.screen.plain_text()
+        assert "in flight" not in text and "4.32s" in text
+
+
+def test_at_120_columns_the_model_takes_the_room_short_account_names_leave() -> None:
+    from tui.widgets.traffic_table import ACCOUNT, MODEL, PATH, column_widths
+
+    widths = column_widths(118, len("key …9f2c"))  # 120 columns minus the scrollbar
+    assert widths[MODEL] >= len("claude-sonnet-4-6 → claude-sonnet-4-6")
+    assert widths[ACCOUNT] == 10 and widths[PATH] >= len("/v1/chat/completions")
+    assert column_widths(118, 17)[ACCOUNT] == 17  # alice@example.com whole

@@ -56,7 +56,7 @@ async def test_requests_to_the_running_proxy_appear_live(home, port) -> None:
         assert pane.follow and table.cursor_row == 3
 
 
-async def test_history_pages_in_from_the_store_when_scrolling_past_the_top(home, port) -> None:
+async def test_a_relaunch_shows_history_and_today_and_filters_and_pages_cover_it(home, port) -> None:
     write_account(home)
     earlier = ProxyService(ConfigStore(resolve_paths()))
     earlier.store.load()
@@ -72,7 +72,22 @@ async def test_history_pages_in_from_the_store_when_scrolling_past_the_top(home,
     async with app.run_test(size=(120, 30)) as pilot:
         await settle(app, pilot)
         pane = app.query_one(TrafficPane)
-        assert not pane.records  # a new session starts with an empty live view
+        # a relaunch shows the recent history, and the header today's totals
+        assert len(pane.records) == 2 and pane.follow
+        header = app.query_one(StatusHeader)
+        assert header.today == (2, 2)
+        assert "today 2 req 2 err" in str(header._shown[1])
+        # a filter covers the history and says how many match
+        pane.apply_filter("errors")
+        await settle(app, pilot)
+        assert len(pane.records) == 2 and pane.matched == 2
+        assert "2 matched in the history" in pane._bar_text
+        pane.apply_filter("")
+        await settle(app, pilot)
+        # paging: a view that holds only the newest row pages the older one in
+        newest = max(pane.records)
+        pane.records = {newest: pane.records[newest]}
+        pane.rebuild()
         await pilot.press("up")
         await settle(app, pilot)
         assert len(pane.records) == 2

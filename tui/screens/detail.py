@@ -4,6 +4,7 @@ request and response bodies; `y` copies it as a curl command."""
 from __future__ import annotations
 
 import io
+import time
 from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
 # Bodies bigger than this are shown cut (the monitor already truncates at max_body_kb).
 SHOW_BODY_CHARS = 64_000
+LIVE_INTERVAL = 0.5  # repaint of an in-flight request's detail
 
 
 def pretty_body(body: Any) -> str:
@@ -50,6 +52,10 @@ def summary_table(rec: Any, utc: bool) -> Table:
     table.add_column()
     status = "in flight" if rec.status == 0 else str(rec.status)
     ttfb = "—" if rec.ttfb_ms is None else units.millis(rec.ttfb_ms)
+    took = units.millis(rec.duration_ms)
+    if rec.status == 0:
+        t0 = getattr(rec, "t0", 0.0)
+        took = f"running for {units.millis((time.monotonic() - t0) * 1000)}" if t0 else "running"
     rows = [
         ("id", str(rec.id)),
         ("started", units.stamp(rec.started, utc)),
@@ -59,7 +65,7 @@ def summary_table(rec: Any, utc: bool) -> Table:
         ("model", rec.client_model or "—"),
         ("upstream model", rec.upstream_model or "—"),
         ("account", f"{rec.account or '—'} ({rec.upstream_kind or '—'})"),
-        ("duration", f"{units.millis(rec.duration_ms)}  (first byte {ttfb})"),
+        ("duration", f"{took}  (first byte {ttfb})"),
         ("stream", "yes" if rec.stream else "no"),
         ("tokens", f"{rec.input_tokens} in, {rec.output_tokens} out, {rec.cached_tokens} cached"),
         ("client", f"{rec.client or '—'}  {rec.user_agent}"),
@@ -111,6 +117,21 @@ class DetailScreen(Screen[None]):
             self.record = full
             self.render_record()
         self.query_one(VerticalScroll).focus()
+        if self.record.status == 0:  # in flight: follow it until it finishes
+            self._live = self.set_interval(LIVE_INTERVAL, self._follow_live)
+
+    async def _follow_live(self) -> None:
+        """The monitor updates the in-flight record in place; repaint while it moves and
+        take the finished record (with its captured bodies) once it is done."""
+        rec = self.record
+        if rec.status == 0:
+            self.render_record()  # duration, attempts and tokens so far
+            return
+        self._live.stop()
+        full = await self.agapp.fetch_record(rec.id)
+        if full is not None:
+            self.record = full
+        self.render_record()
 
     def render_record(self) -> None:
         rec = self.record

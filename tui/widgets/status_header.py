@@ -42,6 +42,7 @@ class StatusHeader(Widget):
         super().__init__(**kw)
         self._status: Any = None
         self._shown: list[Text | None] = [None, None]
+        self.today: tuple[int, int] | None = None  # (requests, errors) stored since midnight
 
     def compose(self) -> ComposeResult:
         yield Static(id="status-line-1", classes="status-line")
@@ -61,12 +62,20 @@ class StatusHeader(Widget):
             self._shown = [None, None]
             self.show(self._status)
 
+    def set_today(self, today: tuple[int, int] | None) -> None:
+        if today != self.today:
+            self.today = today
+            self._reshow()
+
     def show(self, st: Any) -> None:
         """Render a `ServiceStatus` (or anything with its fields)."""
         self._status = st
         width = self.content_region.width or 80
         line1 = self._fit([_state(st, full) for full in (True, False)], width)
-        line2 = self._fit([_totals(st, full) for full in (True, False)], width)
+        line2 = self._fit(
+            [_totals(st, full, today) for today in (self.today, None) for full in (True, False)],
+            width,
+        )
         for i, (wid, line) in enumerate((("#status-line-1", line1), ("#status-line-2", line2))):
             if line != self._shown[i]:  # fixed one-line Statics: no layout pass
                 self._shown[i] = line
@@ -119,11 +128,16 @@ def _state(st: Any, full: bool) -> list[Item]:
     return items
 
 
-def _totals(st: Any, full: bool) -> list[Item]:
+def _totals(st: Any, full: bool, today: tuple[int, int] | None = None) -> list[Item]:
     tokens = f"{units.count(st.input_tokens)} in / {units.count(st.output_tokens)} out"
     if not full:
         tokens = f"{units.count(st.input_tokens)}↑ {units.count(st.output_tokens)}↓"
-    return [
+    items: list[Item] = []
+    if today is not None:  # after a relaunch the session counters start at 0; today does not
+        items.append(
+            [("today ", "muted"), (f"{units.count(today[0])} req {units.count(today[1])} err", "")]
+        )
+    return items + [
         [
             ("accounts " if full else "acc ", "muted"),
             (f"{st.accounts_active}/{st.accounts_total}", ""),

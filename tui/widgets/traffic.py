@@ -39,6 +39,8 @@ class TrafficPane(Vertical):
         self._history_done = False
         self._loading_history = False
         self._bar_text = ""
+        self.account_width = 0  # the widest account name seen (the column's need)
+        self.matched: int | None = None  # stored records matching the filter (None: unknown)
 
     @property
     def agapp(self) -> AgproxyApp:
@@ -83,8 +85,11 @@ class TrafficPane(Vertical):
         last = table.order[-1] if table.order else -1
         grown = unsorted = False
         updated: list[int] = []
+        widest = self.account_width
         for rec in batch:
             rid = rec.id
+            if len(rec.account) > widest:  # O(1): the layout reads it on the next paint
+                widest = len(rec.account)
             if flt is not None and not flt.matches(rec):
                 if records.pop(rid, None) is not None:  # no longer matches (e.g. finished)
                     grown = True
@@ -99,6 +104,9 @@ class TrafficPane(Vertical):
                     unsorted = True  # e.g. an older request that now matches the filter
                 else:
                     last = rid
+        if widest != self.account_width:
+            self.account_width = widest
+            table.refresh()
         if unsorted:
             self.records = records = dict(sorted(records.items()))
         if len(records) > MAX_ROWS + TRIM_SLACK:
@@ -155,6 +163,36 @@ class TrafficPane(Vertical):
             self.table.move_cursor(max(0, first_new - 1))
         finally:
             self._loading_history = False
+
+    def load_recent(self) -> None:
+        """After a relaunch the live ring is empty: show the newest stored requests."""
+        self.run_worker(self._load_recent(), group="history", exclusive=True)
+
+    async def _load_recent(self) -> None:
+        recent = await self.agapp.query_history(self.filter, HISTORY_PAGE, None)
+        if recent:
+            self._merge(recent)
+
+    def _merge(self, records: list[Any]) -> None:
+        merged = {r.id: r for r in records if r.id not in self.records}
+        if not merged:
+            return
+        self.account_width = max(self.account_width, *(len(r.account) for r in records))
+        merged.update(self.records)
+        self.records = dict(sorted(merged.items())[-(MAX_ROWS + TRIM_SLACK) :])
+        self.rebuild()
+
+    async def _filter_history(self, flt: Any) -> None:
+        """A filter covers the history too: the newest stored matches join the view and
+        the bar says how many match in all (scrolling up pages in the rest)."""
+        older = await self.agapp.query_history(flt, HISTORY_PAGE, None)
+        if flt is not self.filter:
+            return  # the user typed another filter meanwhile
+        self._merge(older)
+        matched = await self.agapp.count_history(flt)
+        if flt is self.filter:
+            self.matched = matched
+            self.update_bar()
 
     # -- actions -----------------------------------------------------------------------
 
@@ -240,7 +278,10 @@ class TrafficPane(Vertical):
         self.records = {r.id: r for r in sorted(recent, key=lambda r: r.id)[-MAX_ROWS:]}
         self._history_done = False
         self.follow = True
+        self.matched = None
         self.rebuild()
+        if self.filter is not None:
+            self.run_worker(self._filter_history(self.filter), group="history", exclusive=True)
         return True
 
     # -- the bar ---------------------------------------------------------------------
@@ -253,6 +294,8 @@ class TrafficPane(Vertical):
             parts.append(f"[reverse bold] PAUSED{held} [/]")
         parts.append(plural(len(self.records), "row"))
         if self.filter is not None:
+            if self.matched is not None:
+                parts.append(f"{self.matched} matched in the history")
             parts.append(f"filter: [b]{_escape(self.filter.text)}[/b]  (Esc clears)")
         else:
             parts.append("[dim]/ filter · enter details · p pause · c clear[/]")

@@ -96,15 +96,16 @@ def row_values(rec: Any, utc: bool = False) -> tuple[str, ...]:
     )
 
 
-def column_widths(width: int) -> list[int]:
+def column_widths(width: int, account_need: int = 24) -> list[int]:
     """Width of each column at this widget width (0 = column hidden): the fixed ones
-    first, then path, model and account share what is left."""
+    first, then path, model and account share what is left; the account column takes
+    no more than its widest value needs (`key …9f2c` leaves the rest to the model)."""
     widths = [w if not (narrow and width < NARROW) else 0 for _k, _l, w, narrow in COLUMNS]
     shown = sum(1 for w in widths if w)
     fixed = sum(w for i, w in enumerate(widths) if i not in (PATH, MODEL, ACCOUNT)) + shown + 1
     spare = max(28, width - fixed)  # + gaps and the left margin
-    widths[ACCOUNT] = max(10, min(24, spare // 4))
-    widths[PATH] = max(8, min(40, (spare - widths[ACCOUNT]) * 2 // 5))
+    widths[ACCOUNT] = max(10, min(24, spare // 4, max(account_need, len("account"))))
+    widths[PATH] = max(8, min(40, (spare - widths[ACCOUNT]) * 3 // 8))
     widths[MODEL] = max(8, spare - widths[ACCOUNT] - widths[PATH])
     return widths
 
@@ -145,6 +146,7 @@ class TrafficTable(ScrollView, can_focus=True):
         self._widths: list[int] = []
         self._header: Strip | None = None
         self._layout_width = -1
+        self._account_need = -1
 
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self.restyle())
@@ -265,9 +267,11 @@ class TrafficTable(ScrollView, can_focus=True):
 
     def _check_layout(self) -> None:
         width = self.scrollable_content_region.width
-        if width != self._layout_width:
+        need = self.pane.account_width
+        if width != self._layout_width or need != self._account_need:
             self._layout_width = width
-            self._widths = column_widths(width)
+            self._account_need = need
+            self._widths = column_widths(width, need)
             self._strips.clear()
             self._header = None
 
