@@ -88,8 +88,7 @@ class TrafficPane(Vertical):
         widest = self.account_width
         for rec in batch:
             rid = rec.id
-            if len(rec.account) > widest:  # O(1): the layout reads it on the next paint
-                widest = len(rec.account)
+            widest = max(widest, len(rec.account))  # O(1); the layout reads it when painting
             if flt is not None and not flt.matches(rec):
                 if records.pop(rid, None) is not None:  # no longer matches (e.g. finished)
                     grown = True
