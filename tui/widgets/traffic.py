@@ -188,6 +188,8 @@ class TrafficPane(Vertical):
         if flt is not self.filter:
             return  # the user typed another filter meanwhile
         self._merge(older)
+        if flt is None:
+            return
         matched = await self.agapp.count_history(flt)
         if flt is self.filter:
             self.matched = matched
@@ -279,8 +281,8 @@ class TrafficPane(Vertical):
         self.follow = True
         self.matched = None
         self.rebuild()
-        if self.filter is not None:
-            self.run_worker(self._filter_history(self.filter), group="history", exclusive=True)
+        # the stored history too (after a relaunch the ring holds nothing older)
+        self.run_worker(self._filter_history(self.filter), group="history", exclusive=True)
         return True
 
     # -- the bar ---------------------------------------------------------------------
