@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from proxy.accounts.store import write_private_file
+from proxy.files import write_private_file
 
 CLIPBOARD_DIR = "clipboard"
 TMUX_HINT = "in tmux: set -g set-clipboard on"
