@@ -112,9 +112,13 @@ class UpstreamSessions:
             # calls, and the jar's per-call filtering and response parsing are wasted work.
             cookie_jar=aiohttp.DummyCookieJar(),
             timeout=self.timeout(),
+            # Still decompresses an answer that comes encoded anyway (probe-tested).
             auto_decompress=True,
             trust_env=False,
-            skip_auto_headers=("User-Agent",),
+            # No aiohttp User-Agent, and no `Accept-Encoding: gzip, deflate`: asked for it,
+            # Google gzips answers, streams included, which costs a decompression per read and
+            # may hold SSE events back in the compressor; the bodies are small and local.
+            skip_auto_headers=("User-Agent", "Accept-Encoding"),
         )
 
     def apply(self, config: Config) -> None:

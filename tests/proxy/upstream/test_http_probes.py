@@ -113,6 +113,20 @@ async def failure(sessions: UpstreamSessions, url: str, body: bytes = b"{}") -> 
     return info.value
 
 
+async def test_upstream_requests_ask_for_no_compression_and_carry_no_library_user_agent(sessions):
+    async def handler(reader, writer, n):
+        await server.read_request(reader)
+        writer.write(answer(FINISHED))
+        await writer.drain()
+
+    async with RawServer(handler) as server:
+        resp = await post(sessions, server.url)
+        assert len(await ChunkStream(resp, unwrap=True).read_all()) == 1
+    head = server.requests[0].split(b"\r\n\r\n")[0].lower()
+    assert b"\r\naccept-encoding:" not in head
+    assert b"aiohttp" not in head and b"python" not in head
+
+
 # -- never resend a request that may have reached the server -----------------------------
 
 
