@@ -12,7 +12,6 @@ from functools import lru_cache
 from random import getrandbits
 from typing import Any
 
-import aiohttp
 from yarl import URL
 
 from proxy import jsoncodec
@@ -48,7 +47,6 @@ class AntigravityClient:
         self._tokens = tokens
         self._save = save
         self._project_failed: dict[str, float] = {}
-        self._timeouts: dict[tuple[float, bool], aiohttp.ClientTimeout] = {}
 
     # -- request plumbing -------------------------------------------------------------
 
@@ -69,7 +67,7 @@ class AntigravityClient:
         token = await self._tokens.ensure_token(account)
         endpoints = self._sessions.config.upstream.antigravity_endpoints
         session = self._sessions.get("antigravity")
-        timeout = self._timeout(stream)
+        timeout = self._sessions.timeout(stream)
         last: UpstreamError | None = None
         for endpoint in endpoints:
             url = _url(endpoint, method)
@@ -94,14 +92,6 @@ class AntigravityClient:
             log.info("endpoint %s failed (%s); trying the next", endpoint, last.kind.value)
         assert last is not None
         raise last
-
-    def _timeout(self, stream: bool) -> aiohttp.ClientTimeout:
-        """The per-attempt timeout, rebuilt only when `proxy.request_timeout` changes."""
-        key = (self._sessions.request_timeout, stream)
-        cached = self._timeouts.get(key)
-        if cached is None:
-            cached = self._timeouts[key] = self._sessions.timeout(stream)
-        return cached
 
     def _envelope(self, account: Account, model: str, request: dict[str, Any]) -> bytes:
         return jsoncodec.dumps({

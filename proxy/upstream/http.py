@@ -48,6 +48,7 @@ class UpstreamSessions:
         self._sessions: dict[str, aiohttp.ClientSession] = {}
         self._retired: list[aiohttp.ClientSession] = []
         self._closed = False
+        self._timeouts: dict[tuple[float, float, bool], aiohttp.ClientTimeout] = {}
 
     # -- settings read per request (hot-applied without rebuilding) -------------
 
@@ -60,10 +61,17 @@ class UpstreamSessions:
         headers and every gap between chunks are bounded (a long answer is fine,
         a stalled one is not); the dispatcher bounds the time to the first event."""
         t = self.request_timeout
+        key = (t, self.connect_timeout, stream)
+        cached = self._timeouts.get(key)  # built once per setting: a ClientTimeout costs µs per call
+        if cached is not None:
+            return cached
         c = min(self.connect_timeout, t)
         if stream:
-            return aiohttp.ClientTimeout(total=None, connect=t, sock_connect=c, sock_read=t)
-        return aiohttp.ClientTimeout(total=t, sock_connect=c)
+            cached = aiohttp.ClientTimeout(total=None, connect=t, sock_connect=c, sock_read=t)
+        else:
+            cached = aiohttp.ClientTimeout(total=t, sock_connect=c)
+        self._timeouts[key] = cached
+        return cached
 
     @property
     def http_proxy(self) -> str | None:
