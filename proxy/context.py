@@ -28,6 +28,8 @@ REQUEST_ID = request_key("agproxy.request_id", str)
 # request[BODY_HEAD]: the first `monitor.max_body_kb` of a large request body, which is
 # not kept whole (proxy/server/exchange.py read_json); the monitor captures that.
 BODY_HEAD = request_key("agproxy.body_head", bytes)
+# request[RESOLUTION]: how the client's model resolved (proxy.routing.Resolution).
+RESOLUTION = request_key("agproxy.resolution", object)
 # request[CANONICAL_PATH]: the normalised path that auth and routing both decided on.
 CANONICAL_PATH = request_key("agproxy.path", str)
 

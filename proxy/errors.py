@@ -122,6 +122,7 @@ class UpstreamErrorKind(str, enum.Enum):
     SERVER = "server"  # other 5xx
     TRANSPORT = "transport"  # connection refused/reset, truncated stream
     BAD_REQUEST = "bad_request"  # 400: the client's fault, never retried
+    CLIENT_OUTDATED = "client_outdated"  # "This version of Antigravity is no longer supported"
 
 
 @dataclass
@@ -155,6 +156,7 @@ class UpstreamError(Exception):
             UpstreamErrorKind.SERVER: ErrorKind.API_ERROR,
             UpstreamErrorKind.TRANSPORT: ErrorKind.API_ERROR,
             UpstreamErrorKind.BAD_REQUEST: ErrorKind.INVALID_REQUEST,
+            UpstreamErrorKind.CLIENT_OUTDATED: ErrorKind.API_ERROR,
         }[self.kind]
         return ApiError(kind, f"upstream: {self.message}", retry_after=self.retry_after)
 

@@ -1,25 +1,88 @@
-"""Built-in model routes and the upstream models agproxy knows (SPEC §9).
+"""Built-in model family rules (SPEC §9): one data table, shown and copyable in the TUI.
 
-One data table, shown and editable in the TUI: a user's `model_mapping` always wins
-over it. Targets are ids the Antigravity upstream serves; keep them current here."""
+A rule names client models by pattern and chooses among the ids the accounts
+actually offer today — never a fixed id, since Google renames and retires ids every
+few weeks. A user's `model_mapping` always wins over it."""
 
 from __future__ import annotations
 
-# Ids the Antigravity (Cloud Code) upstream offers, for /v1/models listings and
-# so that a client naming one directly is never re-routed.
-KNOWN_UPSTREAM_MODELS: list[str] = [
-    "claude-opus-4-6-thinking",
-    "claude-opus-4-5-thinking",
-    "claude-sonnet-4-5",
-    "claude-sonnet-4-5-thinking",
-    "gemini-3-pro-high",
-    "gemini-3-pro-low",
-    "gemini-3-flash",
-    "gemini-2.5-pro",
-    "gemini-2.5-flash",
-    "gemini-2.5-flash-thinking",
-    "gemini-2.5-flash-lite",
-    "gpt-oss-120b-medium",
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    """Offered ids matching `pattern` (`*` wildcards) and containing none of `exclude`."""
+
+    name: str
+    pattern: str
+    exclude: tuple[str, ...] = ()
+
+
+_NOT_CHAT = ("image", "tts", "embedding", "live", "audio", "computer-use")
+FAMILIES: dict[str, Family] = {f.name: f for f in (
+    Family("claude-opus", "claude-opus-*"),
+    Family("claude-sonnet", "claude-sonnet-*"),
+    Family("claude-haiku", "claude-haiku-*"),
+    Family("gemini-pro", "gemini-*pro*", _NOT_CHAT),
+    Family("gemini-flash", "gemini-*flash*", ("lite", *_NOT_CHAT)),
+    Family("gemini-flash-lite", "gemini-*flash-lite*", _NOT_CHAT),
+)}
+
+# What "the strongest" and "a fast" model mean, in order of preference.
+STRONG = ("gemini-pro", "claude-opus", "claude-sonnet", "gemini-flash")
+FAST = ("gemini-flash", "gemini-flash-lite", "claude-haiku")
+
+
+@dataclass(frozen=True, slots=True)
+class FamilyRule:
+    """Client models matching `pattern` get the newest offered id of the first of
+    `families` that has one (the `-thinking` variant when the request asks for it)."""
+
+    pattern: str
+    families: tuple[str, ...]
+    note: str
+
+    def describe(self) -> str:
+        return f"{self.note} (newest offered of: {', '.join(self.families)})"
+
+
+# When several patterns match, the one with most non-`*` characters wins (as for model_mapping).
+FAMILY_RULES: list[FamilyRule] = [
+    FamilyRule("claude-opus-*", ("claude-opus", "claude-sonnet", "gemini-pro"), "newest Claude Opus"),
+    FamilyRule("claude-sonnet-*", ("claude-sonnet", "claude-opus", "gemini-pro"), "newest Claude Sonnet"),
+    FamilyRule("claude-haiku-*", ("claude-haiku", *FAST), "a fast model"),
+    # Claude 3.x names put the family after the version: claude-3-5-sonnet-20241022
+    FamilyRule("claude-3*opus*", ("claude-opus", "claude-sonnet", "gemini-pro"), "newest Claude Opus"),
+    FamilyRule("claude-3*sonnet*", ("claude-sonnet", "claude-opus", "gemini-pro"), "newest Claude Sonnet"),
+    FamilyRule("claude-3*haiku*", ("claude-haiku", *FAST), "a fast model"),
+    FamilyRule("claude-*", ("claude-sonnet", "claude-opus", "gemini-pro"), "newest Claude Sonnet"),
+    FamilyRule("gemini-*flash-lite*", ("gemini-flash-lite", "gemini-flash"), "newest Gemini Flash-Lite"),
+    FamilyRule("gemini-*flash*", ("gemini-flash", "gemini-flash-lite"), "newest Gemini Flash"),
+    FamilyRule("gemini-*pro*", ("gemini-pro",), "newest Gemini Pro"),
+    FamilyRule("gpt-*mini*", FAST, "a fast model"),
+    FamilyRule("gpt-*nano*", ("gemini-flash-lite", *FAST), "a fast model"),
+    FamilyRule("o*-mini*", FAST, "a fast model"),
+    FamilyRule("gpt-*", STRONG, "the strongest model"),
+    FamilyRule("o1*", STRONG, "the strongest model"),
+    FamilyRule("o3*", STRONG, "the strongest model"),
+    FamilyRule("o4*", STRONG, "the strongest model"),
+    FamilyRule("*codex*", STRONG, "the strongest model"),
+]
+
+# Names clients send by default today (SPEC §9: they must work out of the box), and
+# every model name the README shows; `agproxy models` resolves each of them.
+CLIENT_DEFAULT_MODELS: list[tuple[str, str]] = [
+    ("Claude Code", "claude-opus-4-8"),
+    ("Claude Code", "claude-sonnet-4-6"),
+    ("Claude Code", "claude-haiku-4-5"),
+    ("Codex", "gpt-5"),
+    ("Codex", "gpt-5-codex"),
+    ("OpenAI SDK", "gpt-4o"),
+    ("OpenAI SDK", "gpt-4o-mini"),
+    ("gemini-cli", "gemini-3.8-flash"),
+    ("gemini-cli", "gemini-3.5-flash-lite"),
+    ("README", "gemini-2.5-flash"),
+    ("README", "gemini-2.5-pro"),
 ]
 
 # Antigravity-only ids and the public Gemini API model a Gemini API key sends instead
@@ -38,26 +101,7 @@ def gemini_api_model(model: str) -> str:
     return GEMINI_API_MODELS.get(model, model)
 
 
-# (client model pattern, upstream model). `*` matches any run of characters; when
-# several match, the pattern with most non-`*` characters wins (as for model_mapping).
-DEFAULT_ROUTES: list[tuple[str, str]] = [
-    ("claude-opus-*", "claude-opus-4-6-thinking"),
-    ("claude-sonnet-*", "claude-sonnet-4-5"),
-    ("claude-haiku-*", "gemini-3-flash"),
-    # Claude 3.x names put the family after the version: claude-3-5-sonnet-20241022
-    ("claude-3*opus*", "claude-opus-4-6-thinking"),
-    ("claude-3*sonnet*", "claude-sonnet-4-5"),
-    ("claude-3*haiku*", "gemini-3-flash"),
-    ("claude-*", "claude-sonnet-4-5"),
-    ("gpt-*mini*", "gemini-3-flash"),
-    ("gpt-*nano*", "gemini-2.5-flash-lite"),
-    ("gpt-*", "gemini-3-pro-high"),
-    ("o*", "gemini-3-pro-high"),
-    ("codex-*", "gemini-3-pro-high"),
-]
-# gemini-* names are deliberately absent: they pass through unchanged.
-
-# Context and output limits for model listings (Gemini shape); by prefix, first match.
+# Context and output limits for model listings when the catalogue gives none; by prefix.
 MODEL_LIMITS: list[tuple[str, int, int]] = [
     ("claude-", 200_000, 64_000),
     ("gemini-", 1_048_576, 65_536),

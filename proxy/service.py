@@ -13,7 +13,6 @@ from typing import Any
 
 from aiohttp import web
 
-from proxy.accounts.model import AccountKind, AccountState
 from proxy.accounts.pool import Pool
 from proxy.accounts.store import AccountStore
 from proxy.config.model import Config
@@ -35,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 NO_ACCOUNTS = "no available accounts: add an account first (or enable z.ai dispatch)"
 DEFAULT_GRACE = 10.0
-QUOTA_REFRESH_S = 600.0
+CATALOGUE_REFRESH_S = 600.0
 CONFIG_POLL_S = 2.0
 
 
@@ -58,6 +57,8 @@ class ServiceStatus:
     errors: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
+    client_version: str = ""  # the Antigravity version in the User-Agent (SPEC §9)
+    version_gate: str = ""  # non-empty: the upstream refuses that version (banner text with the fix)
 
 
 def lan_address() -> str | None:
@@ -115,6 +116,7 @@ class ProxyService:
         self._opened = False
         self._housekeeping: asyncio.Task[None] | None = None
         self._config_watch: asyncio.Task[None] | None = None
+        self._catalogue_start: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
         self._app: web.Application | None = None
         self._starting = False
@@ -211,6 +213,9 @@ class ProxyService:
         self._started_at = time.monotonic()
         self.context.started_at = time.time()
         self._housekeeping = asyncio.ensure_future(self._housekeep())
+        # SPEC §9: catalogues missing or older than 10 minutes are read at start (not
+        # awaited: an unreachable upstream must not hold the start up).
+        self._catalogue_start = asyncio.ensure_future(self._read_at_start())
         self._config_watch = asyncio.ensure_future(self._watch_config())
         self._lan_ip = lan_address() if lan else None
         logger.info(
@@ -229,12 +234,12 @@ class ProxyService:
         if runner is None or self._stopping:
             return
         self._stopping = True
-        for task in (self._housekeeping, self._config_watch):
+        for task in (self._housekeeping, self._config_watch, self._catalogue_start):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        self._housekeeping = self._config_watch = None
+        self._housekeeping = self._config_watch = self._catalogue_start = None
         try:
             # aiohttp waits shutdown_timeout for running handlers, then cancels them.
             runner._shutdown_timeout = grace  # per-call grace period (private in aiohttp)
@@ -262,10 +267,11 @@ class ProxyService:
             except OSError as exc:
                 logger.error("could not re-read the accounts folder: %s", exc)
 
-    async def _housekeep(self, every: float = 30.0, quota_every: float = QUOTA_REFRESH_S) -> None:
+    async def _housekeep(self, every: float = 30.0, catalogue_every: float = CATALOGUE_REFRESH_S) -> None:
         """Write batched account counters and short cooldowns now and then (never per
-        request), and refresh Antigravity quota snapshots every 10 minutes (SPEC §5)."""
-        last_quota = time.monotonic()
+        request), re-read the catalogues (with their quota) every 10 minutes (SPEC §9)
+        and, with `upstream.user_agent = "auto"`, the client version every 6 hours."""
+        last_read = time.monotonic()
         while True:
             await asyncio.sleep(every)
             try:
@@ -273,27 +279,31 @@ class ProxyService:
             except OSError as exc:
                 logger.error("could not save account state: %s", exc)
             self.keys.flush_usage()
-            if time.monotonic() - last_quota >= quota_every:
-                last_quota = time.monotonic()
-                await self.refresh_quotas()
+            await self.refresh_client_version()
+            if time.monotonic() - last_read >= catalogue_every:
+                last_read = time.monotonic()
+                await self.dispatcher.catalogues.read_stale(max_age=catalogue_every / 2)
+
+    async def start_reads_done(self) -> None:
+        """Wait for the catalogue reads begun at start (tests, `agproxy models`)."""
+        task = self._catalogue_start
+        if task is not None:
+            await asyncio.shield(task)
+
+    async def _read_at_start(self) -> None:
+        await self.refresh_client_version()
+        await self.dispatcher.catalogues.read_stale()
+
+    async def refresh_client_version(self) -> None:
+        version = self.dispatcher.client_version
+        upstream = self.config.upstream
+        if version.due(upstream.user_agent):
+            await version.refresh(self.upstreams.get("antigravity"), upstream.version_url,
+                                  proxy=self.upstreams.http_proxy)
 
     async def refresh_quotas(self) -> int:
-        """Fetch the quota of every usable Antigravity account; returns how many worked."""
-        done = 0
-        now = time.time()
-        for account in self.accounts.list():
-            if account.kind is not AccountKind.ANTIGRAVITY:
-                continue
-            if account.effective_state(now) not in (AccountState.ACTIVE, AccountState.COOLING):
-                continue
-            try:
-                quota = await self.dispatcher.antigravity.fetch_quota(account)
-            except Exception as exc:  # noqa: BLE001 - one account's failure must not stop the others
-                logger.info("quota refresh for %s failed: %s", account.label, exc)
-                continue
-            self.accounts.update_quota(account, quota, account.quota_fetched_at)
-            done += 1
-        return done
+        """Read the catalogue (and quota) of every usable account now; returns how many worked."""
+        return await self.dispatcher.catalogues.read_stale(max_age=0.0)
 
     async def restart(self, grace: float = DEFAULT_GRACE) -> None:
         await self.stop(grace)
@@ -335,6 +345,10 @@ class ProxyService:
         stats = self.monitor.stats
         status.requests, status.errors = stats.requests, stats.errors
         status.input_tokens, status.output_tokens = stats.input_tokens, stats.output_tokens
+        status.client_version = self.dispatcher.client_version.version(config.upstream.user_agent)
+        gate = self.dispatcher.version_gate
+        if gate is not None:
+            status.version_gate = f"upstream rejects client version {gate.user_agent!r}: {gate.fix}"
         return status
 
 

@@ -10,12 +10,18 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from proxy.accounts.catalogue import Catalogue
+from proxy.models_table import gemini_api_model
+
 # verification_required: the reference retries such an account after 10 minutes.
 VERIFICATION_RETRY_S = 600.0
 # A "0 % left" snapshot without a reset time is trusted only this long (then the
 # next fetch or a real request tells us more) so an account cannot stay stuck.
 QUOTA_NO_RESET_TRUST_S = 600.0
 ACCOUNT_WIDE = "*"
+# A model an account answered 404 for stays unavailable on it at least this long,
+# even if a catalogue re-read right after still lists it (SPEC §7).
+UNAVAILABLE_MIN_S = 600.0
 
 
 class AccountKind(str, enum.Enum):
@@ -106,9 +112,14 @@ class Account:
     state_reason: str = ""
     state_until: float = 0.0
     validation_url: str = ""
-    cooldowns: dict[str, float] = field(default_factory=dict)  # model or "*" -> until (epoch)
+    cooldowns: dict[str, float] = field(default_factory=dict)  # model or "*" -> until (epoch): a real 429
+    # Short coolings after faults that are no 429 (5xx, transport, auth retry): in memory
+    # only, never the reason for an all-cooling 429 (SPEC §7).
+    fault_cooldowns: dict[str, float] = field(default_factory=dict)
     quota: dict[str, QuotaInfo] = field(default_factory=dict)
     quota_fetched_at: float = 0.0
+    catalogue: Catalogue | None = None  # None: never read (served optimistically)
+    unavailable: dict[str, float] = field(default_factory=dict)  # model -> when it 404ed here
     last_used: float = 0.0
     requests: int = 0
     errors: int = 0
@@ -140,11 +151,37 @@ class Account:
     # -- selection ---------------------------------------------------------------
 
     def serves(self, model: str) -> bool:
-        """Kind compatibility: keys serve gemini-* only; Antigravity serves gemini-*,
-        claude-* and whatever its quota snapshot lists."""
-        if model.startswith(_MODEL_FAMILIES[self.kind]):
+        """Whether this account may be sent `model` (SPEC §9): its catalogue lists it and
+        it has not answered 404 for it lately. An account whose catalogue was never read
+        is tried optimistically for its kind's families (and read at once)."""
+        if self.unavailable and model in self.unavailable:
+            return False
+        cat = self.catalogue
+        if cat is None:
+            return model.startswith(_MODEL_FAMILIES[self.kind])
+        if model in cat.offered:
             return True
-        return self.kind is AccountKind.ANTIGRAVITY and model in self.quota
+        return self.kind is AccountKind.GEMINI_KEY and gemini_api_model(model) in cat.offered
+
+    def offered(self) -> frozenset[str]:
+        """The ids this account's catalogue offers clients (empty when unknown)."""
+        cat = self.catalogue
+        if cat is None:
+            return frozenset()
+        if self.unavailable:
+            return cat.offered - self.unavailable.keys()
+        return cat.offered
+
+    def mark_unavailable(self, model: str, now: float) -> None:
+        self.unavailable[model] = now
+
+    def set_catalogue(self, catalogue: Catalogue) -> None:
+        """A fresh read: keeps 404 marks younger than UNAVAILABLE_MIN_S (the read right
+        after a 404 may still list the id), drops older ones."""
+        self.catalogue = catalogue
+        if self.unavailable:
+            now = catalogue.read_at
+            self.unavailable = {m: t for m, t in self.unavailable.items() if now - t < UNAVAILABLE_MIN_S}
 
     def cooling_until(self, model: str | None = None) -> float:
         """When the latest cooldown affecting `model` (or the account) ends; 0 if none."""
@@ -171,14 +208,18 @@ class Account:
                 until = max(until, q.fetched_at + QUOTA_NO_RESET_TRUST_S)
         return until
 
-    def is_selectable(self, model: str, now: float) -> bool:
-        """SPEC §5: only active and expired-cooling accounts; unknown quota is selectable."""
+    def is_selectable(self, model: str, now: float, faults_ok: bool = False) -> bool:
+        """SPEC §5: only active and expired-cooling accounts; unknown quota is selectable.
+        `faults_ok`: ignore the short coolings after faults (when nothing else is left)."""
         if self.disabled or self.state in _DEAD_STATES:
             return False
         if self.state in _TIMED_STATES and self.state_until > now:
             return False
         cd = self.cooldowns
         if cd and (cd.get(ACCOUNT_WIDE, 0.0) > now or cd.get(model, 0.0) > now):
+            return False
+        fd = self.fault_cooldowns
+        if fd and not faults_ok and (fd.get(ACCOUNT_WIDE, 0.0) > now or fd.get(model, 0.0) > now):
             return False
         q = self.quota.get(model)
         return q is None or not q.exhausted(now)
@@ -200,6 +241,8 @@ class Account:
         """Drop expired cooldowns so the dict stays tiny."""
         if self.cooldowns:
             self.cooldowns = {m: t for m, t in self.cooldowns.items() if t > now}
+        if self.fault_cooldowns:
+            self.fault_cooldowns = {m: t for m, t in self.fault_cooldowns.items() if t > now}
 
     # -- serialisation -----------------------------------------------------------
 
@@ -223,6 +266,7 @@ class Account:
             "cooldowns": dict(self.cooldowns),
             "quota": {m: q.to_json() for m, q in self.quota.items()},
             "quota_fetched_at": self.quota_fetched_at,
+            "catalogue": None if self.catalogue is None else self.catalogue.to_json(),
             "last_used": self.last_used,
             "requests": self.requests,
             "errors": self.errors,
@@ -265,6 +309,7 @@ class Account:
                 str(m): QuotaInfo.from_json(q) for m, q in quota_raw.items() if isinstance(q, dict)
             },
             quota_fetched_at=float(data.get("quota_fetched_at") or 0.0),
+            catalogue=Catalogue.from_json(data.get("catalogue")),
             last_used=float(data.get("last_used") or 0.0),
             requests=int(data.get("requests") or 0),
             errors=int(data.get("errors") or 0),
@@ -288,6 +333,14 @@ class Account:
             "cooldowns": {m: t for m, t in self.cooldowns.items() if t > now},
             "quota": {m: q.to_json() for m, q in self.quota.items()},
             "quota_fetched_at": self.quota_fetched_at,
+            "catalogue": None if self.catalogue is None else {
+                "read_at": self.catalogue.read_at,
+                "offered": sorted(self.offered()),
+                "deprecated": dict(self.catalogue.deprecated),
+                "internal": sorted(m for m, e in self.catalogue.models.items() if e.internal),
+            },
+            "unavailable": sorted(self.unavailable),
+            "fault_cooldowns": {m: t for m, t in self.fault_cooldowns.items() if t > now},
             "last_used": self.last_used,
             "requests": self.requests,
             "errors": self.errors,

@@ -15,8 +15,10 @@ from aiohttp import web
 
 from proxy.accounts.model import Account, AccountKind, AccountState
 from proxy.accounts.store import AccountStore
+from proxy.catalogues import record_failure
 from proxy.errors import UpstreamError, UpstreamErrorKind
 from proxy.upstream.antigravity import AntigravityClient
+from proxy.upstream.gemini_api import GeminiApiClient
 from proxy.upstream.http import UpstreamSessions
 from proxy.upstream.oauth import (
     TokenGrant,
@@ -80,43 +82,60 @@ async def refresh_account(
     account: Account,
     refresh_token_first: bool = True,
 ) -> list[str]:
-    """Refresh the access token, the project id and the quota snapshot, recording
-    what Google says (auth_failed, forbidden, verification) on the account.
-    Returns problems worded for the user (empty: all fine)."""
-    if account.kind is not AccountKind.ANTIGRAVITY:
-        return []
+    """Refresh the access token, the project id and the live catalogue with its quota
+    (SPEC §9), recording what Google says (auth_failed, forbidden, verification) on the
+    account. Returns problems worded for the user (empty: all fine)."""
     tokens = TokenManager(sessions, store)
-    client = AntigravityClient(sessions, tokens, store.save)
     try:
-        if refresh_token_first:
-            await tokens.ensure_token(account, force=True)
-        quota = await client.fetch_quota(account)
+        if account.kind is AccountKind.ANTIGRAVITY:
+            if refresh_token_first:
+                await tokens.ensure_token(account, force=True)
+            read = await AntigravityClient(sessions, tokens, store.save).read_catalogue(account)
+        else:
+            read = await GeminiApiClient(sessions).read_catalogue(account)
     except UpstreamError as err:
-        return [_record_failure(store, account, err)]
+        return [record_failure(store, account, err)]
     if account.state is not AccountState.ACTIVE:  # Google answered: whatever it was is over
         store.mark_state(account, AccountState.ACTIVE)
-    store.update_quota(account, quota, account.quota_fetched_at)
-    if not account.project_id:
+    store.update_catalogue(account, read.catalogue, read.quota)
+    if account.kind is AccountKind.ANTIGRAVITY and not account.project_id:
         return ["no Cloud project found for this account (loadCodeAssist gave none)"]
     return []
 
 
-def _record_failure(store: AccountStore, account: Account, err: UpstreamError) -> str:
-    if err.kind is UpstreamErrorKind.INVALID_GRANT:
-        store.mark_state(account, AccountState.AUTH_FAILED, err.message[:200])
-        return f"refresh token rejected ({err.message[:120]}); add the account again"
-    if err.kind is UpstreamErrorKind.VERIFICATION_REQUIRED:
-        store.mark_state(
-            account,
-            AccountState.VERIFICATION_REQUIRED,
-            err.message[:200],
-            validation_url=err.validation_url or "",
-        )
-        return f"Google asks to verify the account: {err.validation_url or err.message[:120]}"
-    if err.kind is UpstreamErrorKind.FORBIDDEN:
-        store.mark_state(account, AccountState.FORBIDDEN, err.message[:200])
-        return f"forbidden (403): {err.message[:120]}"
-    return f"{err.kind.value} ({err.status}): {err.message[:120]}"
+async def add_gemini_key(store: AccountStore, sessions: UpstreamSessions, api_key: str) -> AddResult:
+    """Validate the key by reading its model listing (SPEC §9), then store it with its
+    catalogue. A key the API rejects is refused at once (LoginError); when the API cannot
+    be reached the key is stored with a warning and read again later."""
+    key = api_key.strip()
+    candidate = Account.gemini_key(key)
+    try:
+        read = await GeminiApiClient(sessions).read_catalogue(candidate)
+    except UpstreamError as err:
+        if err.kind in _KEY_REJECTED:
+            raise LoginError(f"the Gemini API rejected this key: {err.message[:160]}") from None
+        account, created = store.add(candidate)
+        return AddResult(account, created, [(f"could not check the key now ({err.kind.value}: "
+                                            f"{err.message[:100]}); it is read again when the proxy runs")])
+    account, created = store.add(candidate)
+    store.update_catalogue(account, read.catalogue, read.quota)
+    return AddResult(account, created)
+
+
+async def read_catalogues(store: AccountStore, sessions: UpstreamSessions, accounts: list[Account]) -> list[str]:
+    """After an import: each account's catalogue and quota, so it ranks by its real quota
+    from the first request. Returns problems worded for the user."""
+    problems: list[str] = []
+    for account in accounts:
+        if account.disabled:
+            continue
+        for problem in await refresh_account(store, sessions, account, refresh_token_first=False):
+            problems.append(f"{account.label}: {problem}")
+    return problems
+
+
+_KEY_REJECTED = frozenset({UpstreamErrorKind.UNAUTHORIZED, UpstreamErrorKind.FORBIDDEN,
+                           UpstreamErrorKind.BAD_REQUEST, UpstreamErrorKind.INVALID_GRANT})
 
 
 def parse_pasted(text: str, expected_state: str) -> str:

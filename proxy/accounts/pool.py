@@ -72,15 +72,20 @@ class Pool:
     # -- selection ---------------------------------------------------------------
 
     def pick(
-        self, model: str, session_key: str | None = None, exclude: frozenset[str] = frozenset()
+        self,
+        model: str,
+        session_key: str | None = None,
+        exclude: frozenset[str] = frozenset(),
+        faults_ok: bool = False,
     ) -> Account | None:
         """The account for the next attempt, or None when no candidate is left.
-        `exclude` holds ids already tried for this request (failover)."""
+        `exclude` holds ids already tried for this request (failover); `faults_ok` also
+        takes accounts in a short cooling after a fault (no 429 ever came from them)."""
         now = self.clock()
         candidates = [
             a
             for a in self.store.list()
-            if a.id not in exclude and a.serves(model) and a.is_selectable(model, now)
+            if a.id not in exclude and a.serves(model) and a.is_selectable(model, now, faults_ok)
         ]
         if not candidates:
             return None
@@ -129,13 +134,25 @@ class Pool:
     # -- feedback from the dispatcher -------------------------------------------
 
     def cool(
-        self, account: Account, model: str, seconds: float, account_wide: bool = False
+        self,
+        account: Account,
+        model: str,
+        seconds: float,
+        account_wide: bool = False,
+        fault: bool = False,
     ) -> None:
         """Cool the account for `model` (or entirely). The newest signal wins, even
-        when it is shorter than an earlier optimistic one (SPEC §7)."""
+        when it is shorter than an earlier optimistic one (SPEC §7). `fault`: the cause
+        was no 429 (5xx, transport, auth): kept apart, in memory only."""
         now = self.clock()
         account.prune_cooldowns(now)
-        account.cooldowns[ACCOUNT_WIDE if account_wide else model] = now + max(0.0, seconds)
+        key = ACCOUNT_WIDE if account_wide else model
+        if fault:
+            account.fault_cooldowns[key] = now + max(0.0, seconds)
+            account.errors += 1
+            self.store.mark_dirty(account)
+            return
+        account.cooldowns[key] = now + max(0.0, seconds)
         account.errors += 1
         if seconds >= PERSIST_COOLDOWN_S:
             self.store.save(account)
@@ -192,6 +209,8 @@ class Pool:
     def _lost(self, bound: Account, model: str, binding: _Binding, now: float) -> bool:
         """Whether the bound account is out long enough to give its sessions away."""
         until = bound.blocked_until(model, now)
+        if until is None and not bound.disabled and bound.effective_state(now).value in ("active", "cooling"):
+            return False  # alive, it just does not serve this model: moved for this request only
         if until is None or until - now > self.rebind_after:
             return True
         if until <= now:

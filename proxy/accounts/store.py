@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from proxy import jsoncodec
+from proxy.accounts.catalogue import Catalogue
 from proxy.accounts.model import VERIFICATION_RETRY_S, Account, AccountKind, AccountState, QuotaInfo
 from proxy.files import remove_stale_temp_files, write_private_file
 
@@ -34,6 +35,9 @@ class AccountStore:
         self._dirty: set[str] = set()
         self._listeners: list[Listener] = []
         self._dir_ok = False
+        # Bumped whenever what the accounts serve may have changed (a catalogue read, a
+        # 404 mark, an account added/removed/reloaded): model resolution is cached per value.
+        self.catalogue_version = 0
         # (file, reason) for files that did not load; they stay on disk untouched.
         self.load_errors: list[tuple[Path, str]] = []
 
@@ -257,6 +261,21 @@ class AccountStore:
         account.quota_fetched_at = time.time() if fetched_at is None else fetched_at
         self.save(account)
 
+    def update_catalogue(
+        self, account: Account, catalogue: Catalogue, quota: dict[str, QuotaInfo] | None = None
+    ) -> None:
+        """A fresh catalogue read (with the quota it carried) replaces the old one."""
+        account.set_catalogue(catalogue)
+        if quota is not None:
+            account.quota = quota
+            account.quota_fetched_at = catalogue.read_at
+        self.save(account)
+
+    def mark_unavailable(self, account: Account, model: str) -> None:
+        """The account answered 404 for `model` (SPEC §7): not sent it again for now."""
+        account.mark_unavailable(model, time.time())
+        self.catalogue_version += 1
+
     def add_listener(self, callback: Listener) -> None:
         self._listeners.append(callback)
 
@@ -289,6 +308,7 @@ class AccountStore:
         )
 
     def _notify(self, event: str, account: Account) -> None:
+        self.catalogue_version += 1
         for cb in list(self._listeners):
             try:
                 cb(event, account)

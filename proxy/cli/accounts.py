@@ -193,10 +193,23 @@ def cmd_add_key(args: argparse.Namespace) -> int:
             f"{PROG}: warning: this does not look like a Gemini API key (AIza…, 39 characters)",
             file=sys.stderr,
         )
-    store = _store(args)
-    acc, created = store.add(Account.gemini_key(key))
-    print(f"{'added' if created else 'already present'}: {acc.label} (id {acc.id})")
-    return 0
+
+    async def run(config: Config, store: AccountStore, sessions: Any, args: argparse.Namespace) -> int:
+        from proxy.accounts.onboarding import LoginError, add_gemini_key
+
+        try:
+            result = await add_gemini_key(store, sessions, key)
+        except LoginError as exc:  # the key is refused at once (SPEC §9)
+            return _fail(str(exc))
+        acc = result.account
+        print(f"{'added' if result.created else 'already present'}: {acc.label} (id {acc.id})")
+        if acc.catalogue is not None:
+            print(f"  {len(acc.offered())} model(s) offered")
+        for warning in result.warnings:
+            print(f"  warning: {warning}", file=sys.stderr)
+        return 0
+
+    return _run_online(args, run)
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -209,7 +222,20 @@ def cmd_import(args: argparse.Namespace) -> int:
     for source, reason in report.skipped:
         print(f"skipped  {source}: {reason}", file=sys.stderr)
     print(f"import: {report.summary()}")
-    return 0 if report.added or report.updated or not report.skipped else 1
+    code = 0 if report.added or report.updated or not report.skipped else 1
+    imported = [a for a in (store.get(label) for label in [*report.added, *report.updated]) if a is not None]
+    if not imported:
+        return code
+
+    async def read(config: Config, store: AccountStore, sessions: Any, args: argparse.Namespace) -> int:
+        from proxy.accounts.onboarding import read_catalogues
+
+        # SPEC §9: read at import, so the accounts rank by their real quota from the start.
+        for problem in await read_catalogues(store, sessions, imported):
+            print(f"  warning: {problem}", file=sys.stderr)
+        return code
+
+    return _run_online(args, read)
 
 
 def cmd_export(args: argparse.Namespace) -> int:

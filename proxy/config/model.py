@@ -92,7 +92,13 @@ class UpstreamSettings:
             check=lambda v: v == "" or v.startswith(("http://", "https://", "socks5://", "socks5h://")),
         ),
     )
-    user_agent: str = field(default="", metadata=_rule("a string; empty for the default"))
+    user_agent: str = field(
+        default="", metadata=_rule('a string: empty for the current Antigravity client, "auto" to follow version_url')
+    )
+    version_url: str = field(
+        default="https://antigravity-auto-updater-974169037036.us-central1.run.app",
+        metadata=_rule("an http(s) URL", check=lambda v: v.startswith(("http://", "https://"))),
+    )
 
 
 @dataclass

@@ -59,6 +59,7 @@ COLUMNS: tuple[str, ...] = (
     "response_summary",
     "thinking_tokens",
     "client_key",
+    "mapping_rule",
 )
 
 
@@ -79,6 +80,7 @@ class RequestRecord:
     protocol: str = ""  # openai | anthropic | gemini
     client_model: str = ""
     upstream_model: str = ""
+    mapping_rule: str = ""  # how upstream_model was chosen (SPEC §9: proxy.routing.Resolution.rule)
     account: str = ""  # label of the account that answered (last attempt)
     upstream_kind: str = ""  # antigravity | gemini_api | zai
     status: int = 0  # 0 while in flight
@@ -156,6 +158,7 @@ class RequestRecord:
             else None,
             self.thinking_tokens,
             self.client_key,
+            self.mapping_rule,
         )
 
     @classmethod
@@ -188,6 +191,7 @@ class RequestRecord:
             summary,
             thinking,
             client_key,
+            rule,
         ) = tuple(row)
         return cls(
             id=int(rid),
@@ -216,6 +220,7 @@ class RequestRecord:
             response_summary=jsoncodec.loads(summary) if summary else None,
             thinking_tokens=int(thinking or 0),
             client_key=client_key or "",
+            mapping_rule=rule or "",
         )
 
     # -- JSON (agproxy logs --json, TUI copy) -------------------------------------------
@@ -231,6 +236,7 @@ class RequestRecord:
             "protocol": self.protocol,
             "client_model": self.client_model,
             "upstream_model": self.upstream_model,
+            "mapping_rule": self.mapping_rule,
             "account": self.account,
             "upstream_kind": self.upstream_kind,
             "status": self.status,

@@ -52,7 +52,8 @@ CREATE TABLE IF NOT EXISTS requests (
     response_body TEXT NOT NULL DEFAULT '',
     response_summary TEXT,
     thinking_tokens INTEGER NOT NULL DEFAULT 0,
-    client_key TEXT NOT NULL DEFAULT ''
+    client_key TEXT NOT NULL DEFAULT '',
+    mapping_rule TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS requests_started ON requests(started, id);
 CREATE INDEX IF NOT EXISTS requests_status ON requests(status);
@@ -69,6 +70,7 @@ _ERROR_EXPR = "(status >= 400 OR error != '')"
 _ADDED_COLUMNS = (
     ("thinking_tokens", "INTEGER NOT NULL DEFAULT 0"),
     ("client_key", "TEXT NOT NULL DEFAULT ''"),
+    ("mapping_rule", "TEXT NOT NULL DEFAULT ''"),
 )
 
 BATCH_SECONDS = 0.2

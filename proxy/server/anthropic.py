@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import contextlib
-import time
 from random import getrandbits
 from typing import Any
 
@@ -18,7 +17,6 @@ from proxy.protocols import anthropic, anthropic_stream
 from proxy.protocols.common import SSE_KEEPALIVE_COMMENT
 from proxy.protocols.tokens import estimate_tokens
 from proxy.server import exchange
-from proxy.upstream import zai
 from proxy.upstream.sse import SSEParser
 
 
@@ -29,7 +27,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
     check_model(request, client_model)  # before the z.ai decision: both paths obey it
     if _use_zai(ctx, client_model):
         return await _via_zai(request, body)
-    upstream = exchange.upstream_model_for(ctx, client_model, request)
+    upstream = exchange.upstream_model_for(ctx, client_model, request, body)
     call = anthropic.to_gemini(
         body,
         upstream_model=upstream,
@@ -96,37 +94,24 @@ def _use_zai(ctx: Any, client_model: Any) -> bool:
     """SPEC §10: the dispatcher decides, from the mode and the Google accounts' state."""
     if not ctx.config.zai_dispatch_on or not isinstance(client_model, str):
         return False
-    return ctx.dispatcher.use_zai(exchange.resolve_upstream_model(ctx, client_model))
+    return ctx.dispatcher.use_zai(exchange.resolve_upstream_model(ctx, client_model).model)
 
 
 async def _via_zai(request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
-    """Forward to z.ai and relay its answer verbatim (SPEC §10)."""
+    """Forward to z.ai (through the dispatcher) and relay its answer verbatim (SPEC §10)."""
     ctx = exchange.context(request)
     record = request.get(RECORD)
-    client_model = body.get("model", "")
     use_bearer = "authorization" in request.headers and "x-api-key" not in request.headers
-    started = time.monotonic()
-    try:
-        upstream = await zai.forward(
-            ctx.upstreams,
-            body,
-            use_bearer=use_bearer,
-            anthropic_version=request.headers.get("anthropic-version", "2023-06-01"),
-            anthropic_beta=request.headers.get("anthropic-beta"),
-        )
-    except UpstreamError as exc:
-        _attempt(record, exc.status, started, exc.message)
-        raise exc.to_api_error() from None
-    _attempt(record, upstream.status, started, "")
-    if record is not None:
-        record.client_model = client_model
-        record.upstream_model = upstream.model
-        record.account = "z.ai"
-        record.upstream_kind = "zai"
-        record.stream = bool(body.get("stream"))
+    upstream = await ctx.dispatcher.forward_zai(
+        body,
+        record,
+        use_bearer=use_bearer,
+        anthropic_version=request.headers.get("anthropic-version", "2023-06-01"),
+        anthropic_beta=request.headers.get("anthropic-beta"),
+    )
     headers = dict(upstream.headers)
     headers["X-Agproxy-Account"] = "z.ai"
-    headers["X-Agproxy-Mapped-Model"] = upstream.model
+    headers["X-Agproxy-Mapped-Model"] = f'{upstream.model}; rule="z.ai model table (zai.models)"'
     if not body.get("stream") or upstream.status != 200:
         data = await upstream.read()
         if record is not None:
@@ -189,14 +174,6 @@ class ZaiStreamUsage:
         record.input_tokens = self.usage.get("input_tokens", 0) + cached
         record.output_tokens = self.usage.get("output_tokens", 0)
         record.cached_tokens = cached
-
-
-def _attempt(record: Any, status: int, started: float, error: str) -> None:
-    if record is None:
-        return
-    from proxy.monitor.record import Attempt
-
-    record.attempts.append(Attempt("z.ai", status, int((time.monotonic() - started) * 1000), error))
 
 
 def _usage_from_json(record: Any, data: bytes) -> None:

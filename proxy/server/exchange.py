@@ -15,12 +15,12 @@ from typing import Protocol as TypingProtocol
 from aiohttp import hdrs, http_exceptions, web, web_protocol
 
 from proxy import jsoncodec
-from proxy.context import BODY_HEAD, CTX, RECORD, ProxyContext
+from proxy.context import BODY_HEAD, CTX, RECORD, RESOLUTION, ProxyContext
 from proxy.dispatch import UpstreamCall
 from proxy.errors import ApiError, ErrorKind, UpstreamError
 from proxy.keys.guard import check_model
 from proxy.protocols.common import GeminiCall, StreamResult, Usage, check_nesting
-from proxy.routing import resolve_model
+from proxy.routing import Resolution
 
 logger = logging.getLogger(__name__)
 
@@ -155,34 +155,56 @@ def _not_json_message(raw: bytes | bytearray, exc: Exception) -> str:
     return f"request body is not valid JSON: {exc}"
 
 
-def resolve_upstream_model(ctx: ProxyContext, client_model: Any) -> str:
-    """The upstream model a client model maps to (SPEC §9), without checking accounts."""
+def _model_name(client_model: Any) -> str:
     if not isinstance(client_model, str) or not client_model.strip():
         raise ApiError(ErrorKind.INVALID_REQUEST, "model: a model name is required", param="model")
-    return resolve_model(client_model, ctx.config.model_mapping)
+    return client_model
 
 
-def upstream_model_for(ctx: ProxyContext, client_model: Any, request: Any = None) -> str:
-    """The upstream model, refused with a clear 404 when no account could ever serve it
-    (a typo or an unmapped name must not look like an outage or a rate limit). With
-    `request`, the monitor record shows the client's model even when it is refused."""
-    record = request.get(RECORD) if request is not None else None
-    if record is not None and isinstance(client_model, str):
-        record.client_model = client_model
-    upstream = resolve_upstream_model(ctx, client_model)
-    accounts = ctx.accounts.list() if ctx.accounts is not None else []
-    if accounts and not any(a.serves(upstream) for a in accounts):
-        shown = (
-            repr(client_model)
-            if upstream == client_model
-            else f"{client_model!r} (mapped to {upstream!r})"
-        )
-        raise ApiError(
-            ErrorKind.NOT_FOUND,
-            f"model {shown} is not served by any account: see GET /v1/models, or map it in model_mapping",
-            param="model",
-        )
-    return upstream
+def wants_thinking(body: dict[str, Any]) -> bool:
+    """Whether a request (any of the three protocols) asks for thinking: picks the
+    `-thinking` variant of a family (SPEC §9)."""
+    thinking = body.get("thinking")
+    if isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive"):
+        return True
+    effort = body.get("reasoning_effort")
+    reasoning = body.get("reasoning")
+    if isinstance(reasoning, dict):
+        effort = effort or reasoning.get("effort")
+    if isinstance(effort, str) and effort not in ("none", "minimal"):
+        return True
+    config = body.get("generationConfig") or body.get("generation_config")
+    if isinstance(config, dict):
+        tc = config.get("thinkingConfig") or config.get("thinking_config")
+        if isinstance(tc, dict):
+            budget = tc.get("thinkingBudget", tc.get("thinking_budget"))
+            return bool(tc.get("includeThoughts") or tc.get("include_thoughts") or tc.get("thinkingLevel")
+                        or (isinstance(budget, int) and budget != 0))
+    return False
+
+
+def resolve_upstream_model(ctx: ProxyContext, client_model: Any, thinking: bool = False) -> Resolution:
+    """How a client model resolves (SPEC §9), without refusing it."""
+    return ctx.dispatcher.resolve(_model_name(client_model), thinking)
+
+
+def upstream_model_for(
+    ctx: ProxyContext, client_model: Any, request: web.Request | None = None, body: dict[str, Any] | None = None
+) -> str:
+    """The upstream model, refused with a clear 404 when no account serves it (a typo or
+    a retired name must not look like an outage or a rate limit). The resolution is kept
+    on the request for the record, the response header and a re-resolve after a 404."""
+    resolution = resolve_upstream_model(ctx, client_model, wants_thinking(body) if body else False)
+    if request is not None:
+        request[RESOLUTION] = resolution
+        record = request.get(RECORD)
+        if record is not None:
+            record.mapping_rule = resolution.rule
+            if isinstance(client_model, str):  # shown even when the model is refused
+                record.client_model = client_model
+    if not resolution.offered and not ctx.dispatcher.resolver.offer.unknown:
+        raise ctx.dispatcher.not_served(resolution.client_model, [resolution.model])
+    return resolution.model
 
 
 def note_call(request: web.Request, call: GeminiCall, upstream_model: str) -> Any:
@@ -203,27 +225,52 @@ def note_usage(record: Any, usage: Usage) -> None:
         record.thinking_tokens = usage.thinking_tokens
 
 
-def upstream_headers(record: Any, upstream_model: str) -> dict[str, str]:
-    headers = {"X-Agproxy-Mapped-Model": upstream_model}
+def upstream_headers(record: Any, upstream_model: str, request: web.Request | None = None) -> dict[str, str]:
+    """`X-Agproxy-Mapped-Model: <id>; rule="<how it was chosen>"` and the account."""
+    model = (record.upstream_model if record is not None and record.upstream_model else "") or upstream_model
+    resolution = request.get(RESOLUTION) if request is not None else None
+    rule = resolution.rule if resolution is not None else ""
+    if record is not None and record.mapping_rule:
+        rule = record.mapping_rule
+    value = f'{model}; rule="{_header_safe(rule)}"' if rule else model
+    headers = {"X-Agproxy-Mapped-Model": value}
     if record is not None and record.account:
         headers["X-Agproxy-Account"] = record.account
     return headers
 
 
-def to_upstream(call: GeminiCall, upstream_model: str, stream: bool) -> UpstreamCall:
+def _header_safe(text: str) -> str:
+    return text.encode("ascii", "replace").decode().replace('"', "'").replace("\r", " ").replace("\n", " ")
+
+
+def to_upstream(
+    call: GeminiCall, upstream_model: str, stream: bool, request: web.Request | None = None
+) -> UpstreamCall:
+    resolution = request.get(RESOLUTION) if request is not None else None
     return UpstreamCall(
-        model=upstream_model, request=call.request, session_key=call.session_key, stream=stream
+        model=upstream_model, request=call.request, session_key=call.session_key, stream=stream,
+        resolution=resolution if resolution is not None and resolution.model == upstream_model else None,
+        thinking=resolution.thinking if resolution is not None else False,
     )
+
+
+def _note_switch(record: Any, upstream: UpstreamCall) -> None:
+    """The dispatcher moved to another id after a 404 + catalogue re-read."""
+    if record is not None and upstream.resolution is not None:
+        record.mapping_rule = upstream.resolution.rule
 
 
 async def generate(request: web.Request, call: GeminiCall, upstream_model: str) -> dict[str, Any]:
     """One non-stream upstream call (with the dispatcher's failover)."""
     ctx = context(request)
     record = request.get(RECORD)
+    upstream = to_upstream(call, upstream_model, False, request)
     try:
-        resp = await ctx.dispatcher.generate(to_upstream(call, upstream_model, False), record)
+        resp = await ctx.dispatcher.generate(upstream, record)
     except UpstreamError as exc:
         raise exc.to_api_error() from None
+    finally:
+        _note_switch(record, upstream)
     if record is not None:  # the faces' own usage shapes do not all carry it
         meta = resp.get("usageMetadata") or {}
         record.thinking_tokens = int(meta.get("thoughtsTokenCount") or 0)
@@ -237,7 +284,7 @@ def json_reply(request: web.Request, body: dict[str, Any], upstream_model: str) 
     return web.Response(
         body=jsoncodec.dumps(body),
         content_type="application/json",
-        headers=upstream_headers(record, upstream_model),
+        headers=upstream_headers(record, upstream_model, request),
     )
 
 
@@ -261,9 +308,8 @@ async def relay_stream(
     ctx = context(request)
     record = request.get(RECORD)
     interval = ctx.keepalive_interval
-    opening = asyncio.ensure_future(
-        ctx.dispatcher.open_stream(to_upstream(call, upstream_model, True), record)
-    )
+    upstream_call = to_upstream(call, upstream_model, True, request)
+    opening = asyncio.ensure_future(ctx.dispatcher.open_stream(upstream_call, record))
     response: web.StreamResponse | None = None
     stream = None
     last_write = time.monotonic()
@@ -272,7 +318,8 @@ async def relay_stream(
         headers = dict(SSE_HEADERS)
         if content_type:
             headers["Content-Type"] = content_type
-        headers.update(upstream_headers(record, upstream_model))
+        _note_switch(record, upstream_call)
+        headers.update(upstream_headers(record, upstream_model, request))
         resp = web.StreamResponse(status=200, headers=headers)
         await resp.prepare(request)
         if record is not None:

@@ -46,7 +46,7 @@ async def model_action(request: web.Request) -> web.StreamResponse:
         )
     ctx = exchange.context(request)
     body = await exchange.read_json(request)
-    upstream = exchange.upstream_model_for(ctx, model, request)
+    upstream = exchange.upstream_model_for(ctx, model, request, body)
     if action == "countTokens":
         return await _count_tokens(request, body, model, upstream)
     stream = action == "streamGenerateContent"

@@ -45,7 +45,7 @@ async def list_models(request: web.Request) -> web.Response:
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     ctx = exchange.context(request)
     body = await exchange.read_json(request)
-    upstream = exchange.upstream_model_for(ctx, body.get("model"), request)
+    upstream = exchange.upstream_model_for(ctx, body.get("model"), request, body)
     call = openai_chat.to_gemini(body, upstream_model=upstream, signatures=ctx.signatures)
     record = exchange.note_call(request, call, upstream)
     completion_id = f"chatcmpl-{getrandbits(96):024x}"  # an id, not a secret: no getrandom() syscall
@@ -83,7 +83,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
 async def responses(request: web.Request) -> web.StreamResponse:
     ctx = exchange.context(request)
     body = await exchange.read_json(request)
-    upstream = exchange.upstream_model_for(ctx, body.get("model"), request)
+    upstream = exchange.upstream_model_for(ctx, body.get("model"), request, body)
     call = openai_responses.to_gemini(
         body, upstream_model=upstream, store=ctx.responses, signatures=ctx.signatures
     )

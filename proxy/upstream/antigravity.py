@@ -5,7 +5,6 @@ headers, endpoint fallback, project discovery, quota snapshot, and streaming wit
 from __future__ import annotations
 
 import logging
-import platform
 import time
 from collections.abc import Callable
 from functools import lru_cache
@@ -15,8 +14,11 @@ from typing import Any
 from yarl import URL
 
 from proxy import jsoncodec
+from proxy.accounts.catalogue import Catalogue, ModelEntry, is_public_id
 from proxy.accounts.model import Account, QuotaInfo
 from proxy.errors import UpstreamError, UpstreamErrorKind
+from proxy.upstream.adapter import CatalogueRead
+from proxy.upstream.client_version import ClientVersion, default_user_agent
 from proxy.upstream.hints import parse_timestamp
 from proxy.upstream.http import UpstreamSessions
 from proxy.upstream.oauth import TokenManager
@@ -24,26 +26,21 @@ from proxy.upstream.response import ChunkStream, collect, read_json, send
 
 log = logging.getLogger(__name__)
 
-ANTIGRAVITY_VERSION = "1.15.8"
 # Failures that mean "this endpoint, not this account": try the next endpoint.
 _NEXT_ENDPOINT = frozenset({UpstreamErrorKind.NOT_FOUND, UpstreamErrorKind.TIMEOUT, UpstreamErrorKind.SERVER,
                             UpstreamErrorKind.TRANSPORT})
 _PROJECT_RETRY_S = 600.0  # after a failed loadCodeAssist, don't ask again on every request
 
-
-@lru_cache(maxsize=1)
-def default_user_agent() -> str:
-    """The Antigravity client's form, `antigravity/<version> <os>/<arch>`: the OS must
-    match the machine the account logged in from, or Google asks to re-verify."""
-    system = {"darwin": "darwin", "windows": "windows"}.get(platform.system().lower(), "linux")
-    machine = platform.machine().lower()
-    arch = "arm64" if machine in ("arm64", "aarch64") else "amd64"
-    return f"antigravity/{ANTIGRAVITY_VERSION} {system}/{arch}"
+__all__ = ["AntigravityClient", "default_user_agent"]
 
 
 class AntigravityClient:
-    def __init__(self, sessions: UpstreamSessions, tokens: TokenManager, save: Callable[[Account], Any]) -> None:
+    kind = "antigravity"
+
+    def __init__(self, sessions: UpstreamSessions, tokens: TokenManager, save: Callable[[Account], Any],
+                 version: ClientVersion | None = None) -> None:
         self._sessions = sessions
+        self.version = version or ClientVersion()
         self._tokens = tokens
         self._save = save
         self._project_failed: dict[str, float] = {}
@@ -54,7 +51,7 @@ class AntigravityClient:
         h = {
             "Authorization": f"Bearer {token}",
             "Content-Type": "application/json",
-            "User-Agent": self._sessions.user_agent or default_user_agent(),
+            "User-Agent": self.version.user_agent(self._sessions.user_agent),
             "Accept": "text/event-stream" if stream else "application/json",
         }
         if with_project and account.project_id:
@@ -154,31 +151,64 @@ class AntigravityClient:
             project = project.get("id")
         return project if isinstance(project, str) else ""
 
-    async def fetch_quota(self, account: Account) -> dict[str, QuotaInfo]:
-        """Per-model remaining fraction and reset time from `fetchAvailableModels`;
-        stored on the account (the caller persists)."""
+    async def read_catalogue(self, account: Account) -> CatalogueRead:
+        """The account's catalogue and quota from `fetchAvailableModels` (SPEC §9)."""
         await self.ensure_project(account)
         body = jsoncodec.dumps({"project": account.project_id} if account.project_id else {})
         resp = await self._post(account, "fetchAvailableModels", body)
-        data = await read_json(resp, unwrap=False)
-        now = time.time()
-        quota: dict[str, QuotaInfo] = {}
-        models = data.get("models") or {}
-        items = models.items() if isinstance(models, dict) else ((m.get("name", ""), m) for m in models if isinstance(m, dict))
-        for name, info in items:
-            qi = (info or {}).get("quotaInfo") or {}
-            frac = qi.get("remainingFraction")
-            reset = qi.get("resetTime")
-            reset_at = None
-            if isinstance(reset, str):
-                wait = parse_timestamp(reset, now)
-                reset_at = None if wait is None else now + wait
-            quota[str(name).removeprefix("models/")] = QuotaInfo(
-                remaining_fraction=float(frac) if isinstance(frac, (int, float)) else (0.0 if qi and reset else None),
-                reset_time=reset_at, fetched_at=now)
-        account.quota = quota
-        account.quota_fetched_at = now
-        return quota
+        return parse_available_models(await read_json(resp, unwrap=False), time.time())
+
+
+def parse_available_models(data: dict[str, Any], now: float) -> CatalogueRead:
+    """`{"models": {id: {displayName, maxTokens, maxOutputTokens, supportsThinking,
+    supportsImages, quotaInfo{remainingFraction, resetTime}, …}}, "deprecatedModelIds":
+    {old: {"newModelId": new}}}` → catalogue + quota. Also takes `models` as a list."""
+    models_raw = data.get("models") or {}
+    if isinstance(models_raw, dict):
+        items = list(models_raw.items())
+    elif isinstance(models_raw, list):
+        items = [(m.get("name") or m.get("id") or "", m) for m in models_raw if isinstance(m, dict)]
+    else:
+        items = []
+    entries: dict[str, ModelEntry] = {}
+    quota: dict[str, QuotaInfo] = {}
+    for name, info in items:
+        model = str(name).removeprefix("models/")
+        if not model or not isinstance(info, dict):
+            continue
+        entries[model] = ModelEntry(
+            id=model,
+            display_name=str(info.get("displayName") or ""),
+            max_tokens=_int(info.get("maxTokens")),
+            max_output_tokens=_int(info.get("maxOutputTokens")),
+            thinking=bool(info.get("supportsThinking")),
+            images=bool(info.get("supportsImages")),
+            internal=bool(info.get("isInternal")) or not is_public_id(model),
+        )
+        qi = info.get("quotaInfo") or {}
+        if not isinstance(qi, dict):
+            continue
+        frac = qi.get("remainingFraction")
+        reset = qi.get("resetTime")
+        reset_at = None
+        if isinstance(reset, str):
+            wait = parse_timestamp(reset, now)
+            reset_at = None if wait is None else now + wait
+        quota[model] = QuotaInfo(
+            remaining_fraction=float(frac) if isinstance(frac, (int, float)) else (0.0 if qi and reset else None),
+            reset_time=reset_at, fetched_at=now)
+    deprecated: dict[str, str] = {}
+    dep_raw = data.get("deprecatedModelIds") or {}
+    if isinstance(dep_raw, dict):
+        for old, new in dep_raw.items():
+            target = new.get("newModelId") if isinstance(new, dict) else new
+            if isinstance(target, str) and target:
+                deprecated[str(old).removeprefix("models/")] = target.removeprefix("models/")
+    return CatalogueRead(Catalogue(entries, deprecated, now), quota)
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if isinstance(value, (int, float)) or (isinstance(value, str) and value.isdigit()) else None
 
 
 @lru_cache(maxsize=64)

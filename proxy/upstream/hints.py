@@ -175,8 +175,24 @@ def classify(status: int, body: bytes | str | dict | list | None, headers: Mappi
     return UpstreamError(kind, status, message, retry_after=hint, validation_url=url, body=raw)
 
 
+# The upstream's verdict on the client version in the User-Agent (SPEC §7, §9).
+_VERSION_GATE = re.compile(
+    r"(version of antigravity is no longer supported|antigravity[^.]{0,60}is out of date"
+    r"|client version[^.]{0,40}(no longer supported|out of date))",
+    re.IGNORECASE,
+)
+
+
+def is_version_gate(text: str) -> bool:
+    """Whether `text` is the upstream refusing the client version (also when it comes as
+    the whole text of a 200 reply)."""
+    return len(text) < 600 and _VERSION_GATE.search(text) is not None
+
+
 def _kind(status: int, reasons: set[str], text: str) -> UpstreamErrorKind:
     K = UpstreamErrorKind
+    if is_version_gate(text):
+        return K.CLIENT_OUTDATED
     if status == 429:
         # Structured reasons first: Google's quota message says "exhausted your capacity".
         if "MODEL_CAPACITY_EXHAUSTED" in reasons:

@@ -4,6 +4,7 @@ Anthropic-compatible API and hand the response back to be relayed verbatim."""
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -11,8 +12,11 @@ from typing import Any
 import aiohttp
 
 from proxy import jsoncodec
+from proxy.accounts.catalogue import Catalogue, ModelEntry
+from proxy.accounts.model import Account
 from proxy.config.model import Config, ZaiModels
 from proxy.errors import UpstreamError, UpstreamErrorKind
+from proxy.upstream.adapter import CatalogueRead
 from proxy.upstream.http import UpstreamSessions
 from proxy.upstream.response import TRANSPORT_ERRORS, transport_error
 
@@ -118,3 +122,22 @@ async def forward(sessions: UpstreamSessions, body: dict[str, Any], *, use_beare
         raise transport_error(exc, "z.ai") from None
     relay = {k: v for k, v in resp.headers.items() if k.lower() not in _DROP_HEADERS}
     return ZaiResponse(resp.status, relay, model, resp)
+
+
+class ZaiAdapter:
+    """z.ai behind the dispatcher: the Anthropic body is forwarded as is (no Gemini
+    translation), so it has `forward` instead of generate/stream; its catalogue is the
+    `zai.models` table (z.ai offers no model listing on its Anthropic API)."""
+
+    kind = "zai"
+
+    def __init__(self, sessions: UpstreamSessions) -> None:
+        self._sessions = sessions
+
+    async def read_catalogue(self, account: Account | None = None) -> CatalogueRead:
+        models = self._sessions.config.zai.models
+        ids = dict.fromkeys((models.opus, models.sonnet, models.haiku))
+        return CatalogueRead(Catalogue({m: ModelEntry(id=m) for m in ids}, {}, time.time()), None)
+
+    async def forward(self, body: dict[str, Any], **kw: Any) -> ZaiResponse:
+        return await forward(self._sessions, body, **kw)

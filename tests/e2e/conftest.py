@@ -169,6 +169,9 @@ def _factory(config_store: ConfigStore, made: list[E2E]) -> E2EFactory:
             env.add_account(name)
         if start:
             await service.start()
+            # the catalogue reads the start begins (SPEC §9) are done and not counted as traffic
+            await service.start_reads_done()
+            fake.requests.clear()
         return env
 
     return make

@@ -24,7 +24,7 @@ ROUTES = [
             "messages": [{"role": "user", "content": "count me in"}],
         },
         "claude-sonnet-4-6",
-        "claude-sonnet-4-5",
+        "claude-sonnet-4-6",  # offered as is by the account's catalogue
     ),
     (
         "/v1beta/models/gemini-2.5-flash:generateContent",

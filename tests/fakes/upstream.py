@@ -92,6 +92,13 @@ class _Rule:
 ROUTE_ALIASES = {"generate": ("generate", "stream"), "gemini": ("gemini", "gemini_stream")}
 
 
+# Without a catalogue, `fetchAvailableModels` lists these too (full quota), so the
+# proxy's catalogue read finds the ids ordinary tests ask for.
+DEFAULT_MODELS = ("claude-sonnet-4-6", "claude-sonnet-4-6-thinking", "claude-opus-4-6-thinking", "gemini-3-pro-high",
+                  "gemini-3-pro-low", "gemini-3-flash", "gemini-2.5-flash", "gemini-2.5-flash-lite",
+                  "gemini-2.5-flash-thinking", "gpt-oss-120b-medium")
+
+
 @dataclass
 class FakeUpstream:
     project_id: str = "proj-fake-123"
@@ -99,7 +106,8 @@ class FakeUpstream:
     revoked: set[str] = field(default_factory=set)  # refresh tokens that get invalid_grant
     invalid_tokens: set[str] = field(default_factory=set)  # access tokens that get 401
     quota: dict[str, tuple[float, str | None]] = field(
-        default_factory=lambda: {"gemini-2.5-pro": (0.8, "2030-01-01T00:00:00Z"), "claude-sonnet-4-5": (0.0, "2030-01-01T00:00:00Z")}
+        default_factory=lambda: {"gemini-2.5-pro": (0.8, "2030-01-01T00:00:00Z"), "claude-sonnet-4-5": (0.0, "2030-01-01T00:00:00Z"),
+                                 **{m: (1.0, None) for m in DEFAULT_MODELS}}
     )
     deprecated: dict[str, str] = field(default_factory=dict)  # without a catalogue: deprecatedModelIds old -> new
     # without a catalogue: what GET /v1beta/models lists for any Gemini API key

@@ -64,19 +64,21 @@ async def test_refresh_quotas_fills_and_persists_quota(
     svc: ProxyService, fake: FakeUpstream, paths: Paths
 ) -> None:
     acc = add_account(svc, "alice")
-    # keys have no quota to fetch
-    svc.accounts.add(Account.gemini_key("AIzaHOUSEKEEPING000000000000000000000"))
+    # keys have no quota, but a catalogue (their model listing)
+    key = svc.accounts.add(Account.gemini_key("AIzaHOUSEKEEPING000000000000000000000"))[0]
     assert on_disk(paths).get("alice@example.com").quota == {}
 
-    assert await svc.refresh_quotas() == 1
+    assert await svc.refresh_quotas() == 2
 
+    assert key.quota == {} and key.catalogue is not None and "gemini-2.5-flash" in key.offered()
     calls = fake.calls("models")
     assert len(calls) == 1 and calls[0].token == "tok-alice"
     assert calls[0].body == {"project": "proj-alice"}
     assert acc.quota["gemini-2.5-pro"].remaining_fraction == pytest.approx(0.8)
     assert acc.quota["claude-sonnet-4-5"].remaining_fraction == 0.0
     stored = on_disk(paths).get("alice@example.com")
-    assert set(stored.quota) == {"gemini-2.5-pro", "claude-sonnet-4-5"}
+    assert set(stored.quota) == set(fake.quota)
+    assert stored.catalogue is not None and stored.catalogue.offered == set(fake.quota)
     assert stored.quota["gemini-2.5-pro"].remaining_fraction == pytest.approx(0.8)
     assert (
         stored.quota["claude-sonnet-4-5"].reset_time
@@ -121,7 +123,7 @@ async def test_housekeeping_task_flushes_and_refreshes_quota_by_itself(
 ) -> None:
     acc = add_account(svc, "dave")
     svc.pool.mark_used(acc)
-    task = asyncio.ensure_future(svc._housekeep(every=0.05, quota_every=0.1))
+    task = asyncio.ensure_future(svc._housekeep(every=0.05, catalogue_every=0.1))
     try:
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
@@ -145,7 +147,7 @@ async def test_housekeeping_survives_a_quota_refresh_failure(
 ) -> None:
     add_account(svc, "erin")
     fake.always("models", server_error(503))  # every endpoint fails for now
-    task = asyncio.ensure_future(svc._housekeep(every=0.02, quota_every=0.04))
+    task = asyncio.ensure_future(svc._housekeep(every=0.02, catalogue_every=0.04))
     try:
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline and not fake.calls("models"):

@@ -69,7 +69,8 @@ async def test_builtin_route_copied_to_override(home) -> None:
         await pilot.press("3")
         editor = app.query_one(MappingEditor)
         routes = editor.query_one(RoutesTable)
-        assert routes.get_row_at(0) == ["claude-opus-*", "claude-opus-4-6-thinking"]
+        assert routes.get_row_at(0)[0] == "claude-opus-*"
+        assert "newest Claude Opus" in routes.get_row_at(0)[1]  # a family rule, not a fixed id
         routes.focus()
         await pilot.press("down", "c")
         await pilot.pause()
@@ -93,13 +94,17 @@ async def test_resolve_line_follows_typing_and_saves(home) -> None:
         await pilot.press(*"claude-3-5-sonnet-20241022")
         await pilot.pause()
         line = text_of(editor.query_one("#map-resolved", Static))
-        assert "→ claude-sonnet-4-5" in line and "built-in route" in line
+        assert "claude-3-5-sonnet-20241022" in line and "no account offers it" in line  # no accounts here
         await type_entry(pilot, editor, "claude-3*", "gemini-3-pro-high")
         line = text_of(editor.query_one("#map-resolved", Static))
-        assert "→ gemini-3-pro-high" in line and "your pattern" in line
+        assert "→ gemini-3-pro-high" in line and "mapping claude-3* -> gemini-3-pro-high" in line
 
 
 def test_explain_names_the_rule() -> None:
-    assert explain("x-1", {"x-1": "y"}) == "your exact mapping"
-    assert explain("gemini-2.5-pro", {}) == "an upstream model: passed through"
-    assert explain("totally-unknown", {}) == "no rule: passed through unchanged"
+    from proxy.routing import Offer
+
+    offer = Offer(frozenset({"y", "gemini-2.5-pro", "claude-sonnet-4-6"}))
+    assert explain("x-1", {"x-1": "y"}, offer) == "x-1 → y (mapping x-1 -> y; offered as is)"
+    assert explain("gemini-2.5-pro", {}, offer) == "gemini-2.5-pro (offered as is)"
+    assert "family claude-sonnet-*" in explain("claude-sonnet-9", {}, offer)
+    assert "no account offers it" in explain("totally-unknown", {}, offer)

@@ -2,9 +2,10 @@
 
 Above: the user's `model_mapping` (client model, exact or with `*` → upstream
 model), editable — `enter` loads a row into the edit line, `x`/`del` deletes it,
-the edit line saves on `enter`. Below: the built-in routes (proxy/models_table.py
-DEFAULT_ROUTES), read-only; `enter`/`c` copies one into the edit line to override
-it. Last: how a typed client model resolves right now (proxy.routing.resolve_model).
+the edit line saves on `enter`. Below: the built-in family rules (proxy/models_table.py
+FAMILY_RULES), read-only; `enter`/`c` copies one into the edit line to override
+it. Last: how a typed client model resolves right now over the live catalogue
+(the dispatcher's resolution, with the rule that decided it).
 
 Mapping edits save at once through ConfigStore (hot-applied), independent of the
 form's ^s: a mapping entry is a whole row, not a field with a half-typed value."""
@@ -20,8 +21,8 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Button, DataTable, Input, Static
 
 from proxy.config.model import ConfigError
-from proxy.models_table import DEFAULT_ROUTES, KNOWN_UPSTREAM_MODELS
-from proxy.routing import best_wildcard, resolve_model
+from proxy.models_table import FAMILY_RULES
+from proxy.routing import Offer, closest_ids, pick_newest, resolve
 from tui.bindings import bindings_for
 
 if TYPE_CHECKING:
@@ -41,18 +42,9 @@ def check_entry(pattern: str, target: str) -> str | None:
     return None
 
 
-def explain(client_model: str, mapping: dict[str, str]) -> str:
-    """Which rule picks the upstream model (the result itself is resolve_model's)."""
-    name = client_model.strip().removeprefix("models/")
-    if mapping.get(name):
-        return "your exact mapping"
-    if best_wildcard(name, mapping.items()) is not None:
-        return "your pattern"
-    if name in KNOWN_UPSTREAM_MODELS:
-        return "an upstream model: passed through"
-    if best_wildcard(name, DEFAULT_ROUTES) is not None:
-        return "built-in route"
-    return "no rule: passed through unchanged"
+def explain(client_model: str, mapping: dict[str, str], offer: Offer | None = None) -> str:
+    """Where a client model goes and which rule decided it (SPEC §9)."""
+    return resolve(client_model, mapping, offer or Offer(unknown=True)).explain()
 
 
 class MappingTable(DataTable):
@@ -116,7 +108,7 @@ class MappingEditor(Vertical):
                 placeholder="upstream model",
                 compact=True,
                 id="map-target",
-                suggester=SuggestFromList(KNOWN_UPSTREAM_MODELS, case_sensitive=False),
+                suggester=SuggestFromList(sorted(self.offer.ids), case_sensitive=False),
             )
             yield Button("Save", id="map-save", compact=True)
         yield Static("", id="map-message", classes="mapping-note", markup=False)
@@ -133,11 +125,18 @@ class MappingEditor(Vertical):
             table.add_column("client model", key="pattern", width=30)
             table.add_column("upstream model", key="target", width=30)
         routes = self.query_one(RoutesTable)
-        for pattern, target in DEFAULT_ROUTES:
-            routes.add_row(pattern, target, key=pattern)
+        for rule in FAMILY_RULES:
+            routes.add_row(rule.pattern, rule.describe(), key=rule.pattern)
         self.refresh_rows()
 
     # -- showing ----------------------------------------------------------------------
+
+    @property
+    def offer(self) -> Offer:
+        """What the accounts' live catalogues offer now (completion, warnings, try:)."""
+        service = getattr(self.agapp, "service", None)
+        dispatcher = getattr(service, "dispatcher", None)
+        return dispatcher.resolver.offer if dispatcher is not None else Offer(unknown=True)
 
     @property
     def mapping(self) -> dict[str, str]:
@@ -168,7 +167,7 @@ class MappingEditor(Vertical):
             line.update("type a client model above to see where it goes")
             return
         mapping = self.mapping
-        line.update(f"{typed} → {resolve_model(typed, mapping)}  ({explain(typed, mapping)})")
+        line.update(explain(typed, mapping, self.offer))
 
     # -- editing ----------------------------------------------------------------------
 
@@ -200,7 +199,8 @@ class MappingEditor(Vertical):
         if not routes.row_count:
             return
         pattern = routes.coordinate_to_cell_key(routes.cursor_coordinate).row_key.value or ""
-        target = dict(DEFAULT_ROUTES)[pattern]
+        rule = next(r for r in FAMILY_RULES if r.pattern == pattern)
+        target = pick_newest(self.offer.ids, rule.families, False) or ""
         self.load(pattern, target, self.editing if pattern == self.editing else None)
         self.message(f"override the built-in route {pattern}: change the upstream model, enter")
 
@@ -220,9 +220,12 @@ class MappingEditor(Vertical):
         self.editing = None
         for name in ("#map-pattern", "#map-target"):
             self.query_one(name, Input).value = ""
-        note = (
-            "" if target in KNOWN_UPSTREAM_MODELS else f" ({target} is not a model agproxy knows)"
-        )
+        offer = self.offer
+        note = ""
+        if offer.ids and target not in offer.ids:
+            close = closest_ids(target, offer.ids)
+            note = f" ({target} is not offered by any account" + (
+                f"; closest offered: {', '.join(close)})" if close else ")")
         self.message(f"saved {pattern} → {target}{note}", error=bool(note))
         self.query_one(MappingTable).focus()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from proxy.accounts.catalogue import Catalogue, ModelEntry
 from proxy.accounts.model import (
     VERIFICATION_RETRY_S,
     Account,
@@ -66,8 +67,32 @@ def test_kind_compatibility():
     acc = ag()
     assert acc.serves("gemini-2.5-flash") and acc.serves("claude-opus-4-5-thinking")
     assert not acc.serves("glm-4.7")
-    acc.quota["some-new-model"] = QuotaInfo(1.0, None, NOW)
-    assert acc.serves("some-new-model")
+    # once its catalogue is known, an account serves exactly what the catalogue lists
+    acc.catalogue = Catalogue({"some-new-model": ModelEntry("some-new-model")}, {}, NOW)
+    assert acc.serves("some-new-model") and not acc.serves("gemini-2.5-flash")
+    key.catalogue = Catalogue({"gemini-3-flash-preview": ModelEntry("gemini-3-flash-preview")}, {}, NOW)
+    assert key.serves("gemini-3-flash")  # the Antigravity id a key sends under its public name
+
+
+def test_model_that_404ed_is_unavailable_until_a_later_read():
+    acc = ag()
+    acc.catalogue = Catalogue({MODEL: ModelEntry(MODEL)}, {}, NOW)
+    acc.mark_unavailable(MODEL, NOW)
+    assert not acc.serves(MODEL) and MODEL not in acc.offered()
+    acc.set_catalogue(Catalogue({MODEL: ModelEntry(MODEL)}, {}, NOW + 5))  # the re-read right after
+    assert not acc.serves(MODEL)
+    acc.set_catalogue(Catalogue({MODEL: ModelEntry(MODEL)}, {}, NOW + 3600))
+    assert acc.serves(MODEL)
+
+
+def test_catalogue_survives_the_account_file():
+    acc = ag()
+    acc.catalogue = Catalogue({MODEL: ModelEntry(MODEL, thinking=True), "chat_1": ModelEntry("chat_1", internal=True)},
+                              {"old": MODEL}, NOW)
+    back = Account.from_json(acc.to_json())
+    assert back.catalogue is not None and back.catalogue.offered == {MODEL}
+    assert back.catalogue.deprecated == {"old": MODEL} and back.catalogue.read_at == NOW
+    assert back.catalogue.models[MODEL].thinking
 
 
 def test_effective_state_shows_disabled_and_expires_timed_states():

@@ -52,6 +52,7 @@ def fake(home: Path):
     cfg = cfg.with_value("upstream.oauth_token_url", upstream.token_url)
     cfg = cfg.with_value("upstream.oauth_userinfo_url", upstream.userinfo_url)
     cfg = cfg.with_value("upstream.antigravity_endpoints", upstream.endpoints)
+    cfg = cfg.with_value("upstream.gemini_base_url", upstream.url)
     cfg_store.save(cfg)
     yield upstream
     asyncio.run_coroutine_threadsafe(upstream.__aexit__(None, None, None), loop).result(5)
@@ -103,21 +104,37 @@ def test_list_json_has_no_secrets(home, capsys):
     assert "1//secret-rt" not in out and "ya29.x" not in out
 
 
-def test_add_key_warns_on_odd_shape_but_stores(home, capsys):
+def test_add_key_warns_on_odd_shape_but_stores(fake, home, capsys):
     assert main(["accounts", "add-key", "not-a-google-key"]) == 0
     assert "does not look like" in capsys.readouterr().err
     assert [a.api_key for a in accounts(home).list()] == ["not-a-google-key"]
     assert main(["accounts", "add-key", "  "]) == 1
 
 
-def test_add_key_from_stdin(home, monkeypatch):
+def test_add_key_from_stdin(fake, home, monkeypatch):
     monkeypatch.setattr(sys, "stdin", io.StringIO("AIzaSyD-abcdefghijklmnopqrstuvwxyz12345\n"))
     assert main(["accounts", "add-key", "-"]) == 0
     assert accounts(home).list()[0].label == "key …2345"
 
 
-def test_import_reference_folder_and_export(home, tmp_path, capsys):
+def test_add_key_reads_its_model_listing(fake, home, capsys):
+    assert main(["accounts", "add-key", "AIzaSyD-abcdefghijklmnopqrstuvwxyz12345"]) == 0
+    acc = accounts(home).list()[0]
+    assert acc.catalogue is not None and "gemini-2.5-flash" in acc.offered()
+    assert [c.token for c in fake.calls("gemini_list")] == ["AIzaSyD-abcdefghijklmnopqrstuvwxyz12345"]
+
+
+def test_rejected_key_is_refused_at_once(fake, home, capsys):
+    fake.invalid_tokens.add("AIzaSyD-rejectedrejectedrejectedrejec")
+    assert main(["accounts", "add-key", "AIzaSyD-rejectedrejectedrejectedrejec"]) == 1
+    assert "the Gemini API rejected this key: API key not valid" in capsys.readouterr().err
+    assert accounts(home).list() == []
+
+
+def test_import_reference_folder_and_export(fake, home, tmp_path, capsys):
     assert main(["accounts", "import", str(FIXTURES / "folder")]) == 0
+    imported = accounts(home).list()
+    assert imported and all(a.catalogue is not None or a.disabled for a in imported)  # read at import
     captured = capsys.readouterr()
     assert "2 added, 0 updated, 2 skipped" in captured.out
     assert "truncated.json" in captured.err
@@ -193,7 +210,7 @@ def test_refresh_marks_revoked_account_auth_failed_and_recovers(fake, home, caps
     assert main(["accounts", "refresh", a.id]) == 0
     back = accounts(home).get(a.id)
     assert back.state is AccountState.ACTIVE and back.quota and back.project_id == "proj-fake-123"
-    assert "ok, quota for 2 model(s)" in capsys.readouterr().out
+    assert f"ok, quota for {len(fake.quota)} model(s)" in capsys.readouterr().out
 
 
 def test_login_with_pasted_code(fake, home, monkeypatch, capsys):

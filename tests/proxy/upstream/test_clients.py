@@ -84,9 +84,14 @@ async def test_project_discovered_via_load_code_assist_and_persisted(harness: Ha
     assert harness.reload().by_id(acc.id).project_id == "proj-fake-123"
 
 
-async def test_quota_snapshot_from_fetch_available_models(harness: Harness):
+async def test_catalogue_and_quota_from_fetch_available_models(harness: Harness):
     acc = harness.add_antigravity("a")
-    quota = await harness.dispatcher.antigravity.fetch_quota(acc)
+    harness.fake.deprecated = {"claude-sonnet-4-5": "claude-sonnet-4-6"}
+    read = await harness.dispatcher.antigravity.read_catalogue(acc)
+    quota = read.quota
+    assert quota is not None
+    assert read.catalogue.deprecated == {"claude-sonnet-4-5": "claude-sonnet-4-6"}
+    assert "claude-sonnet-4-5" not in read.catalogue.offered and "claude-sonnet-4-6" in read.catalogue.offered
     assert quota["gemini-2.5-pro"].remaining_fraction == 0.8
     assert quota["claude-sonnet-4-5"].exhausted(time.time())
     assert quota["gemini-2.5-pro"].reset_time == pytest.approx(1893456000.0)
