@@ -7,7 +7,7 @@ import argparse
 import importlib
 import sys
 
-SUBCOMMANDS = ("serve", "config", "accounts", "logs", "stats", "keys")
+SUBCOMMANDS = ("serve", "config", "accounts", "models", "logs", "stats", "keys")
 
 
 def build_parser() -> argparse.ArgumentParser:
