@@ -57,11 +57,12 @@ def cmd_models(args: argparse.Namespace) -> int:
     version = ClientVersion()
     names = list(dict.fromkeys([n for _c, n in CLIENT_DEFAULT_MODELS] + [k for k in mapping if "*" not in k]))
     resolved = [resolve(n, mapping, offer) for n in names]
-    report = {
+    views = [_account_view(a, now) for a in accounts]
+    report: dict[str, Any] = {
         "client_version": version.version(setting),
         "user_agent_setting": setting or "(default)",
         "user_agent": version.user_agent(setting),
-        "accounts": [_account_view(a, now) for a in accounts],
+        "accounts": views,
         "resolutions": [{"client_model": r.client_model, "model": r.model, "rule": r.rule, "offered": r.offered}
                         for r in resolved],
     }
@@ -74,7 +75,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(f"  (upstream.user_agent is set verbatim; the built-in version is {ANTIGRAVITY_VERSION})")
     if not accounts:
         print("no accounts yet: agproxy accounts login | add-token TOKEN | add-key KEY | import PATH")
-    for view in report["accounts"]:
+    for view in views:
         print()
         print(f"{view['label']} ({view['kind']}, id {view['id']}): {view['catalogue_state']}")
         for m in view["models"]:

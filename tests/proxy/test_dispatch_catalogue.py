@@ -108,7 +108,7 @@ async def test_unreachable_upstream_is_a_502_never_a_429(harness: Harness):
 
 
 async def test_refresh_retry_after_two_429s_is_not_counted_against_the_cap(harness: Harness):
-    carol, bob, alice = (harness.add_antigravity(n) for n in ("carol", "bob", "alice"))
+    carol, bob, _alice = (harness.add_antigravity(n) for n in ("carol", "bob", "alice"))
     harness.fake.always("generate", replies.quota_exhausted("1h"), token="tok-carol")
     harness.fake.always("generate", replies.quota_exhausted("1h"), token="tok-bob")
     harness.fake.script("generate", replies.unauthorized(), token="tok-alice")
