@@ -100,8 +100,7 @@ class CatalogueReader:
                 raise UpstreamError(UpstreamErrorKind.SERVER, 0, f"catalogue read failed: {exc}") from None
             return None
         self.last_error.pop(account.id, None)
-        if account.state is not AccountState.ACTIVE and account.state is not AccountState.COOLING:
-            self.store.mark_state(account, AccountState.ACTIVE)  # Google answered: that is over
+        # (a listing that works says nothing about generation calls: states stay as they are)
         self.store.update_catalogue(account, result.catalogue, result.quota)
         return result
 

@@ -76,6 +76,20 @@ async def test_import_serve_refresh_rotate_list_export_logs(
 ) -> None:
     ref = tmp_path / "antigravity_tools"
     ref.mkdir()
+    # the upstream first: an import reads the accounts' catalogues at once (SPEC §9)
+    port = find_free_port()
+    for key, value in (
+        ("upstream.antigravity_endpoints", json.dumps([f"{fake.url}/a/v1internal"])),
+        ("upstream.oauth_token_url", fake.token_url),
+        ("upstream.gemini_base_url", fake.url),
+        ("zai.base_url", fake.zai_url),
+        ("proxy.port", str(port)),
+        ("proxy.auth_mode", "all_except_health"),
+        ("scheduling.preferred_account", ALICE["email"]),  # alice first, so rotation is visible
+        ("monitor.capture_bodies", "all"),  # the most the monitor can store: still no secret
+    ):
+        done = await cli("config", "set", key, value)
+        assert done.rc == 0, (key, done.err)
     done = await cli(
         "accounts",
         "import",
@@ -91,19 +105,6 @@ async def test_import_serve_refresh_rotate_list_export_logs(
     again = await cli("accounts", "import", str(ref))
     assert again.rc == 0 and "0 added, 2 updated" in again.out
 
-    port = find_free_port()
-    for key, value in (
-        ("upstream.antigravity_endpoints", json.dumps([f"{fake.url}/a/v1internal"])),
-        ("upstream.oauth_token_url", fake.token_url),
-        ("upstream.gemini_base_url", fake.url),
-        ("zai.base_url", fake.zai_url),
-        ("proxy.port", str(port)),
-        ("proxy.auth_mode", "all_except_health"),
-        ("scheduling.preferred_account", ALICE["email"]),  # alice first, so rotation is visible
-        ("monitor.capture_bodies", "all"),  # the most the monitor can store: still no secret
-    ):
-        done = await cli("config", "set", key, value)
-        assert done.rc == 0, (key, done.err)
     proxy_key = tomllib.loads((agproxy_home / "config.toml").read_text())["proxy"]["api_key"]
 
     async with serve(port) as served:
@@ -141,9 +142,10 @@ async def test_import_serve_refresh_rotate_list_export_logs(
                 final = await stream.get_final_message()
             assert final.content[-1].text == "echo: four"
 
-            refreshes = fake.calls("token")
-            assert [r.body["refresh_token"] for r in refreshes] == [ALICE["refresh"]]
-            alice_token = fake.issued[0]
+            # imports read every account's catalogue (SPEC §9), refreshing their tokens
+            refreshes = [r.body["refresh_token"] for r in fake.calls("token")]
+            assert set(refreshes) == {ALICE["refresh"], BOB["refresh"]}
+            alice_token = fake.issued[len(refreshes) - 1 - refreshes[::-1].index(ALICE["refresh"])]
             generated = fake.calls("generate")
             assert len(generated) == 4 and {c.token for c in generated} == {alice_token}
             assert {c.body["project"] for c in generated} == {"proj-alice"}
@@ -156,8 +158,8 @@ async def test_import_serve_refresh_rotate_list_export_logs(
             )
             assert chat.choices[0].message.content == "echo: rotate me"
             tried = [c.token for c in fake.calls("generate")[before:]]
-            assert fake.calls("token")[-1].body["refresh_token"] == BOB["refresh"]
-            bob_token = fake.issued[-1]
+            refreshes = [r.body["refresh_token"] for r in fake.calls("token")]
+            bob_token = fake.issued[len(refreshes) - 1 - refreshes[::-1].index(BOB["refresh"])]
             assert bob_token != alice_token
             assert tried == [alice_token, bob_token]
             # alice is cooling now: the next request goes straight to bob
