@@ -186,6 +186,8 @@ def closest_ids(name: str, ids: Iterable[str], n: int = 3) -> list[str]:
                 for m in sorted(family_members(pool, FAMILIES[fam]), key=version_key, reverse=True):
                     if m not in close and len(close) < n:
                         close.append(m)
+    if not close:  # nothing alike: still name what is offered, the newest first
+        close = sorted(pool, key=version_key, reverse=True)[:n]
     return close
 
 

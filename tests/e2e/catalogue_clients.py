@@ -17,16 +17,6 @@ from tests.e2e.conftest import E2E
 
 FACES = ("openai_chat", "openai_responses", "anthropic", "genai")
 
-# The proxy side of issue 10 (catalogue helper's branch) was not in main when these
-# tests went in: the tests marked with it fail until it lands. Strict, so they fail
-# loudly once it works: then delete the marker from them (or make it a no-op here).
-NEEDS_CATALOGUE = pytest.mark.xfail(strict=True, reason=(
-    "needs the proxy side of issue 10: resolution over the accounts' live catalogues, honest "
-    "404/502/version-gate answers, listings from the catalogue (SPEC §7, §9)"))
-# Seen on the catalogue branch too: the 404 for a model no account offers does not name
-# offered alternatives (SPEC §9 step 5: "naming the model and the closest offered ids").
-NAMES_NO_ALTERNATIVES = pytest.mark.xfail(strict=True, reason=(
-    "proxy: the 404 for a model no account offers names no offered ids (SPEC §9 step 5, §7)"))
 
 
 def _lower(headers: Mapping[str, str]) -> dict[str, str]:

@@ -14,7 +14,7 @@ import time
 import anthropic
 import pytest
 
-from tests.e2e.catalogue_clients import FACES, NAMES_NO_ALTERNATIVES, NEEDS_CATALOGUE, ask, fail
+from tests.e2e.catalogue_clients import FACES, ask, fail
 from tests.e2e.conftest import E2E
 from tests.fakes.catalogue import VERSION_GATE_MESSAGE, today
 
@@ -40,7 +40,6 @@ def account_is_untouched(env: E2E, *models: str) -> None:
 # -- a model nobody serves --------------------------------------------------------------
 
 
-@NEEDS_CATALOGUE
 @SHARED
 async def test_an_unknown_model_is_a_404_every_time_and_never_a_429(moved_shared: E2E) -> None:
     client = moved_shared.openai()
@@ -60,7 +59,6 @@ async def test_an_unknown_model_is_a_404_every_time_and_never_a_429(moved_shared
     account_is_untouched(moved_shared, "gemini-3.5-flash", "claude-sonnet-4-7")
 
 
-@NAMES_NO_ALTERNATIVES
 @SHARED
 @pytest.mark.parametrize("face", FACES)
 async def test_the_404_names_the_model_and_offered_alternatives(moved_shared: E2E, face: str) -> None:
@@ -69,7 +67,6 @@ async def test_the_404_names_the_model_and_offered_alternatives(moved_shared: E2
     assert UNKNOWN in message and names_an_offered_id(message), message
 
 
-@NEEDS_CATALOGUE
 async def test_a_listed_model_the_upstream_refuses_is_a_404_not_an_outage(moved: E2E) -> None:
     """Listed, but 404 on generation (rolled out to newer clients only, no family to
     fall back on): the account is re-read, still cannot serve it, and the client hears
@@ -89,7 +86,6 @@ async def test_a_listed_model_the_upstream_refuses_is_a_404_not_an_outage(moved:
 # -- the upstream is down ---------------------------------------------------------------
 
 
-@NEEDS_CATALOGUE
 async def test_an_unreachable_upstream_is_a_502_and_the_proxy_is_back_when_it_is(moved: E2E) -> None:
     await moved.fake.stop()
     for face in (*FACES, "openai_chat", "openai_chat", "anthropic"):
@@ -125,7 +121,6 @@ def sent_version(env: E2E) -> str:
     return match.group(1)
 
 
-@NEEDS_CATALOGUE
 @pytest.mark.parametrize("form", ["error", "text"])
 async def test_a_rejected_client_version_is_a_502_with_the_fix_and_burns_no_account(moved: E2E, form: str) -> None:
     moved.fake.gate_versions_below("99.0.0", form=form)
@@ -141,7 +136,6 @@ async def test_a_rejected_client_version_is_a_502_with_the_fix_and_burns_no_acco
     assert sent_version(moved) == "99.1.0"
 
 
-@NEEDS_CATALOGUE
 async def test_a_200_whose_text_is_the_version_refusal_is_not_streamed_as_a_reply(moved: E2E) -> None:
     moved.fake.gate_versions_below("99.0.0", form="text")
     client = moved.anthropic()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.catalogue_clients import NEEDS_CATALOGUE, ask
+from tests.e2e.catalogue_clients import ask
 from tests.e2e.conftest import E2E
 from tests.fakes.catalogue import INTERNAL_IDS, last_month, today
 
@@ -25,7 +25,6 @@ async def listed(env: E2E) -> dict[str, set[str]]:
     return {"openai": openai_ids, "anthropic": anthropic_ids, "gemini": gemini_ids}
 
 
-@NEEDS_CATALOGUE
 @SHARED
 async def test_listings_hold_the_offered_ids_and_nothing_internal_or_deprecated(moved_shared: E2E) -> None:
     for shape, ids in (await listed(moved_shared)).items():
@@ -33,7 +32,6 @@ async def test_listings_hold_the_offered_ids_and_nothing_internal_or_deprecated(
         assert not ids & GONE, (shape, ids & GONE)
 
 
-@NEEDS_CATALOGUE
 @SHARED
 async def test_every_listed_id_answers(moved_shared: E2E) -> None:
     ids = (await listed(moved_shared))["openai"]

@@ -16,7 +16,7 @@ import pytest
 
 from proxy import jsoncodec
 from proxy.accounts.importers import import_path
-from tests.e2e.catalogue_clients import NEEDS_CATALOGUE, ask, mapped_model
+from tests.e2e.catalogue_clients import ask, mapped_model
 from tests.e2e.conftest import E2E, E2EFactory
 from tests.e2e.test_client_captures import CLIENTS, replay_headers
 from tests.fakes.catalogue import ModelInfo, gemini_key_today, last_month, today
@@ -35,7 +35,6 @@ def last_upstream_model(env: E2E) -> str:
 # -- deprecated ids ---------------------------------------------------------------------
 
 
-@NEEDS_CATALOGUE
 @SHARED
 @pytest.mark.parametrize(("face", "model", "replacement"), [
     ("anthropic", "claude-sonnet-4-6", "claude-sonnet-4-7"),
@@ -53,7 +52,6 @@ async def test_a_deprecated_id_is_answered_by_its_replacement(moved_shared: E2E,
     assert mapped_model(headers) == replacement and "deprecat" in header.lower(), header
 
 
-@NEEDS_CATALOGUE
 @SHARED
 async def test_the_readme_example_model_is_answered_not_rate_limited(moved_shared: E2E) -> None:
     """The issue's first report: README's claude-sonnet-4-6 gave 502 then 429s."""
@@ -68,15 +66,15 @@ async def test_the_readme_example_model_is_answered_not_rate_limited(moved_share
 @SHARED
 @pytest.mark.parametrize(("face", "model", "family"), [
     ("anthropic", "claude-opus-4-8", "claude-opus-"),  # Claude Code's default
-    pytest.param("anthropic", "claude-sonnet-4-6", "claude-sonnet-", marks=NEEDS_CATALOGUE),
-    pytest.param("anthropic", "claude-haiku-4-5", "", marks=NEEDS_CATALOGUE),  # "a fast model"
+    ("anthropic", "claude-sonnet-4-6", "claude-sonnet-"),
+    ("anthropic", "claude-haiku-4-5", ""),  # "a fast model"
     ("openai_responses", "gpt-5", ""),  # Codex's default: the strongest offered
     ("openai_responses", "gpt-5-codex", ""),
     ("openai_chat", "gpt-4o", ""),
-    pytest.param("openai_chat", "gpt-4o-mini", "", marks=NEEDS_CATALOGUE),
-    pytest.param("genai", "gemini-3.8-flash", "gemini-", marks=NEEDS_CATALOGUE),  # gemini-cli 0.61's main model
-    pytest.param("genai", "gemini-3.5-flash-lite", "gemini-", marks=NEEDS_CATALOGUE),  # gemini-cli 0.61's router model
-    pytest.param("genai", "gemini-3-pro-preview", "gemini-", marks=NEEDS_CATALOGUE),
+    ("openai_chat", "gpt-4o-mini", ""),
+    ("genai", "gemini-3.8-flash", "gemini-"),  # gemini-cli 0.61's main model
+    ("genai", "gemini-3.5-flash-lite", "gemini-"),  # gemini-cli 0.61's router model
+    ("genai", "gemini-3-pro-preview", "gemini-"),
     ("genai", "gemini-2.5-flash", "gemini-2.5-flash"),
 ])
 async def test_each_client_default_is_answered_by_an_offered_model(moved_shared: E2E, face: str, model: str,
@@ -89,7 +87,6 @@ async def test_each_client_default_is_answered_by_an_offered_model(moved_shared:
     assert mapped_model(headers) == upstream
 
 
-@NEEDS_CATALOGUE
 @SHARED
 async def test_flash_and_flash_lite_names_stay_in_their_families(moved_shared: E2E) -> None:
     await ask(moved_shared, "genai", "gemini-3.8-flash", "main")
@@ -100,7 +97,6 @@ async def test_flash_and_flash_lite_names_stay_in_their_families(moved_shared: E
     assert "flash-lite" in lite, lite
 
 
-@NEEDS_CATALOGUE
 @SHARED
 async def test_a_thinking_request_gets_the_thinking_variant_when_one_is_offered(moved_shared: E2E) -> None:
     client = moved_shared.anthropic()
@@ -112,8 +108,8 @@ async def test_a_thinking_request_gets_the_thinking_variant_when_one_is_offered(
 
 
 @SHARED
-@pytest.mark.parametrize("scenario", ["claude-apikey", pytest.param("claude-haiku-json", marks=NEEDS_CATALOGUE), "codex-responses",
-                                      pytest.param("gemini-default", marks=NEEDS_CATALOGUE)])
+@pytest.mark.parametrize("scenario", ["claude-apikey", "claude-haiku-json", "codex-responses",
+                                      "gemini-default"])
 async def test_captured_cli_requests_are_answered_by_offered_models(moved_shared: E2E, scenario: str) -> None:
     """Claude Code's, Codex's and gemini-cli's real requests, as they sent them."""
     async with aiohttp.ClientSession() as session:
@@ -131,7 +127,6 @@ async def test_captured_cli_requests_are_answered_by_offered_models(moved_shared
 # -- which account serves what ----------------------------------------------------------
 
 
-@NEEDS_CATALOGUE
 async def test_an_account_is_only_sent_models_its_catalogue_lists(moved_factory: E2EFactory) -> None:
     env = await moved_factory(accounts=("a", "b"))
     env.fake.set_catalogue("proj-b", last_month())
@@ -146,7 +141,6 @@ async def test_an_account_is_only_sent_models_its_catalogue_lists(moved_factory:
     assert {c.body["project"] for c in env.fake.calls("generate") if c.model == "claude-sonnet-4-7"} == {"proj-a"}
 
 
-@NEEDS_CATALOGUE
 async def test_gemini_keys_are_sent_what_their_paged_model_list_offers(e2e_factory: E2EFactory) -> None:
     from proxy.accounts.model import Account
 
@@ -166,7 +160,6 @@ async def test_gemini_keys_are_sent_what_their_paged_model_list_offers(e2e_facto
 # -- a catalogue that moves while the proxy runs ----------------------------------------
 
 
-@NEEDS_CATALOGUE
 async def test_a_model_added_upstream_is_served_after_the_next_catalogue_read(moved: E2E) -> None:
     await ask(moved, "genai", "gemini-3.8-flash", "before")
     assert last_upstream_model(moved) != "gemini-3.8-flash"  # not offered yet: a flash stands in
@@ -177,7 +170,6 @@ async def test_a_model_added_upstream_is_served_after_the_next_catalogue_read(mo
     assert last_upstream_model(moved) == "gemini-3.8-flash" and mapped_model(headers) == "gemini-3.8-flash"
 
 
-@NEEDS_CATALOGUE
 async def test_a_model_renamed_upstream_is_followed_without_waiting_for_a_read(moved: E2E) -> None:
     moved.fake.rename_model(None, "gemini-3.5-flash", "gemini-3.6-flash")  # the proxy has not read it yet
     text, _ = await ask(moved, "genai", "gemini-3.5-flash", "renamed under us")
@@ -192,7 +184,6 @@ async def test_a_model_renamed_upstream_is_followed_without_waiting_for_a_read(m
 REFERENCE = Path(__file__).resolve().parents[1] / "fixtures" / "reference_accounts"
 
 
-@NEEDS_CATALOGUE
 async def test_an_imported_account_knows_its_quota_at_start(e2e_factory: E2EFactory) -> None:
     env = await e2e_factory(accounts=(), start=False)
     report = import_path(env.service.accounts, REFERENCE / "single.json")
