@@ -24,7 +24,7 @@ PROTOCOLS = {
     "anthropic": (
         "/v1/messages",
         {
-            "model": "claude-sonnet-4-5",
+            "model": "claude-sonnet-4-6",
             "max_tokens": 20,
             "messages": [{"role": "user", "content": "hi"}],
         },

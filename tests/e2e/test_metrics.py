@@ -45,7 +45,7 @@ async def test_metrics_count_the_requests_tokens_and_attempts_sent(e2e: E2E) -> 
         prompt += resp.usage.prompt_tokens
         completion += resp.usage.completion_tokens
     async with e2e.anthropic().messages.stream(
-        model="claude-sonnet-4-5", max_tokens=20, messages=[{"role": "user", "content": "hi"}]
+        model="claude-sonnet-4-6", max_tokens=20, messages=[{"role": "user", "content": "hi"}]
     ) as stream:
         final = await stream.get_final_message()
     e2e.fake.script("generate", replies.bad_request())
