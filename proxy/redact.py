@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from urllib.parse import unquote
 
 # One alternation compiled once; each branch keeps a recognisable prefix (group 1)
 # and masks the rest, so a reader can still tell *which* kind of secret was there.
@@ -54,7 +55,23 @@ def _candidates(text: str) -> list[int]:
 
 
 def redact_text(text: str) -> str:
-    """`text` with every recognised secret replaced by its prefix and `…`."""
+    """`text` with every recognised secret replaced by its prefix and `…`. A secret
+    hidden by percent-encoding (`sk%2D…`, `key%3D…`, even encoded twice) is found in
+    the decoded text, which is then what is returned (decoded, masked)."""
+    done = layer = _redact_plain(text)
+    for _ in range(3):  # %252D -> %2D -> -: undo up to three layers of encoding
+        if "%" not in layer:
+            break
+        decoded = unquote(layer)
+        if decoded == layer:
+            break
+        layer = _redact_plain(decoded)
+        if layer != decoded:
+            done = layer
+    return done
+
+
+def _redact_plain(text: str) -> str:
     starts = _candidates(text)
     if not starts:
         return text
@@ -133,7 +150,7 @@ def _redact_header_value(value: str) -> str:
     if done is not None:
         return done
     low = value.lower()
-    done = redact_text(value) if any(m in low for m in _MARKERS) else value
+    done = redact_text(value) if "%" in low or any(m in low for m in _MARKERS) else value
     if done is value and len(value) <= 256:  # only secret-free values are remembered
         if len(_values) >= 4096:
             _values.clear()

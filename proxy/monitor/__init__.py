@@ -26,6 +26,13 @@ from proxy.monitor.rollup import UsageRow
 from proxy.monitor.store import MonitorStore
 from proxy.redact import redact_headers, redact_text
 
+# the record's text fields a handler or the dispatcher fills in (path and user agent
+# are redacted at begin(), headers by redact_headers, bodies by capture)
+_HANDLER_TEXT = (
+    "user_agent", "path", "client_model", "upstream_model", "account", "upstream_kind",
+    "client_key", "error",
+)
+
 __all__ = [
     "Attempt",
     "FilterError",
@@ -112,9 +119,9 @@ class Monitor:
             rid,
             started,
             client=client,
-            user_agent=user_agent,
+            user_agent=redact_text(user_agent),
             method=method,
-            path=redact_text(path) if "?" in path else path,
+            path=redact_text(path),
             protocol=protocol,
             t0=time.monotonic(),
             # kept (not copied) until finish() knows whether the policy captures it
@@ -143,9 +150,14 @@ class Monitor:
         record.duration_ms = record.elapsed_ms()
         if error:
             record.error = error
-        if record.error:
-            record.error = redact_text(record.error)
+        # every text a handler may have set comes from the client or an upstream:
+        # each passes the one redactor (a key can hide in a model name or an error)
+        for name in _HANDLER_TEXT:
+            value = getattr(record, name)
+            if value:
+                setattr(record, name, redact_text(value))
         for attempt in record.attempts:
+            attempt.account = redact_text(attempt.account)
             if attempt.error:
                 attempt.error = redact_text(attempt.error)
         raw, record.raw_body = record.raw_body, None
