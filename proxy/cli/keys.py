@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from datetime import datetime
 
 from proxy import jsoncodec
@@ -46,13 +47,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(func=run_list)
     for name, helptext, func in (
-        ("revoke", "stop a key working (it stays listed)", "run_revoke"),
-        ("rotate", "give a key a new secret with the same limits (prints it once)", "run_rotate"),
-        ("remove", "delete a key", "run_remove"),
+        ("revoke", "stop a key working (it stays listed)", _change("revoke", "revoked")),
+        ("rotate", "give a key a new secret with the same limits (prints it once)", run_rotate),
+        ("remove", "delete a key", _change("remove", "removed")),
     ):
         sp = ks.add_parser(name, help=helptext)
         sp.add_argument("name")
-        sp.set_defaults(func=globals()[func])
+        sp.set_defaults(func=func)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
@@ -95,22 +96,18 @@ def run_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_revoke(args: argparse.Namespace) -> int:
-    try:
-        _store(args).revoke(args.name)
-    except KeyCommandError as exc:
-        return _fail(exc)
-    print(f"client key '{args.name}' revoked")
-    return 0
+def _change(method: str, done: str) -> Callable[[argparse.Namespace], int]:
+    """`keys revoke|remove NAME`: call the store's `method`, say what was `done`."""
 
+    def run(args: argparse.Namespace) -> int:
+        try:
+            getattr(_store(args), method)(args.name)
+        except KeyCommandError as exc:
+            return _fail(exc)
+        print(f"client key '{args.name}' {done}")
+        return 0
 
-def run_remove(args: argparse.Namespace) -> int:
-    try:
-        _store(args).remove(args.name)
-    except KeyCommandError as exc:
-        return _fail(exc)
-    print(f"client key '{args.name}' removed")
-    return 0
+    return run
 
 
 def describe(k: ClientKey, now: float) -> dict[str, object]:
