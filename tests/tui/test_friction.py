@@ -235,21 +235,26 @@ async def test_connect_lines_fit_80_columns_and_snippets_end_with_a_call(home) -
     assert snippets["curl"].splitlines()[0].endswith("\\")  # one command, continued
 
 
-async def test_connect_shows_the_lan_url_when_lan_access_is_on(home) -> None:
+async def test_connect_shows_the_lan_url_when_lan_access_is_on(home, monkeypatch) -> None:
     from textual.widgets import Static
 
+    import proxy.service
+    from tui.widgets.connect import ConnectPane
+
+    # the machine's LAN address, as the service would find it (a documentation address:
+    # only shown, never dialled)
+    monkeypatch.setattr(proxy.service, "lan_address", lambda: "192.0.2.10")
     app = AgproxyApp()
-    app.store.save(app.config.with_value("proxy.allow_lan_access", "true"))
+    port = app.config.proxy.port
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("4")
         await pilot.pause()
-        from tui.widgets.connect import ConnectPane
-
-        pane = app.query_one(ConnectPane)
-        text = str(pane.query_one("#connect-urls", Static).render())
-        lan = pane.lan_urls()
-        if lan:  # a box with no LAN address has nothing to show
-            assert "LAN URL: " + lan[0] in text
+        urls = app.query_one(ConnectPane).query_one("#connect-urls", Static)
+        assert "192.0.2.10" not in str(urls.render())  # LAN access off: loopback only
+        app.store.save(app.config.with_value("proxy.allow_lan_access", "true"))
+        app.query_one(ConnectPane).refresh_snippets()
+        await pilot.pause()
+        assert f"LAN URL: http://192.0.2.10:{port}" in str(urls.render())
 
 
 async def test_the_detail_of_an_in_flight_request_updates_when_it_finishes(home) -> None:
