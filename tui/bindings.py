@@ -85,7 +85,6 @@ TABLE: tuple[Key, ...] = (
     Key("k", "add_gemini_key", "Add Gemini key", "accounts"),
     Key("i", "import_accounts", "Import", "accounts"),
     Key("e", "toggle_enabled", "Enable/disable", "accounts"),
-    Key("n", "rename", "Name account", "accounts", show=False),
     Key("delete,x", "remove", "Remove", "accounts", display="Del/x"),
     Key("u", "refresh_quota", "Refresh quota", "accounts"),
     # -- settings ---------------------------------------------------------------
@@ -100,7 +99,6 @@ TABLE: tuple[Key, ...] = (
         priority=True, display="^↑/PgUp"),
     Key("enter", "edit", "Edit mapping", "mapping", palette=False),
     Key("delete,x", "delete", "Delete mapping", "mapping", display="Del/x", palette=False),
-    Key("u", "undo", "Undo last mapping change", "mapping", palette=False),
     Key("enter,c", "copy_route", "Copy to my mapping", "routes", display="Enter/c", palette=False),
     # -- stats (tui/widgets/stats.py, keys.py) ----------------------------------
     Key("left_square_bracket", "range(-1)", "Shorter range", "stats", display="["),
