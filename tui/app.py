@@ -1,9 +1,11 @@
 """agproxy-tui: the terminal control panel (SPEC §12).
 
-The App wires the tabs to the proxy through the same surface `agproxy serve`
-uses: the ProxyService (start/stop/status), the ConfigStore (settings) and the
-monitor's subscription (live traffic, drained a few times a second). The proxy
-runs in this process and shares the event loop, so UI work per record is tiny."""
+The App reaches the proxy only through a `Controller` (proxy/control, SPEC §17):
+status, start/stop, config, accounts, the record and log feeds. In-process (the
+proxy lives in this process and shares the event loop) it is an
+`InProcessController` over a `ProxyService`; attached, a `RemoteController` on
+the control socket of a running `agproxy serve`. Widgets read the app's
+controller, never the service, the stores or proxy.cli."""
 
 from __future__ import annotations
 
@@ -21,12 +23,13 @@ from textual.widgets import DataTable, Input, RichLog, TabbedContent, TabPane
 
 from proxy.config.model import Config, ConfigError
 from proxy.config.store import ConfigStore
+from proxy.control.api import ACCOUNTS, CONFIG, ControlError, Controller
+from proxy.control.local import InProcessController
 from proxy.logging_setup import setup_logging
 from proxy.paths import Paths, resolve_paths
 from proxy.service import NO_ACCOUNTS, ProxyService, StartError, log_start_error
 from tui.bindings import bindings_for
 from tui.commands import AgproxyCommands
-from tui.logbridge import TuiLogHandler
 from tui.screens.detail import DetailScreen
 from tui.screens.dialogs import ConfirmScreen
 from tui.screens.help import HelpScreen
@@ -61,15 +64,22 @@ class AgproxyApp(App[None]):
     proxy_running: reactive[bool] = reactive(False, init=False)
     freeze_gc = False  # set by run_app (not in tests: frozen apps would pile up in pytest)
 
-    def __init__(self, paths: Paths | None = None, *, store: ConfigStore | None = None) -> None:
+    def __init__(
+        self,
+        paths: Paths | None = None,
+        *,
+        store: ConfigStore | None = None,
+        controller: Controller | None = None,
+    ) -> None:
         super().__init__()
         self.paths = paths or resolve_paths()
-        if store is None:
-            store = ConfigStore(self.paths)
-            store.load()  # raises ConfigError: main() reports it before the screen is taken
-        self.store = store
-        self.service = ProxyService(store)
-        self.log_handler = TuiLogHandler()
+        if controller is None:
+            if store is None:
+                store = ConfigStore(self.paths)
+                store.load()  # raises ConfigError: main() reports it before the screen is taken
+            controller = InProcessController(ProxyService(store))
+        self.controller: Controller = controller
+        self.log_feed = controller.subscribe_log()
         self.utc_clock = False  # demo mode: deterministic clock column
         self.mask_secrets = False  # demo mode: keys masked on screen
         self._sub: Any = None
@@ -82,15 +92,7 @@ class AgproxyApp(App[None]):
 
     @property
     def config(self) -> Config:
-        return self.service.config
-
-    @property
-    def accounts(self) -> Any:
-        return self.service.accounts
-
-    @property
-    def monitor(self) -> Any:
-        return self.service.monitor
+        return self.controller.config
 
     @property
     def traffic_refreshes(self) -> int:
@@ -111,7 +113,7 @@ class AgproxyApp(App[None]):
         return time.time()
 
     def read_status(self) -> Any:
-        return self.service.status()
+        return self.controller.status()
 
     def local_base_url(self) -> str:
         st = self.read_status()
@@ -122,12 +124,10 @@ class AgproxyApp(App[None]):
         return list(st.base_urls) or [f"http://127.0.0.1:{st.port}"]
 
     def recent_records(self, n: int) -> list[Any]:
-        return self.monitor.recent(n) if self.monitor is not None else []
+        return self.controller.recent_records(n)
 
     async def query_history(self, flt: Any, limit: int, before: Any) -> list[Any]:
-        if self.monitor is None:
-            return []
-        return await self.monitor.query(flt, limit=limit, before=before)
+        return await self.controller.history(flt, limit, before)
 
     async def count_history(self, flt: Any) -> int | None:
         """How many stored records match `flt` (None when there is no store)."""
@@ -150,9 +150,7 @@ class AgproxyApp(App[None]):
         )
 
     async def fetch_record(self, record_id: int) -> Any:
-        if self.monitor is None:
-            return None
-        return await self.monitor.get(record_id)
+        return await self.controller.record(record_id)
 
     async def usage(self, by: str, since: float) -> list[Any]:
         """Usage rows from the monitor's rollups (the Stats tab)."""
@@ -162,11 +160,28 @@ class AgproxyApp(App[None]):
         return await self.monitor.usage_series(since, step) if self.monitor is not None else []
 
     def key_store(self) -> Any:
-        """The client keys (SPEC §19): the service's KeyStore."""
-        return self.service.keys
+        """The client keys (SPEC §19): the in-process service's KeyStore, else one over
+        the same keys.json (a running serve picks its changes up by the file poll)."""
+        keys = getattr(self.controller, "keys", None)
+        if keys is None:
+            from proxy.keys.store import KeyStore
 
-    def save_config(self, config: Config) -> None:
-        self.store.save(config)
+            keys = KeyStore(self.paths.data_dir)
+            keys.load()
+        return keys
+
+    @property
+    def monitor(self) -> Any:
+        """The in-process monitor (history counts, stats); None when attached."""
+        return getattr(self.controller, "monitor", None)
+
+    async def save_config(self, config: Config) -> None:
+        """Validated write through the one ConfigStore (of this process or the daemon's);
+        raises ConfigError, OSError or ControlError."""
+        try:
+            await self.controller.save_config(config)
+        except ControlError as exc:
+            raise OSError(str(exc)) from None
 
     # -- layout ------------------------------------------------------------------------
 
@@ -182,16 +197,15 @@ class AgproxyApp(App[None]):
             with TabPane(TABS[3][1], id="connect"):
                 yield ConnectPane(id="connect-pane")
             with TabPane(TABS[4][1], id="log"):
-                yield LogPane(self.log_handler, id="log-pane")
+                yield LogPane(self.log_feed, id="log-pane")
             with TabPane(TABS[5][1], id="stats"):
                 yield StatsPane(id="stats-pane")
         yield AgproxyFooter()
 
     async def on_mount(self) -> None:
         self.install_logging()
-        await self.service.open()
-        self.store.add_listener(self._on_config_saved)
-        self.accounts.add_listener(self._on_accounts_changed)
+        await self.controller.open()
+        self.controller.add_listener(self._on_controller_change)
         self.refresh_status()
         self.set_interval(STATUS_INTERVAL, self.refresh_status)
         self.set_interval(DRAIN_INTERVAL, self.drain_traffic)
@@ -204,7 +218,8 @@ class AgproxyApp(App[None]):
             self.action_toggle_proxy()
 
     def install_logging(self) -> None:
-        setup_logging(self.paths, stderr=False, extra_handler=self.log_handler)
+        hub = getattr(self.controller, "log_hub", None)  # in-process: the Log tab's source
+        setup_logging(self.paths, stderr=False, extra_handler=hub)
 
     async def on_unmount(self) -> None:
         await self.shutdown()
@@ -215,11 +230,15 @@ class AgproxyApp(App[None]):
         self._closed = True
         if self._sub is not None:
             self._sub.close()
+        self.log_feed.close()
+        self.controller.remove_listener(self._on_controller_change)
         try:
-            await self.service.close()
+            await self.controller.close()
         except Exception:
             log.exception("error while stopping the proxy")
-        logging.getLogger().removeHandler(self.log_handler)
+        hub = getattr(self.controller, "log_hub", None)
+        if hub is not None:
+            logging.getLogger().removeHandler(hub)
 
     # -- periodic work -----------------------------------------------------------------
 
@@ -269,11 +288,8 @@ class AgproxyApp(App[None]):
         except NoMatches:  # mounting or tearing down
             return False
         if self._sub is None:
-            monitor = self.monitor
-            if monitor is None:
-                return False
-            self._sub = monitor.subscribe(SUBSCRIPTION_QUEUE)
-            recent = monitor.recent(1000)
+            self._sub = self.controller.subscribe_records(SUBSCRIPTION_QUEUE)
+            recent = self.controller.recent_records(1000)
             if recent:
                 pane.ingest(recent)
             else:  # a relaunch: the history is on disk, not in the ring
@@ -287,16 +303,16 @@ class AgproxyApp(App[None]):
         self.main_query(SettingsPane).set_running(running)
         self.main_query(ConnectPane).refresh_snippets()
 
-    def _on_config_saved(self, _config: Config) -> None:
-        self.call_later(self._config_changed)
+    def _on_controller_change(self, kind: str) -> None:
+        if kind == CONFIG:
+            self.call_later(self._config_changed)
+        elif kind == ACCOUNTS:
+            self._accounts_dirty = True  # repainted on the next status tick
 
     def _config_changed(self) -> None:
         self.main_query(SettingsPane).reload()
         self.main_query(ConnectPane).refresh_snippets()
         self.refresh_status()
-
-    def _on_accounts_changed(self, _event: str, _account: Any) -> None:
-        self._accounts_dirty = True  # repainted on the next status tick
 
     # -- actions -------------------------------------------------------------------------
 
@@ -335,18 +351,20 @@ class AgproxyApp(App[None]):
 
     async def _toggle(self) -> None:
         try:
-            if self.service.running:
-                await self.service.stop()
+            if self.controller.status().running:
+                await self.controller.stop()
                 self.notify("Proxy stopped.", timeout=3)
             else:
                 await self._start()
+        except ControlError as exc:
+            self.notify(str(exc), title="Proxy", severity="error", timeout=10, markup=False)
         finally:
             self._lifecycle_busy = False
             self.refresh_status()
 
     async def _start(self) -> None:
         try:
-            await self.service.start()
+            await self.controller.start()
         except StartError as exc:
             log_start_error(str(exc))
             message = str(exc)
@@ -363,9 +381,11 @@ class AgproxyApp(App[None]):
 
     async def _restart(self) -> None:
         try:
-            if self.service.running:
-                await self.service.stop()
+            if self.controller.status().running:
+                await self.controller.stop()
             await self._start()
+        except ControlError as exc:
+            self.notify(str(exc), title="Proxy", severity="error", timeout=10, markup=False)
         finally:
             self._lifecycle_busy = False
             self.refresh_status()
@@ -416,7 +436,7 @@ class AgproxyApp(App[None]):
         if len(self.screen_stack) > 1:
             self.pop_screen()
             return
-        if self.service.running:
+        if self.controller.status().running:
 
             async def answer(yes: bool | None) -> None:
                 if yes:

@@ -49,3 +49,19 @@ def write_account(home: Path, account_id: str = "testkey1") -> Path:
 
 def notes(app, severity: str | None = None) -> list[str]:
     return [n.message for n in app._notifications if severity is None or n.severity == severity]
+
+
+def stored_accounts(home: Path) -> list:
+    """The accounts as their files hold them (secrets included)."""
+    from proxy.accounts.store import AccountStore
+
+    store = AccountStore(home / "accounts")
+    store.load_all()
+    return store.list()
+
+
+def login_state(url: str) -> str:
+    """The OAuth `state` of a consent URL (a redirect must carry it back)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    return parse_qs(urlsplit(url).query)["state"][0]

@@ -6,6 +6,9 @@ import socket
 
 from textual.widgets import Input
 
+from proxy.config.store import ConfigStore
+from proxy.paths import resolve_paths
+
 from tests.tui.conftest import notes, write_account
 from tui.app import AgproxyApp
 from tui.screens.dialogs import ConfirmScreen
@@ -32,7 +35,7 @@ async def test_s_without_accounts_shows_error_and_keeps_running(home, port) -> N
         await press_and_settle(app, pilot, "s")
         errors = notes(app, "error")
         assert any("no available accounts" in m for m in errors), errors
-        assert not app.service.running
+        assert not app.controller.status().running
         assert "STOPPED" in header_text(app)
         assert app.is_running
 
@@ -42,13 +45,13 @@ async def test_s_starts_and_stops_the_proxy(home, port) -> None:
     app = AgproxyApp()
     async with app.run_test(size=(100, 30)) as pilot:
         await press_and_settle(app, pilot, "s")
-        assert app.service.running, notes(app)
+        assert app.controller.status().running, notes(app)
         assert "RUNNING" in header_text(app)
         assert f"127.0.0.1:{port}" in header_text(app)
         with socket.create_connection(("127.0.0.1", port), timeout=2):
             pass
         await press_and_settle(app, pilot, "s")
-        assert not app.service.running
+        assert not app.controller.status().running
         assert "STOPPED" in header_text(app)
 
 
@@ -59,7 +62,7 @@ async def test_port_field_disabled_while_running(home, port) -> None:
         settings = app.query_one(SettingsPane)
         assert not settings.field("proxy.port").control.disabled
         await press_and_settle(app, pilot, "s")
-        assert app.service.running
+        assert app.controller.status().running
         assert settings.field("proxy.port").control.disabled
         assert settings.field("proxy.allow_lan_access").control.disabled
         assert not settings.field("proxy.request_timeout").control.disabled
@@ -78,19 +81,21 @@ async def test_port_in_use_shows_bind_error(home, port) -> None:
             await press_and_settle(app, pilot, "s")
             errors = notes(app, "error")
             assert any("failed to bind" in m and str(port) in m for m in errors), errors
-            assert not app.service.running
+            assert not app.controller.status().running
     finally:
         blocker.close()
 
 
 async def test_auto_start_starts_on_launch(home, port) -> None:
     write_account(home)
+    store = ConfigStore(resolve_paths())
+    store.load()
+    store.set("proxy.auto_start", True)
     app = AgproxyApp()
-    app.store.save(app.config.with_value("proxy.auto_start", True))
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         await app.workers.wait_for_complete()
-        assert app.service.running
+        assert app.controller.status().running
 
 
 async def test_q_while_running_asks_before_quitting(home, port) -> None:
@@ -103,8 +108,8 @@ async def test_q_while_running_asks_before_quitting(home, port) -> None:
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("escape")
         await pilot.pause()
-        assert app.is_running and app.service.running
-    assert not app.service.running  # leaving the app stops the proxy
+        assert app.is_running and app.controller.status().running
+    assert not app.controller.status().running  # leaving the app stops the proxy
 
 
 async def test_typing_in_a_field_does_not_trigger_keys(home, port) -> None:

@@ -32,17 +32,17 @@ async def test_invalid_value_shows_the_config_error_under_the_field(home) -> Non
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert any("proxy.port" in m for m in notes(app, "error"))
-        assert app.store.config.proxy.port == 8045  # nothing saved
+        assert app.controller.config.proxy.port == 8045  # nothing saved
 
 
 async def test_save_writes_the_file_and_keeps_comments(home) -> None:
     config_file = home / "config.toml"
-    app = AgproxyApp()
+    AgproxyApp()  # creates the file with defaults
     text = config_file.read_text()
     config_file.write_text(
         "# my precious comment\n" + text.replace("[proxy]", "[proxy]\n# about the port")
     )
-    app.store.load()
+    app = AgproxyApp()
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("3")
         await type_into(pilot, app, "proxy.request_timeout", "300")

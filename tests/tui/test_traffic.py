@@ -31,7 +31,7 @@ async def test_requests_to_the_running_proxy_appear_live(home, port) -> None:
     async with app.run_test(size=(120, 30)) as pilot:
         await pilot.press("s")
         await settle(app, pilot)
-        assert app.service.running
+        assert app.controller.status().running
         before = app.traffic_refreshes
         async with aiohttp.ClientSession() as http:
             for _ in range(3):
@@ -199,7 +199,7 @@ async def test_a_burst_of_real_requests_is_drained_in_a_few_batches(home, port) 
     async with app.run_test(size=(120, 30)) as pilot:
         await pilot.press("s")
         await settle(app, pilot)
-        assert app.service.running
+        assert app.controller.status().running
         before = app.traffic_refreshes
 
         async def one(http: aiohttp.ClientSession) -> int:

@@ -16,7 +16,7 @@ import pytest
 
 from proxy import jsoncodec
 from proxy.accounts.model import Account, AccountState, QuotaInfo
-from proxy.accounts.onboarding import LoginError, LoginFlow, parse_pasted
+from proxy.onboarding import LoginError, LoginFlow, parse_pasted
 from proxy.accounts.store import AccountStore
 from proxy.cli import main
 from proxy.config.store import ConfigStore

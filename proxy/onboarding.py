@@ -1,7 +1,13 @@
-"""Adding and refreshing Antigravity accounts over HTTP (SPEC §5): a pasted refresh
-token, the browser login (local redirect or a pasted redirect URL / code, so it
-works over SSH), and the on-demand refresh of token, project and quota. Shared by
-the CLI and the TUI; the HTTP calls themselves live in proxy/upstream."""
+"""The onboarding use case (SPEC §5), beside the service: adding and refreshing
+accounts — a pasted refresh token, a Gemini key, an import, the browser login
+(local redirect or a pasted redirect URL / code, so it works over SSH), and the
+on-demand refresh of token, project and quota.
+
+`Onboarding` is built once by the `ProxyService` over its own account store,
+upstream sessions, `TokenManager` and Antigravity client, so a refresh done here
+shares the one-refresh-per-account lock with the requests being served. Front
+ends reach it through a `Controller` (proxy/control). It sits above both
+proxy/accounts and proxy/upstream (neither imports the other's use cases)."""
 
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from aiohttp import web
 
+from proxy.accounts.importers import ImportReport, import_path
 from proxy.accounts.model import Account, AccountKind, AccountState
 from proxy.accounts.store import AccountStore
 from proxy.errors import UpstreamError, UpstreamErrorKind
@@ -47,58 +54,89 @@ class LoginError(Exception):
     """A login that cannot go on, worded for the user."""
 
 
-async def add_refresh_token(
-    store: AccountStore, sessions: UpstreamSessions, refresh_token: str
-) -> AddResult:
-    """Check the token (refresh it once), look the email up, store the account and
-    fetch its project and quota. Raises UpstreamError (INVALID_GRANT for a bad token)."""
-    grant = await refresh_access_token(sessions, refresh_token.strip())
-    return await add_from_grant(store, sessions, grant, refresh_token.strip())
+def looks_like_gemini_key(key: str) -> bool:
+    return key.startswith("AIza") and len(key) >= 30
 
 
-async def add_from_grant(
-    store: AccountStore, sessions: UpstreamSessions, grant: TokenGrant, refresh_token: str = ""
-) -> AddResult:
-    refresh = grant.refresh_token or refresh_token
-    if not refresh:
-        raise LoginError("Google returned no refresh token; try again (consent must be given)")
-    email = await fetch_email(sessions, grant.access_token)
-    candidate = Account.antigravity(
-        email, refresh, access_token=grant.access_token, token_expiry=grant.expires_at
-    )
-    account, created = store.add(candidate)
-    if not created:  # same email: the new token pair replaces the old one
-        store.update_tokens(account, grant.access_token, grant.expires_at, refresh_token=refresh)
-    result = AddResult(account, created)
-    result.warnings = await refresh_account(store, sessions, account, refresh_token_first=False)
-    return result
+class Onboarding:
+    """Adds and refreshes accounts with the service's one TokenManager."""
 
+    def __init__(
+        self,
+        store: AccountStore,
+        sessions: UpstreamSessions,
+        tokens: TokenManager,
+        antigravity: AntigravityClient,
+    ) -> None:
+        self.store = store
+        self.sessions = sessions
+        self.tokens = tokens
+        self.antigravity = antigravity
 
-async def refresh_account(
-    store: AccountStore,
-    sessions: UpstreamSessions,
-    account: Account,
-    refresh_token_first: bool = True,
-) -> list[str]:
-    """Refresh the access token, the project id and the quota snapshot, recording
-    what Google says (auth_failed, forbidden, verification) on the account.
-    Returns problems worded for the user (empty: all fine)."""
-    if account.kind is not AccountKind.ANTIGRAVITY:
+    async def add_refresh_token(self, refresh_token: str) -> AddResult:
+        """Check the token (refresh it once), look the email up, store the account and
+        fetch its project and quota. Raises UpstreamError (INVALID_GRANT for a bad token)."""
+        grant = await refresh_access_token(self.sessions, refresh_token.strip())
+        return await self.add_from_grant(grant, refresh_token.strip())
+
+    async def add_from_grant(self, grant: TokenGrant, refresh_token: str = "") -> AddResult:
+        store = self.store
+        refresh = grant.refresh_token or refresh_token
+        if not refresh:
+            raise LoginError("Google returned no refresh token; try again (consent must be given)")
+        email = await fetch_email(self.sessions, grant.access_token)
+        candidate = Account.antigravity(
+            email, refresh, access_token=grant.access_token, token_expiry=grant.expires_at
+        )
+        account, created = store.add(candidate)
+        if not created:  # same email: the new token pair replaces the old one
+            store.update_tokens(account, grant.access_token, grant.expires_at, refresh_token=refresh)
+        result = AddResult(account, created)
+        result.warnings = await self.refresh_account(account, refresh_token_first=False)
+        return result
+
+    def add_gemini_key(self, api_key: str, force: bool = False) -> tuple[Account, bool]:
+        """Raises ValueError for something that is not a Gemini API key (`force`: any
+        non-blank key without spaces, for keys of an unusual shape)."""
+        key = api_key.strip()
+        if not key or any(c.isspace() for c in key):
+            raise ValueError("the API key is empty or contains spaces")
+        if not force and not looks_like_gemini_key(key):
+            raise ValueError("that does not look like a Gemini API key (AIza…)")
+        return self.store.add(Account.gemini_key(key))
+
+    def import_path(self, path: str) -> ImportReport:
+        return import_path(self.store, path)
+
+    async def refresh_account(self, account: Account, refresh_token_first: bool = True) -> list[str]:
+        """Refresh the access token, the project id and the quota snapshot, recording
+        what Google says (auth_failed, forbidden, verification) on the account.
+        Returns problems worded for the user (empty: all fine)."""
+        if account.kind is not AccountKind.ANTIGRAVITY:
+            return []
+        store = self.store
+        try:
+            if refresh_token_first:
+                await self.tokens.ensure_token(account, force=True)
+            quota = await self.antigravity.fetch_quota(account)
+        except UpstreamError as err:
+            return [_record_failure(store, account, err)]
+        if account.state is not AccountState.ACTIVE:  # Google answered: whatever it was is over
+            store.mark_state(account, AccountState.ACTIVE)
+        store.update_quota(account, quota, account.quota_fetched_at)
+        if not account.project_id:
+            return ["no Cloud project found for this account (loadCodeAssist gave none)"]
         return []
-    tokens = TokenManager(sessions, store)
-    client = AntigravityClient(sessions, tokens, store.save)
-    try:
-        if refresh_token_first:
-            await tokens.ensure_token(account, force=True)
-        quota = await client.fetch_quota(account)
-    except UpstreamError as err:
-        return [_record_failure(store, account, err)]
-    if account.state is not AccountState.ACTIVE:  # Google answered: whatever it was is over
-        store.mark_state(account, AccountState.ACTIVE)
-    store.update_quota(account, quota, account.quota_fetched_at)
-    if not account.project_id:
-        return ["no Cloud project found for this account (loadCodeAssist gave none)"]
-    return []
+
+    async def start_login(self, client_id: str, port: int = 0) -> LoginFlow:
+        """A browser login with its local redirect listener running (127.0.0.1)."""
+        flow = LoginFlow(client_id, port=port)
+        await flow.start()
+        return flow
+
+    async def finish_login(self, flow: LoginFlow, code: str) -> AddResult:
+        grant = await exchange_code(self.sessions, code, flow.redirect_uri)
+        return await self.add_from_grant(grant)
 
 
 def _record_failure(store: AccountStore, account: Account, err: UpstreamError) -> str:
@@ -208,9 +246,3 @@ class LoginFlow:
             content_type="text/html",
         )
 
-
-async def finish_login(
-    store: AccountStore, sessions: UpstreamSessions, flow: LoginFlow, code: str
-) -> AddResult:
-    grant = await exchange_code(sessions, code, flow.redirect_uri)
-    return await add_from_grant(store, sessions, grant)
