@@ -65,3 +65,36 @@ def login_state(url: str) -> str:
     from urllib.parse import parse_qs, urlsplit
 
     return parse_qs(urlsplit(url).query)["state"][0]
+
+
+@pytest.fixture(params=["in-process", "attached"])
+async def make_app(request: pytest.FixtureRequest, home: Path):
+    """`app = await make_app()`: the TUI in-process, or attached to a proxy in this test's
+    loop through a real control socket (ControlServer + RemoteController). The TUI
+    tests that matter take this fixture and so run against both Controllers."""
+    from proxy.control.local import InProcessController
+    from proxy.control.remote import RemoteController
+    from proxy.control.server import ControlServer
+    from proxy.service import ProxyService
+    from tui.app import AgproxyApp
+
+    daemons: list[tuple[InProcessController, ControlServer]] = []
+
+    async def make() -> AgproxyApp:
+        if request.param == "in-process":
+            return AgproxyApp()
+        paths = resolve_paths()
+        store = ConfigStore(paths)
+        store.load()
+        daemon = InProcessController(ProxyService(store), owner="serve")
+        await daemon.open()
+        server = ControlServer(daemon, paths.control_socket)
+        await server.start()
+        daemons.append((daemon, server))
+        return AgproxyApp(paths, controller=RemoteController(server.path, poll_s=0.1))
+
+    make.mode = request.param  # type: ignore[attr-defined]
+    yield make
+    for daemon, server in daemons:
+        await server.close()
+        await daemon.close()

@@ -77,8 +77,8 @@ async def open_tab(pilot) -> None:
     await pilot.pause()
 
 
-async def test_add_refresh_token_shows_the_account_with_email_and_quota(fake) -> None:
-    app = AgproxyApp()
+async def test_add_refresh_token_shows_the_account_with_email_and_quota(fake, make_app) -> None:
+    app = await make_app()
     async with app.run_test(size=SIZE) as pilot:
         await open_tab(pilot)
         await prompt_answer(pilot, app, "a", "1//0-some-refresh-token")
@@ -90,9 +90,9 @@ async def test_add_refresh_token_shows_the_account_with_email_and_quota(fake) ->
         assert any("Added account new.user@example.com" in m for m in notes(app))
 
 
-async def test_add_revoked_refresh_token_is_an_error_notification(fake) -> None:
+async def test_add_revoked_refresh_token_is_an_error_notification(fake, make_app) -> None:
     fake.revoked.add("1//0-revoked")
-    app = AgproxyApp()
+    app = await make_app()
     async with app.run_test(size=SIZE) as pilot:
         await open_tab(pilot)
         await prompt_answer(pilot, app, "a", "1//0-revoked")
@@ -101,8 +101,8 @@ async def test_add_revoked_refresh_token_is_an_error_notification(fake) -> None:
         assert app.controller.accounts() == []
 
 
-async def test_oauth_login_with_a_pasted_redirect_url(fake) -> None:
-    app = AgproxyApp()
+async def test_oauth_login_with_a_pasted_redirect_url(fake, make_app) -> None:
+    app = await make_app()
     async with app.run_test(size=SIZE) as pilot:
         await open_tab(pilot)
         await pilot.press("o")
@@ -126,8 +126,8 @@ async def test_oauth_login_with_a_pasted_redirect_url(fake) -> None:
         assert exchange[0].body["redirect_uri"] == screen.flow.redirect_uri
 
 
-async def test_oauth_login_through_the_local_redirect(fake) -> None:
-    app = AgproxyApp()
+async def test_oauth_login_through_the_local_redirect(fake, make_app) -> None:
+    app = await make_app()
     async with app.run_test(size=SIZE) as pilot:
         await open_tab(pilot)
         await pilot.press("o")
@@ -147,8 +147,8 @@ async def test_oauth_login_through_the_local_redirect(fake) -> None:
                 await http.get(flow.redirect_uri)
 
 
-async def test_oauth_cancel_frees_the_listener(fake) -> None:
-    app = AgproxyApp()
+async def test_oauth_cancel_frees_the_listener(fake, make_app) -> None:
+    app = await make_app()
     async with app.run_test(size=SIZE) as pilot:
         await open_tab(pilot)
         await pilot.press("o")
@@ -161,8 +161,8 @@ async def test_oauth_cancel_frees_the_listener(fake) -> None:
         assert app.controller.accounts() == []
 
 
-async def test_add_gemini_key(home) -> None:
-    app = AgproxyApp()
+async def test_add_gemini_key(home, make_app) -> None:
+    app = await make_app()
     async with app.run_test(size=SIZE) as pilot:
         await open_tab(pilot)
         await prompt_answer(pilot, app, "k", "not-a-key")
@@ -174,8 +174,8 @@ async def test_add_gemini_key(home) -> None:
         assert "FAKEFAKE12345" not in table_text(app)  # the key itself is never shown
 
 
-async def test_import_reference_files(home) -> None:
-    app = AgproxyApp()
+async def test_import_reference_files(home, make_app) -> None:
+    app = await make_app()
     async with app.run_test(size=SIZE) as pilot:
         await open_tab(pilot)
         await prompt_answer(pilot, app, "i", str(FIXTURES / "folder"))
@@ -186,8 +186,8 @@ async def test_import_reference_files(home) -> None:
         await until(pilot, lambda: "carol@example.net" in table_text(app))
 
 
-async def test_enable_disable_and_remove_with_confirm(home) -> None:
-    app = AgproxyApp()
+async def test_enable_disable_and_remove_with_confirm(home, make_app) -> None:
+    app = await make_app()
     async with app.run_test(size=SIZE) as pilot:
         await open_tab(pilot)
         await prompt_answer(pilot, app, "i", str(FIXTURES / "single.json"))
@@ -212,8 +212,8 @@ async def test_enable_disable_and_remove_with_confirm(home) -> None:
         assert list((home / "accounts").glob("*.json")) == []
 
 
-async def test_refresh_quota_fills_the_bars_and_reports_problems(fake) -> None:
-    app = AgproxyApp()
+async def test_refresh_quota_fills_the_bars_and_reports_problems(fake, make_app) -> None:
+    app = await make_app()
     async with app.run_test(size=SIZE) as pilot:
         await open_tab(pilot)
         await prompt_answer(pilot, app, "i", str(FIXTURES / "single.json"))

@@ -29,8 +29,8 @@ async def press_and_settle(app: AgproxyApp, pilot, key: str) -> None:
     await pilot.pause()
 
 
-async def test_s_without_accounts_shows_error_and_keeps_running(home, port) -> None:
-    app = AgproxyApp()
+async def test_s_without_accounts_shows_error_and_keeps_running(home, port, make_app) -> None:
+    app = await make_app()
     async with app.run_test(size=(100, 30)) as pilot:
         await press_and_settle(app, pilot, "s")
         errors = notes(app, "error")
@@ -40,9 +40,9 @@ async def test_s_without_accounts_shows_error_and_keeps_running(home, port) -> N
         assert app.is_running
 
 
-async def test_s_starts_and_stops_the_proxy(home, port) -> None:
+async def test_s_starts_and_stops_the_proxy(home, port, make_app) -> None:
     write_account(home)
-    app = AgproxyApp()
+    app = await make_app()
     async with app.run_test(size=(100, 30)) as pilot:
         await press_and_settle(app, pilot, "s")
         assert app.controller.status().running, notes(app)
@@ -55,9 +55,9 @@ async def test_s_starts_and_stops_the_proxy(home, port) -> None:
         assert "STOPPED" in header_text(app)
 
 
-async def test_port_field_disabled_while_running(home, port) -> None:
+async def test_port_field_disabled_while_running(home, port, make_app) -> None:
     write_account(home)
-    app = AgproxyApp()
+    app = await make_app()
     async with app.run_test(size=(100, 30)) as pilot:
         settings = app.query_one(SettingsPane)
         assert not settings.field("proxy.port").control.disabled
@@ -70,13 +70,13 @@ async def test_port_field_disabled_while_running(home, port) -> None:
         assert not settings.field("proxy.port").control.disabled
 
 
-async def test_port_in_use_shows_bind_error(home, port) -> None:
+async def test_port_in_use_shows_bind_error(home, port, make_app) -> None:
     write_account(home)
     blocker = socket.socket()
     blocker.bind(("127.0.0.1", port))
     blocker.listen()
     try:
-        app = AgproxyApp()
+        app = await make_app()
         async with app.run_test(size=(100, 30)) as pilot:
             await press_and_settle(app, pilot, "s")
             errors = notes(app, "error")
