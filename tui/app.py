@@ -10,8 +10,11 @@ controller, never the service, the stores or proxy.cli."""
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import gc
 import logging
+import signal
 import sys
 import time
 from typing import Any
@@ -23,16 +26,17 @@ from textual.widgets import DataTable, Input, RichLog, TabbedContent, TabPane
 
 from proxy.config.model import Config, ConfigError
 from proxy.config.store import ConfigStore
-from proxy.control.api import ACCOUNTS, CONFIG, ControlError, Controller
+from proxy.control.api import ACCOUNTS, ATTACHED, CONFIG, CONNECTION, ControlError, Controller
 from proxy.control.local import InProcessController
+from proxy.control.server import AlreadyRunning, ControlServer
 from proxy.logging_setup import setup_logging
 from proxy.paths import Paths, resolve_paths
-from proxy.service import NO_ACCOUNTS, ProxyService, StartError, log_start_error
+from proxy.service import DEFAULT_GRACE, NO_ACCOUNTS, ProxyService, StartError, log_start_error
 from tui.bindings import bindings_for
 from tui.commands import AgproxyCommands
 from tui.screens.detail import DetailScreen
-from tui.screens.dialogs import ConfirmScreen
 from tui.screens.help import HelpScreen
+from tui.screens.quit import HANDOVER, STOP, DrainScreen, QuitScreen
 from tui.widgets.accounts import AccountsPane
 from tui.widgets.connect import ConnectPane, Snippet
 from tui.widgets.footer import AgproxyFooter
@@ -63,6 +67,7 @@ class AgproxyApp(App[None]):
 
     proxy_running: reactive[bool] = reactive(False, init=False)
     freeze_gc = False  # set by run_app (not in tests: frozen apps would pile up in pytest)
+    serve_control = True  # in-process: serve the control socket (attach, CLI, agproxy stop)
 
     def __init__(
         self,
@@ -87,6 +92,9 @@ class AgproxyApp(App[None]):
         self._accounts_dirty = False
         self._lifecycle_busy = False
         self._closed = False
+        self.control: ControlServer | None = None
+        self._leaving: asyncio.Task[None] | None = None  # the stop / hand-over in progress
+        self.handed_over_to: int | None = None  # pid of the serve that took over
 
     # -- what the widgets read ----------------------------------------------------------
 
@@ -206,6 +214,10 @@ class AgproxyApp(App[None]):
         self.install_logging()
         await self.controller.open()
         self.controller.add_listener(self._on_controller_change)
+        await self._serve_control()
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            # a dropped SSH session: stop gracefully (records and account state flushed)
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._on_sighup)
         self.refresh_status()
         self.set_interval(STATUS_INTERVAL, self.refresh_status)
         self.set_interval(DRAIN_INTERVAL, self.drain_traffic)
@@ -216,6 +228,34 @@ class AgproxyApp(App[None]):
             self.call_after_refresh(freeze_startup_objects)
         if self.config.proxy.auto_start:
             self.action_toggle_proxy()
+
+    async def _serve_control(self) -> None:
+        """In-process: the control socket, so the CLI changes state through this process,
+        `agproxy status` sees it and `agproxy stop` stops its listener."""
+        if not self.serve_control or not isinstance(self.controller, InProcessController):
+            return
+        server = ControlServer(self.controller, self.paths.control_socket)
+        try:
+            await server.start()
+        except AlreadyRunning as exc:
+            self.notify(
+                f"Another agproxy (pid {exc.pid}) already runs on this config; quit and start "
+                "agproxy-tui again to attach to it.",
+                severity="warning",
+                timeout=15,
+                markup=False,
+            )
+            return
+        except OSError as exc:
+            log.warning("no control socket at %s: %s", self.paths.control_socket, exc)
+            return
+        self.control = server
+
+    def _on_sighup(self) -> None:
+        if self.controller.mode == ATTACHED:
+            self.call_later(self.action_quit_now)
+        elif self._leaving is None:
+            self._leave(handover=False, show=False)
 
     def install_logging(self) -> None:
         hub = getattr(self.controller, "log_hub", None)  # in-process: the Log tab's source
@@ -230,6 +270,9 @@ class AgproxyApp(App[None]):
         self._closed = True
         if self._sub is not None:
             self._sub.close()
+        if self.control is not None:
+            await self.control.close()
+            self.control = None
         self.log_feed.close()
         self.controller.remove_listener(self._on_controller_change)
         try:
@@ -308,6 +351,16 @@ class AgproxyApp(App[None]):
             self.call_later(self._config_changed)
         elif kind == ACCOUNTS:
             self._accounts_dirty = True  # repainted on the next status tick
+        elif kind == CONNECTION:
+            st = self.read_status()
+            if getattr(self.controller, "connected", True):
+                self.notify(f"Attached again to pid {st.pid}.", timeout=4)
+            else:
+                self.notify(
+                    f"Lost the connection to the proxy (pid {st.pid}); retrying.",
+                    severity="warning",
+                    timeout=8,
+                )
 
     def _config_changed(self) -> None:
         self.main_query(SettingsPane).reload()
@@ -434,23 +487,86 @@ class AgproxyApp(App[None]):
 
     async def action_back_or_quit(self) -> None:
         if len(self.screen_stack) > 1:
-            self.pop_screen()
+            if not isinstance(self.screen, DrainScreen):
+                self.pop_screen()
+            return
+        if self.controller.mode == ATTACHED:  # the daemon keeps serving
+            await self.action_quit_now()
             return
         if self.controller.status().running:
 
-            async def answer(yes: bool | None) -> None:
-                if yes:
-                    await self.action_quit_now()
+            def answer(choice: str | None) -> None:
+                if choice in (STOP, HANDOVER):
+                    self._leave(handover=choice == HANDOVER)
 
-            self.push_screen(
-                ConfirmScreen("The proxy is running. Stop it and quit?", yes="Quit"), answer
-            )
+            self.push_screen(QuitScreen(), answer)
             return
         await self.action_quit_now()
 
     async def action_quit_now(self) -> None:
+        """ctrl+c: quit now; while a stop drains, stop waiting (what is left is cut)."""
+        leaving = self._leaving
+        if leaving is not None and not leaving.done():
+            leaving.cancel()
+            return
         await self.shutdown()
         self.exit()
+
+    def _leave(self, handover: bool, show: bool = True) -> None:
+        drain = DrainScreen(DEFAULT_GRACE) if show else None
+        if drain is not None:
+            self.push_screen(drain)
+        self._leaving = asyncio.ensure_future(self._stop_for_exit(drain, handover))
+        self._leaving.add_done_callback(lambda _t: self.call_later(self._after_leave))
+
+    async def _stop_for_exit(self, drain: DrainScreen | None, handover: bool) -> None:
+        """Stop the listener (in-flight requests get the grace period), then, for a
+        hand-over, free the control socket, start a detached serve and wait for it."""
+        from proxy.control.handover import HandoverError, spawn_serve, wait_healthy
+
+        port = self.read_status().port
+        await self.controller.stop(DEFAULT_GRACE)
+        if not handover:
+            return
+        if drain is not None:
+            drain.say("Starting agproxy serve in the background")
+        if self.control is not None:
+            await self.control.close()
+            self.control = None
+        proc = spawn_serve(self.paths)
+        try:
+            await wait_healthy(proc, port, self.config.proxy.api_key)
+        except HandoverError as exc:
+            self.handover_error = str(exc)
+            raise
+        self.handed_over_to = proc.pid
+        log.info("handed over to agproxy serve (pid %d) on port %d", proc.pid, port)
+
+    handover_error = ""
+
+    async def _after_leave(self) -> None:
+        task, self._leaving = self._leaving, None
+        if task is not None and not task.cancelled() and task.exception() is not None:
+            if isinstance(self.screen, DrainScreen):
+                self.pop_screen()
+            self.notify(
+                self.handover_error or f"Stopping failed: {task.exception()}",
+                title="Still here",
+                severity="error",
+                timeout=15,
+                markup=False,
+            )
+            await self._serve_control()
+            return
+        await self.shutdown()
+        self.exit()
+
+    def get_system_commands(self, screen: Any) -> Any:
+        """Textual's palette entries minus its own "Quit", which would skip the quit
+        dialog (and stop a running proxy without asking)."""
+        for command in super().get_system_commands(screen):
+            if command.title.lower() != "quit":
+                yield command
 
     async def run_scoped_action(self, scope: str, action: str) -> None:
         """Run an action from the bindings table (command palette): tab actions run on
@@ -485,22 +601,35 @@ def main(argv: list[str] | None = None) -> int:
         # before the TUI owns the terminal: one clear line and a non-zero exit
         sys.stderr.write(f"agproxy-tui: {exc}\n")
         return 1
-    run_app(AgproxyApp(paths, store=store))
+    app = run_app(lambda controller: AgproxyApp(paths, store=store, controller=controller), paths)
+    if app.handed_over_to:
+        print(
+            f"agproxy: still serving in the background (agproxy serve, pid {app.handed_over_to}); "
+            "`agproxy-tui` attaches to it, `agproxy stop` stops it."
+        )
     return 0
 
 
-def run_app(app: AgproxyApp) -> None:
-    """Run the TUI (and the proxy inside it) on uvloop when installed, like `agproxy
-    serve`: the proxy's share of the one event loop costs less CPU per request."""
+def run_app(make: Any, paths: Paths | None = None) -> AgproxyApp:
+    """Attach to the proxy running on this config when its control socket answers,
+    else run it in this process. On uvloop when installed, like `agproxy serve`: the
+    proxy's share of the one event loop costs less CPU per request. `make` is an app
+    or a factory taking the Controller (None: in-process)."""
     from proxy.cli.serve import run_loop
+    from proxy.control.connect import attach
 
-    app.freeze_gc = True
+    holder: list[AgproxyApp] = []
 
     async def run() -> int:
+        controller = await attach(paths) if paths is not None else None
+        app = make(controller) if callable(make) and not isinstance(make, App) else make
+        app.freeze_gc = True
+        holder.append(app)
         await app.run_async()
         return 0
 
     run_loop(run())
+    return holder[0]
 
 
 if __name__ == "__main__":

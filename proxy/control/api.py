@@ -50,6 +50,7 @@ class ControlError(Exception):
 class ControlStatus(ServiceStatus):
     """`ServiceStatus` plus what a front end needs to know about the process it drives."""
 
+    mode: str = IN_PROCESS  # how this front end reaches it: IN_PROCESS | ATTACHED
     owner: str = "tui"  # who runs the proxy: "serve" | "tui"
     pid: int = 0
     process_uptime_s: float = 0.0  # since the owning process started (not the listener)
@@ -58,6 +59,7 @@ class ControlStatus(ServiceStatus):
     accounts_rev: int = 0  # moves on every account change
     config_error: str | None = None  # why the last outside edit of the file was not applied
     control_socket: str = ""  # "" when no control socket serves this proxy
+    in_flight: int = 0  # requests and streams not finished yet
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

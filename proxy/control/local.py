@@ -127,6 +127,7 @@ class InProcessController:
         out.accounts_rev = self._accounts_rev
         out.config_error = self.service.store.reload_error
         out.control_socket = self.control_socket
+        out.in_flight = self.service.monitor.stats.in_flight
         return out
 
     @property

@@ -198,7 +198,10 @@ class RemoteController:
         return result
 
     async def open(self) -> None:
-        """Connect (raises ControlError when nothing answers) and start following."""
+        """Connect (raises ControlError when nothing answers) and start following.
+        Idempotent: a second call (the app's mount after `connect.attach`) does nothing."""
+        if self._status is not None:
+            return
         await self._poll()
         await self._refresh_config()
         await self._refresh_accounts()
@@ -330,6 +333,7 @@ class RemoteController:
         if self._status is None:
             raise ControlError("not connected to the proxy", "unavailable")
         st = ControlStatus.from_json(self._status.to_json())
+        st.mode = ATTACHED
         lag = time.monotonic() - self._status_at  # the clocks move between polls
         if st.running:
             st.uptime_s += lag

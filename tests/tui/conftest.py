@@ -91,7 +91,9 @@ async def make_app(request: pytest.FixtureRequest, home: Path):
         server = ControlServer(daemon, paths.control_socket)
         await server.start()
         daemons.append((daemon, server))
-        return AgproxyApp(paths, controller=RemoteController(server.path, poll_s=0.1))
+        remote = RemoteController(server.path, poll_s=0.1)
+        await remote.open()  # as agproxy-tui does before it builds the screen (connect.attach)
+        return AgproxyApp(paths, controller=remote)
 
     make.mode = request.param  # type: ignore[attr-defined]
     yield make

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import socket
+import time
 
 from textual.widgets import Input
 
 from proxy.config.store import ConfigStore
 from proxy.paths import resolve_paths
-
 from tests.tui.conftest import notes, write_account
 from tui.app import AgproxyApp
-from tui.screens.dialogs import ConfirmScreen
+from tui.screens.quit import DrainScreen, QuitScreen
 from tui.widgets.settings import SettingsPane
 from tui.widgets.status_header import StatusHeader
 
@@ -105,7 +107,7 @@ async def test_q_while_running_asks_before_quitting(home, port) -> None:
         await press_and_settle(app, pilot, "s")
         await pilot.press("q")
         await pilot.pause()
-        assert isinstance(app.screen, ConfirmScreen)
+        assert isinstance(app.screen, QuitScreen)
         await pilot.press("escape")
         await pilot.pause()
         assert app.is_running and app.controller.status().running
@@ -122,3 +124,63 @@ async def test_typing_in_a_field_does_not_trigger_keys(home, port) -> None:
         await pilot.pause()
         assert app.is_running
         assert not any("no available accounts" in m for m in notes(app))
+
+
+async def test_quit_dialog_stop_waits_for_streams_with_a_countdown_then_exits(home, port) -> None:
+    write_account(home)
+    app = AgproxyApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await press_and_settle(app, pilot, "s")
+        # a request in flight: a half-sent body keeps its handler waiting
+        _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"
+        )
+        await writer.drain()
+        deadline = time.monotonic() + 5
+        while app.read_status().in_flight < 1:
+            assert time.monotonic() < deadline
+            await pilot.pause(0.05)
+        await pilot.press("q")
+        await pilot.pause()
+        await pilot.click("#stop")
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, DrainScreen)
+        text = str(app.screen.query_one("#drain-text").render())
+        assert "waiting for 1 request(s)/stream(s)" in text and "s left" in text
+        assert "ctrl+c stops now" in text
+        await pilot.press("ctrl+c")  # forces: no waiting out the grace period
+        deadline = time.monotonic() + 5
+        while app.is_running:
+            assert time.monotonic() < deadline, "ctrl+c did not force the exit"
+            await pilot.pause(0.05)
+        writer.close()
+    assert not app.controller.status().running
+
+
+async def test_attached_header_and_q_leaves_the_daemon_running(home, port, make_app) -> None:
+    write_account(home)
+    app = await make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        await press_and_settle(app, pilot, "s")
+        if make_app.mode == "attached":
+            assert f"attached to serve (pid {os.getpid()}, up" in header_text(app)
+        else:
+            assert "in-process" in header_text(app)
+        await pilot.press("q")
+        await pilot.pause()
+        if make_app.mode == "attached":
+            assert not app.is_running  # no dialog: quitting leaves the daemon serving
+        else:
+            assert isinstance(app.screen, QuitScreen)
+            await pilot.press("escape")
+    if make_app.mode == "attached":
+        with socket.create_connection(("127.0.0.1", port), timeout=2):
+            pass
+
+
+async def test_palette_has_no_unguarded_quit(home) -> None:
+    app = AgproxyApp()
+    async with app.run_test(size=(100, 30)):
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert titles and not any(t.lower() == "quit" for t in titles)
