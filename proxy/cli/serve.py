@@ -19,7 +19,7 @@ from proxy.config.store import ConfigStore
 from proxy.control.local import InProcessController
 from proxy.control.logs import LogHub
 from proxy.control.server import AlreadyRunning, ControlServer
-from proxy.logging_setup import setup_logging
+from proxy.logging_setup import FILE_ONLY, setup_logging
 from proxy.paths import Paths, resolve_paths
 from proxy.service import DEFAULT_GRACE, ProxyService, StartError, log_start_error
 
@@ -91,5 +91,5 @@ async def _serve(service: ProxyService, grace: float, paths: Paths, hub: LogHub)
     await service.stop(grace)
     await control.close()
     await service.close()
-    logging.getLogger(__name__).info("agproxy serve exited (pid %d)", os.getpid())
+    logging.getLogger(__name__).info("agproxy serve exited (pid %d)", os.getpid(), extra=FILE_ONLY)
     return 0

@@ -44,6 +44,7 @@ from proxy.config.model import Config, ConfigError
 from proxy.control.api import ControlError, report_to_json
 from proxy.control.local import InProcessController, LocalLogin
 from proxy.errors import UpstreamError
+from proxy.logging_setup import FILE_ONLY
 from proxy.monitor.filter import FilterError
 from proxy.monitor.record import RequestRecord
 from proxy.onboarding import AddResult, LoginError
@@ -163,7 +164,7 @@ class ControlServer:
             status = await probe(self.path)
             if status is not None:
                 raise AlreadyRunning(int(status.get("pid") or 0), str(status.get("owner") or ""))
-            log.info("replacing the stale control socket %s", self.path)
+            log.info("replacing the stale control socket %s", self.path, extra=FILE_ONLY)
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
         app = web.Application(middlewares=[self._guard], client_max_size=16 * 1024 * 1024)
@@ -183,7 +184,7 @@ class ControlServer:
         self.path.chmod(0o600)
         self._runner = runner
         self.controller.control_socket = str(self.path)
-        log.info("control socket %s", self.path)
+        log.info("control socket %s", self.path, extra=FILE_ONLY)
 
     async def close(self) -> None:
         runner, self._runner = self._runner, None
