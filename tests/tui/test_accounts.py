@@ -83,7 +83,7 @@ async def test_add_refresh_token_shows_the_account_with_email_and_quota(fake, ma
         await open_tab(pilot)
         await prompt_answer(pilot, app, "a", "1//0-some-refresh-token")
         await until(pilot, lambda: "new.user@example.com" in table_text(app))
-        acc = app.controller.accounts()[0]
+        acc = stored_accounts(app.paths.data_dir)[0]  # the file (secrets are not sent to a TUI)
         assert acc.refresh_token == "1//0-some-refresh-token"
         assert acc.project_id == "proj-fake-123"  # refresh_account ran: project + quota
         assert "gemini-2.5-pro" in acc.quota
