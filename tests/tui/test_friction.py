@@ -238,8 +238,13 @@ async def test_connect_lines_fit_80_columns_and_snippets_end_with_a_call(home) -
 async def test_connect_shows_the_lan_url_when_lan_access_is_on(home) -> None:
     from textual.widgets import Static
 
+    from proxy.config.store import ConfigStore
+    from proxy.paths import resolve_paths
+
+    store = ConfigStore(resolve_paths())
+    store.load()
+    store.save(store.config.with_value("proxy.allow_lan_access", "true"))
     app = AgproxyApp()
-    app.store.save(app.config.with_value("proxy.allow_lan_access", "true"))
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("4")
         await pilot.pause()

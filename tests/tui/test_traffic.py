@@ -68,7 +68,7 @@ async def test_a_relaunch_shows_history_and_today_and_filters_and_pages_cover_it
                 assert r.status == 400
     await earlier.close()
 
-    app = await make_app()
+    app = AgproxyApp()  # in-process: history counts and today come from its monitor
     async with app.run_test(size=(120, 30)) as pilot:
         await settle(app, pilot)
         pane = app.query_one(TrafficPane)
