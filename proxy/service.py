@@ -23,6 +23,7 @@ from proxy.keys.store import KeyStore
 from proxy.logging_setup import FILE_ONLY
 from proxy.metrics import Metrics
 from proxy.monitor import Monitor
+from proxy.onboarding import Onboarding
 from proxy.protocols.responses_store import ResponseStore
 from proxy.protocols.signatures import SignatureStore
 from proxy.server.app import apply_body_limit, build_app
@@ -101,6 +102,10 @@ class ProxyService:
         self.upstreams = UpstreamSessions(config)
         self.tokens = TokenManager(self.upstreams, self.accounts)
         self.dispatcher = Dispatcher(self.accounts, self.pool, self.upstreams, self.tokens, lambda: self.config)
+        # the one onboarding use case, over the same TokenManager the requests use
+        self.onboarding = Onboarding(
+            self.accounts, self.upstreams, self.tokens, self.dispatcher.antigravity, self.dispatcher.gemini
+        )
         self.context = ProxyContext(
             store,
             accounts=self.accounts,

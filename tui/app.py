@@ -1,15 +1,20 @@
 """agproxy-tui: the terminal control panel (SPEC §12).
 
-The App wires the tabs to the proxy through the same surface `agproxy serve`
-uses: the ProxyService (start/stop/status), the ConfigStore (settings) and the
-monitor's subscription (live traffic, drained a few times a second). The proxy
-runs in this process and shares the event loop, so UI work per record is tiny."""
+The App reaches the proxy only through a `Controller` (proxy/control, SPEC §17):
+status, start/stop, config, accounts, the record and log feeds. In-process (the
+proxy lives in this process and shares the event loop) it is an
+`InProcessController` over a `ProxyService`; attached, a `RemoteController` on
+the control socket of a running `agproxy serve`. Widgets read the app's
+controller, never the service, the stores or proxy.cli."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import gc
 import logging
+import signal
 import sys
 import time
 from typing import Any
@@ -21,15 +26,17 @@ from textual.widgets import DataTable, Input, RichLog, TabbedContent, TabPane
 
 from proxy.config.model import Config, ConfigError
 from proxy.config.store import ConfigStore
+from proxy.control.api import ACCOUNTS, ATTACHED, CONFIG, CONNECTION, ControlError, Controller
+from proxy.control.local import InProcessController
+from proxy.control.server import AlreadyRunning, ControlServer
 from proxy.logging_setup import setup_logging
 from proxy.paths import Paths, resolve_paths
-from proxy.service import NO_ACCOUNTS, ProxyService, StartError, log_start_error
+from proxy.service import DEFAULT_GRACE, NO_ACCOUNTS, ProxyService, StartError, log_start_error
 from tui.bindings import bindings_for
 from tui.commands import AgproxyCommands
-from tui.logbridge import TuiLogHandler
 from tui.screens.detail import DetailScreen
-from tui.screens.dialogs import ConfirmScreen
 from tui.screens.help import HelpScreen
+from tui.screens.quit import HANDOVER, STOP, DrainScreen, QuitScreen
 from tui.widgets.accounts import AccountsPane
 from tui.widgets.connect import ConnectPane, Snippet
 from tui.widgets.footer import AgproxyFooter
@@ -60,16 +67,24 @@ class AgproxyApp(App[None]):
 
     proxy_running: reactive[bool] = reactive(False, init=False)
     freeze_gc = False  # set by run_app (not in tests: frozen apps would pile up in pytest)
+    serve_control = True  # in-process: serve the control socket (attach, CLI, agproxy stop)
 
-    def __init__(self, paths: Paths | None = None, *, store: ConfigStore | None = None) -> None:
+    def __init__(
+        self,
+        paths: Paths | None = None,
+        *,
+        store: ConfigStore | None = None,
+        controller: Controller | None = None,
+    ) -> None:
         super().__init__()
         self.paths = paths or resolve_paths()
-        if store is None:
-            store = ConfigStore(self.paths)
-            store.load()  # raises ConfigError: main() reports it before the screen is taken
-        self.store = store
-        self.service = ProxyService(store)
-        self.log_handler = TuiLogHandler()
+        if controller is None:
+            if store is None:
+                store = ConfigStore(self.paths)
+                store.load()  # raises ConfigError: main() reports it before the screen is taken
+            controller = InProcessController(ProxyService(store))
+        self.controller: Controller = controller
+        self.log_feed = controller.subscribe_log()
         self.utc_clock = False  # demo mode: deterministic clock column
         self.mask_secrets = False  # demo mode: keys masked on screen
         self._sub: Any = None
@@ -77,20 +92,15 @@ class AgproxyApp(App[None]):
         self._accounts_dirty = False
         self._lifecycle_busy = False
         self._closed = False
+        self.control: ControlServer | None = None
+        self._leaving: asyncio.Task[None] | None = None  # the stop / hand-over in progress
+        self.handed_over_to: int | None = None  # pid of the serve that took over
 
     # -- what the widgets read ----------------------------------------------------------
 
     @property
     def config(self) -> Config:
-        return self.service.config
-
-    @property
-    def accounts(self) -> Any:
-        return self.service.accounts
-
-    @property
-    def monitor(self) -> Any:
-        return self.service.monitor
+        return self.controller.config
 
     @property
     def traffic_refreshes(self) -> int:
@@ -111,7 +121,7 @@ class AgproxyApp(App[None]):
         return time.time()
 
     def read_status(self) -> Any:
-        return self.service.status()
+        return self.controller.status()
 
     def local_base_url(self) -> str:
         st = self.read_status()
@@ -122,12 +132,10 @@ class AgproxyApp(App[None]):
         return list(st.base_urls) or [f"http://127.0.0.1:{st.port}"]
 
     def recent_records(self, n: int) -> list[Any]:
-        return self.monitor.recent(n) if self.monitor is not None else []
+        return self.controller.recent_records(n)
 
     async def query_history(self, flt: Any, limit: int, before: Any) -> list[Any]:
-        if self.monitor is None:
-            return []
-        return await self.monitor.query(flt, limit=limit, before=before)
+        return await self.controller.history(flt, limit, before)
 
     async def count_history(self, flt: Any) -> int | None:
         """How many stored records match `flt` (None when there is no store)."""
@@ -150,9 +158,7 @@ class AgproxyApp(App[None]):
         )
 
     async def fetch_record(self, record_id: int) -> Any:
-        if self.monitor is None:
-            return None
-        return await self.monitor.get(record_id)
+        return await self.controller.record(record_id)
 
     async def usage(self, by: str, since: float) -> list[Any]:
         """Usage rows from the monitor's rollups (the Stats tab)."""
@@ -162,11 +168,28 @@ class AgproxyApp(App[None]):
         return await self.monitor.usage_series(since, step) if self.monitor is not None else []
 
     def key_store(self) -> Any:
-        """The client keys (SPEC §19): the service's KeyStore."""
-        return self.service.keys
+        """The client keys (SPEC §19): the in-process service's KeyStore, else one over
+        the same keys.json (a running serve picks its changes up by the file poll)."""
+        keys = getattr(self.controller, "keys", None)
+        if keys is None:
+            from proxy.keys.store import KeyStore
 
-    def save_config(self, config: Config) -> None:
-        self.store.save(config)
+            keys = KeyStore(self.paths.data_dir)
+            keys.load()
+        return keys
+
+    @property
+    def monitor(self) -> Any:
+        """The in-process monitor (history counts, stats); None when attached."""
+        return getattr(self.controller, "monitor", None)
+
+    async def save_config(self, config: Config) -> None:
+        """Validated write through the one ConfigStore (of this process or the daemon's);
+        raises ConfigError, OSError or ControlError."""
+        try:
+            await self.controller.save_config(config)
+        except ControlError as exc:
+            raise OSError(str(exc)) from None
 
     # -- layout ------------------------------------------------------------------------
 
@@ -182,16 +205,19 @@ class AgproxyApp(App[None]):
             with TabPane(TABS[3][1], id="connect"):
                 yield ConnectPane(id="connect-pane")
             with TabPane(TABS[4][1], id="log"):
-                yield LogPane(self.log_handler, id="log-pane")
+                yield LogPane(self.log_feed, id="log-pane")
             with TabPane(TABS[5][1], id="stats"):
                 yield StatsPane(id="stats-pane")
         yield AgproxyFooter()
 
     async def on_mount(self) -> None:
         self.install_logging()
-        await self.service.open()
-        self.store.add_listener(self._on_config_saved)
-        self.accounts.add_listener(self._on_accounts_changed)
+        await self.controller.open()
+        self.controller.add_listener(self._on_controller_change)
+        await self._serve_control()
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            # a dropped SSH session: stop gracefully (records and account state flushed)
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._on_sighup)
         self.refresh_status()
         self.set_interval(STATUS_INTERVAL, self.refresh_status)
         self.set_interval(DRAIN_INTERVAL, self.drain_traffic)
@@ -203,8 +229,37 @@ class AgproxyApp(App[None]):
         if self.config.proxy.auto_start:
             self.action_toggle_proxy()
 
+    async def _serve_control(self) -> None:
+        """In-process: the control socket, so the CLI changes state through this process,
+        `agproxy status` sees it and `agproxy stop` stops its listener."""
+        if not self.serve_control or not isinstance(self.controller, InProcessController):
+            return
+        server = ControlServer(self.controller, self.paths.control_socket)
+        try:
+            await server.start()
+        except AlreadyRunning as exc:
+            self.notify(
+                f"Another agproxy (pid {exc.pid}) already runs on this config; quit and start "
+                "agproxy-tui again to attach to it.",
+                severity="warning",
+                timeout=15,
+                markup=False,
+            )
+            return
+        except OSError as exc:
+            log.warning("no control socket at %s: %s", self.paths.control_socket, exc)
+            return
+        self.control = server
+
+    def _on_sighup(self) -> None:
+        if self.controller.mode == ATTACHED:
+            self.call_later(self.action_quit_now)
+        elif self._leaving is None:
+            self._leave(handover=False, show=False)
+
     def install_logging(self) -> None:
-        setup_logging(self.paths, stderr=False, extra_handler=self.log_handler)
+        hub = getattr(self.controller, "log_hub", None)  # in-process: the Log tab's source
+        setup_logging(self.paths, stderr=False, extra_handler=hub)
 
     async def on_unmount(self) -> None:
         await self.shutdown()
@@ -215,11 +270,18 @@ class AgproxyApp(App[None]):
         self._closed = True
         if self._sub is not None:
             self._sub.close()
+        if self.control is not None:
+            await self.control.close()
+            self.control = None
+        self.log_feed.close()
+        self.controller.remove_listener(self._on_controller_change)
         try:
-            await self.service.close()
+            await self.controller.close()
         except Exception:
             log.exception("error while stopping the proxy")
-        logging.getLogger().removeHandler(self.log_handler)
+        hub = getattr(self.controller, "log_hub", None)
+        if hub is not None:
+            logging.getLogger().removeHandler(hub)
 
     # -- periodic work -----------------------------------------------------------------
 
@@ -269,11 +331,8 @@ class AgproxyApp(App[None]):
         except NoMatches:  # mounting or tearing down
             return False
         if self._sub is None:
-            monitor = self.monitor
-            if monitor is None:
-                return False
-            self._sub = monitor.subscribe(SUBSCRIPTION_QUEUE)
-            recent = monitor.recent(1000)
+            self._sub = self.controller.subscribe_records(SUBSCRIPTION_QUEUE)
+            recent = self.controller.recent_records(1000)
             if recent:
                 pane.ingest(recent)
             else:  # a relaunch: the history is on disk, not in the ring
@@ -287,16 +346,26 @@ class AgproxyApp(App[None]):
         self.main_query(SettingsPane).set_running(running)
         self.main_query(ConnectPane).refresh_snippets()
 
-    def _on_config_saved(self, _config: Config) -> None:
-        self.call_later(self._config_changed)
+    def _on_controller_change(self, kind: str) -> None:
+        if kind == CONFIG:
+            self.call_later(self._config_changed)
+        elif kind == ACCOUNTS:
+            self._accounts_dirty = True  # repainted on the next status tick
+        elif kind == CONNECTION:
+            st = self.read_status()
+            if getattr(self.controller, "connected", True):
+                self.notify(f"Attached again to pid {st.pid}.", timeout=4)
+            else:
+                self.notify(
+                    f"Lost the connection to the proxy (pid {st.pid}); retrying.",
+                    severity="warning",
+                    timeout=8,
+                )
 
     def _config_changed(self) -> None:
         self.main_query(SettingsPane).reload()
         self.main_query(ConnectPane).refresh_snippets()
         self.refresh_status()
-
-    def _on_accounts_changed(self, _event: str, _account: Any) -> None:
-        self._accounts_dirty = True  # repainted on the next status tick
 
     # -- actions -------------------------------------------------------------------------
 
@@ -335,18 +404,20 @@ class AgproxyApp(App[None]):
 
     async def _toggle(self) -> None:
         try:
-            if self.service.running:
-                await self.service.stop()
+            if self.controller.status().running:
+                await self.controller.stop()
                 self.notify("Proxy stopped.", timeout=3)
             else:
                 await self._start()
+        except ControlError as exc:
+            self.notify(str(exc), title="Proxy", severity="error", timeout=10, markup=False)
         finally:
             self._lifecycle_busy = False
             self.refresh_status()
 
     async def _start(self) -> None:
         try:
-            await self.service.start()
+            await self.controller.start()
         except StartError as exc:
             log_start_error(str(exc))
             message = str(exc)
@@ -363,9 +434,11 @@ class AgproxyApp(App[None]):
 
     async def _restart(self) -> None:
         try:
-            if self.service.running:
-                await self.service.stop()
+            if self.controller.status().running:
+                await self.controller.stop()
             await self._start()
+        except ControlError as exc:
+            self.notify(str(exc), title="Proxy", severity="error", timeout=10, markup=False)
         finally:
             self._lifecycle_busy = False
             self.refresh_status()
@@ -414,23 +487,86 @@ class AgproxyApp(App[None]):
 
     async def action_back_or_quit(self) -> None:
         if len(self.screen_stack) > 1:
-            self.pop_screen()
+            if not isinstance(self.screen, DrainScreen):
+                self.pop_screen()
             return
-        if self.service.running:
+        if self.controller.mode == ATTACHED:  # the daemon keeps serving
+            await self.action_quit_now()
+            return
+        if self.controller.status().running:
 
-            async def answer(yes: bool | None) -> None:
-                if yes:
-                    await self.action_quit_now()
+            def answer(choice: str | None) -> None:
+                if choice in (STOP, HANDOVER):
+                    self._leave(handover=choice == HANDOVER)
 
-            self.push_screen(
-                ConfirmScreen("The proxy is running. Stop it and quit?", yes="Quit"), answer
-            )
+            self.push_screen(QuitScreen(), answer)
             return
         await self.action_quit_now()
 
     async def action_quit_now(self) -> None:
+        """ctrl+c: quit now; while a stop drains, stop waiting (what is left is cut)."""
+        leaving = self._leaving
+        if leaving is not None and not leaving.done():
+            leaving.cancel()
+            return
         await self.shutdown()
         self.exit()
+
+    def _leave(self, handover: bool, show: bool = True) -> None:
+        drain = DrainScreen(DEFAULT_GRACE) if show else None
+        if drain is not None:
+            self.push_screen(drain)
+        self._leaving = asyncio.ensure_future(self._stop_for_exit(drain, handover))
+        self._leaving.add_done_callback(lambda _t: self.call_later(self._after_leave))
+
+    async def _stop_for_exit(self, drain: DrainScreen | None, handover: bool) -> None:
+        """Stop the listener (in-flight requests get the grace period), then, for a
+        hand-over, free the control socket, start a detached serve and wait for it."""
+        from proxy.control.handover import HandoverError, spawn_serve, wait_healthy
+
+        port = self.read_status().port
+        await self.controller.stop(DEFAULT_GRACE)
+        if not handover:
+            return
+        if drain is not None:
+            drain.say("Starting agproxy serve in the background")
+        if self.control is not None:
+            await self.control.close()
+            self.control = None
+        proc = spawn_serve(self.paths)
+        try:
+            await wait_healthy(proc, port, self.config.proxy.api_key)
+        except HandoverError as exc:
+            self.handover_error = str(exc)
+            raise
+        self.handed_over_to = proc.pid
+        log.info("handed over to agproxy serve (pid %d) on port %d", proc.pid, port)
+
+    handover_error = ""
+
+    async def _after_leave(self) -> None:
+        task, self._leaving = self._leaving, None
+        if task is not None and not task.cancelled() and task.exception() is not None:
+            if isinstance(self.screen, DrainScreen):
+                self.pop_screen()
+            self.notify(
+                self.handover_error or f"Stopping failed: {task.exception()}",
+                title="Still here",
+                severity="error",
+                timeout=15,
+                markup=False,
+            )
+            await self._serve_control()
+            return
+        await self.shutdown()
+        self.exit()
+
+    def get_system_commands(self, screen: Any) -> Any:
+        """Textual's palette entries minus its own "Quit", which would skip the quit
+        dialog (and stop a running proxy without asking)."""
+        for command in super().get_system_commands(screen):
+            if command.title.lower() != "quit":
+                yield command
 
     async def run_scoped_action(self, scope: str, action: str) -> None:
         """Run an action from the bindings table (command palette): tab actions run on
@@ -465,22 +601,35 @@ def main(argv: list[str] | None = None) -> int:
         # before the TUI owns the terminal: one clear line and a non-zero exit
         sys.stderr.write(f"agproxy-tui: {exc}\n")
         return 1
-    run_app(AgproxyApp(paths, store=store))
+    app = run_app(lambda controller: AgproxyApp(paths, store=store, controller=controller), paths)
+    if app.handed_over_to:
+        print(
+            f"agproxy: still serving in the background (agproxy serve, pid {app.handed_over_to}); "
+            "`agproxy-tui` attaches to it, `agproxy stop` stops it."
+        )
     return 0
 
 
-def run_app(app: AgproxyApp) -> None:
-    """Run the TUI (and the proxy inside it) on uvloop when installed, like `agproxy
-    serve`: the proxy's share of the one event loop costs less CPU per request."""
+def run_app(make: Any, paths: Paths | None = None) -> AgproxyApp:
+    """Attach to the proxy running on this config when its control socket answers,
+    else run it in this process. On uvloop when installed, like `agproxy serve`: the
+    proxy's share of the one event loop costs less CPU per request. `make` is an app
+    or a factory taking the Controller (None: in-process)."""
     from proxy.cli.serve import run_loop
+    from proxy.control.connect import attach
 
-    app.freeze_gc = True
+    holder: list[AgproxyApp] = []
 
     async def run() -> int:
+        controller = await attach(paths) if paths is not None else None
+        app = make(controller) if callable(make) and not isinstance(make, App) else make
+        app.freeze_gc = True
+        holder.append(app)
         await app.run_async()
         return 0
 
     run_loop(run())
+    return holder[0]
 
 
 if __name__ == "__main__":

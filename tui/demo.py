@@ -14,10 +14,12 @@ from proxy import jsoncodec
 from proxy.accounts.model import Account, AccountState, QuotaInfo
 from proxy.accounts.store import AccountStore
 from proxy.config.store import ConfigStore
+from proxy.control.api import ControlStatus
+from proxy.control.local import InProcessController
 from proxy.keys.store import KeyStore
 from proxy.monitor.record import Attempt, RequestRecord
 from proxy.paths import Paths
-from proxy.service import ServiceStatus
+from proxy.service import ProxyService
 from tui.app import AgproxyApp
 
 NOW = 1_768_471_200.0  # 2026-01-15 10:00:00 UTC
@@ -189,52 +191,26 @@ def demo_keys(home: Path) -> KeyStore:
     return store
 
 
-class DemoApp(AgproxyApp):
-    """AgproxyApp over a temporary home with frozen time and seeded data."""
+class DemoController(InProcessController):
+    """The in-process controller over a never-started service, answering with the
+    seeded accounts, traffic and a status that never moves."""
 
-    def __init__(self, home: Path | None = None) -> None:
-        self._tmp = None
-        if home is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="agproxy-demo-")
-            home = Path(self._tmp.name)
-        paths = Paths(config_file=home / "config.toml", data_dir=home, log_dir=home / "logs")
-        store = ConfigStore(paths)
-        store.load()
-        store.save(store.config.with_value("proxy.api_key", DEMO_KEY))
-        super().__init__(paths, store=store)
-        self.utc_clock = True
-        self.mask_secrets = True
-        self._demo_accounts = AccountStore(paths.accounts_dir)
-        for acc in demo_accounts():
-            self._demo_accounts.add(acc)
-        self._records = demo_records()
-        self._usage_db = demo_usage_db()
-        self._keys = demo_keys(home)
-
-    @property
-    def accounts(self) -> Any:
-        return self._demo_accounts
-
-    @property
-    def monitor(self) -> Any:
-        return None  # traffic is seeded, not live
-
-    def now(self) -> float:
-        return NOW
-
-    def install_logging(self) -> None:
+    def __init__(self, store: ConfigStore, accounts: AccountStore, records: list[RequestRecord]) -> None:
+        super().__init__(ProxyService(store))
+        self._demo_accounts = accounts
+        self._records = records
         for line in (
             "agproxy listening on http://127.0.0.1:8045 (auth: off)",
             "account bob@example.com is now cooling: 429 quota exhausted",
             "account carol@example.com is now auth_failed: invalid_grant: token revoked",
         ):
             level = "INFO   " if "listening" in line else "WARNING"
-            self.log_handler.pending.append(
+            self.log_hub.ring.append(
                 (20 if "listening" in line else 30, f"10:00:00 {level} proxy: {line}")
             )
 
-    def read_status(self) -> ServiceStatus:
-        return ServiceStatus(
+    def status(self) -> ControlStatus:
+        return ControlStatus(
             running=True,
             host="127.0.0.1",
             port=8045,
@@ -247,13 +223,48 @@ class DemoApp(AgproxyApp):
             errors=97,
             input_tokens=4_212_330,
             output_tokens=301_877,
+            owner="tui",
+            pid=4242,
+            process_uptime_s=3723,
         )
 
-    def recent_records(self, n: int) -> list[Any]:
+    def accounts(self) -> list[Account]:
+        return self._demo_accounts.list()
+
+    def account(self, account_id: str) -> Account | None:
+        return self._demo_accounts.by_id(account_id)
+
+    def recent_records(self, n: int) -> list[RequestRecord]:
         return self._records[-n:]
 
-    async def fetch_record(self, record_id: int) -> Any:
+    async def record(self, record_id: int) -> RequestRecord | None:
         return None
+
+
+class DemoApp(AgproxyApp):
+    """AgproxyApp over a temporary home with frozen time and seeded data."""
+
+    def __init__(self, home: Path | None = None) -> None:
+        self._tmp = None
+        if home is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="agproxy-demo-")
+            home = Path(self._tmp.name)
+        paths = Paths(config_file=home / "config.toml", data_dir=home, log_dir=home / "logs")
+        store = ConfigStore(paths)
+        store.load()
+        store.save(store.config.with_value("proxy.api_key", DEMO_KEY))
+        demo_store = AccountStore(paths.accounts_dir)
+        for acc in demo_accounts():
+            demo_store.add(acc)
+        self._records = demo_records()
+        super().__init__(paths, controller=DemoController(store, demo_store, self._records))
+        self.utc_clock = True
+        self.mask_secrets = True
+        self._usage_db = demo_usage_db()
+        self._keys = demo_keys(home)
+
+    def now(self) -> float:
+        return NOW
 
     async def usage(self, by: str, since: float) -> list[Any]:
         from proxy.monitor import rollup
@@ -267,6 +278,12 @@ class DemoApp(AgproxyApp):
 
     def key_store(self) -> Any:
         return self._keys
+
+    def install_logging(self) -> None:
+        pass  # the Log tab shows the seeded lines only
+
+    def _drain_once(self) -> bool:
+        return False  # traffic is seeded, not live
 
     def on_mount(self) -> None:
         # Textual also runs AgproxyApp.on_mount (handlers run for every class in the MRO)

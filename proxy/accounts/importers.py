@@ -26,6 +26,7 @@ class ImportReport:
     added: list[str] = field(default_factory=list)  # labels
     updated: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (source, reason)
+    warnings: list[str] = field(default_factory=list)  # imported, but its catalogue read failed
 
     def summary(self) -> str:
         return f"{len(self.added)} added, {len(self.updated)} updated, {len(self.skipped)} skipped"

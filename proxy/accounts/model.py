@@ -333,10 +333,10 @@ class Account:
             "cooldowns": {m: t for m, t in self.cooldowns.items() if t > now},
             "quota": {m: q.to_json() for m, q in self.quota.items()},
             "quota_fetched_at": self.quota_fetched_at,
+            # the whole catalogue (no secret in it), so an attached TUI sees what serve sees
             "catalogue": None if self.catalogue is None else {
-                "read_at": self.catalogue.read_at,
+                **self.catalogue.to_json(),
                 "offered": sorted(self.offered()),
-                "deprecated": dict(self.catalogue.deprecated),
                 "internal": sorted(m for m, e in self.catalogue.models.items() if e.internal),
             },
             "unavailable": sorted(self.unavailable),

@@ -7,7 +7,7 @@ import argparse
 import importlib
 import sys
 
-SUBCOMMANDS = ("serve", "config", "accounts", "models", "logs", "stats", "keys")
+SUBCOMMANDS = ("serve", "status", "stop", "config", "accounts", "models", "logs", "stats", "keys", "service")
 
 
 def build_parser() -> argparse.ArgumentParser:

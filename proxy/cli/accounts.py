@@ -1,5 +1,10 @@
 """`agproxy accounts …` (SPEC §5, §13): list, add (refresh token, API key, browser
-login), import/export, enable/disable/remove, refresh token + project + quota."""
+login), import/export, enable/disable/remove, refresh token + project + quota.
+
+Every command goes through a Controller (SPEC §17): the running proxy's control
+socket when a serve (or an in-process TUI) runs on this config — the change is
+immediate and that process is the one writer — else a ProxyService of this
+process that is not started, working on the files."""
 
 from __future__ import annotations
 
@@ -8,14 +13,18 @@ import asyncio
 import sys
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from proxy import jsoncodec
-from proxy.accounts.importers import export_accounts, import_path
+from proxy.accounts.importers import export_accounts
 from proxy.accounts.model import Account, AccountKind, AccountState
 from proxy.accounts.store import AccountStore
-from proxy.config.model import Config, ConfigError
+from proxy.config.model import ConfigError
+from proxy.control.api import ControlError, Controller
+from proxy.errors import UpstreamError
 from proxy.humanize import duration
+from proxy.onboarding import LoginError, looks_like_gemini_key
 from proxy.paths import Paths, resolve_paths
 
 PROG = "agproxy accounts"
@@ -103,15 +112,35 @@ def _store(args: argparse.Namespace) -> AccountStore:
     return store
 
 
-def _config(args: argparse.Namespace) -> Config:
-    """The config for commands that talk to Google (OAuth client, URLs, proxy)."""
-    from proxy.config.store import ConfigStore
-
-    return ConfigStore(_paths(args)).load()
+Job = Callable[[Controller], Awaitable[int]]
 
 
-def _find(store: AccountStore, key: str) -> Account | None:
-    acc = store.get(key)
+def _run(args: argparse.Namespace, job: Job) -> int:
+    """Run `job` with the running proxy's controller, or with one over the files."""
+    return asyncio.run(_with_controller(_paths(args), job))
+
+
+async def _with_controller(paths: Paths, job: Job) -> int:
+    from proxy.control.connect import attach_once, local
+
+    controller: Controller | None = await attach_once(paths)
+    if controller is None:
+        try:
+            controller = local(paths)
+        except ConfigError as exc:
+            return _fail(str(exc))
+        for path, reason in controller.service.accounts.load_errors:
+            print(f"{PROG}: warning: skipped unreadable {path} ({reason})", file=sys.stderr)
+    try:
+        return await job(controller)
+    except (ControlError, LoginError) as exc:
+        return _fail(str(exc))
+    finally:
+        await controller.close()
+
+
+async def _find(controller: Controller, key: str) -> Account | None:
+    acc = await controller.find_account(key)
     if acc is None:
         print(f"{PROG}: no account matches {key!r} (see `agproxy accounts list`)", file=sys.stderr)
     return acc
@@ -161,46 +190,44 @@ def quota_lines(acc: Account, now: float) -> list[str]:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    store = _store(args)
-    now = time.time()
-    if args.json:
-        for acc in store.list():
-            sys.stdout.write(jsoncodec.dumps(acc.public_view(now)).decode() + "\n")
+    async def job(controller: Controller) -> int:
+        accounts = controller.accounts()
+        now = time.time()
+        if args.json:
+            for acc in accounts:
+                sys.stdout.write(jsoncodec.dumps(acc.public_view(now)).decode() + "\n")
+            return 0
+        if not accounts:
+            print(
+                "no accounts yet: agproxy accounts login | add-token TOKEN | add-key KEY | import PATH"
+            )
+            return 0
+        print(f"{'ID':<9} {'KIND':<12} {'LABEL':<32} STATE")
+        for acc in accounts:
+            print(f"{acc.id:<9} {acc.kind.value:<12} {acc.label:<32} {describe_state(acc, now)}")
+            if acc.validation_url and acc.effective_state(now) is AccountState.VERIFICATION_REQUIRED:
+                print(f"    verify at: {acc.validation_url}")
+            for line in quota_lines(acc, now):
+                print(line)
+        usable = sum(1 for a in accounts if a.effective_state(now) is AccountState.ACTIVE)
+        print(f"{len(accounts)} account(s), {usable} usable")
         return 0
-    if not store.list():
-        print(
-            "no accounts yet: agproxy accounts login | add-token TOKEN | add-key KEY | import PATH"
-        )
-        return 0
-    print(f"{'ID':<9} {'KIND':<12} {'LABEL':<32} STATE")
-    for acc in store.list():
-        print(f"{acc.id:<9} {acc.kind.value:<12} {acc.label:<32} {describe_state(acc, now)}")
-        if acc.validation_url and acc.effective_state(now) is AccountState.VERIFICATION_REQUIRED:
-            print(f"    verify at: {acc.validation_url}")
-        for line in quota_lines(acc, now):
-            print(line)
-    usable = store.count_usable(now)
-    print(f"{len(store.list())} account(s), {usable} usable")
-    return 0
+
+    return _run(args, job)
 
 
 def cmd_add_key(args: argparse.Namespace) -> int:
     key = _secret_arg(args.key)
     if not key:
         return _fail("the API key is empty")
-    if not (key.startswith("AIza") and len(key) == 39):
+    if not (looks_like_gemini_key(key) and len(key) == 39):
         print(
             f"{PROG}: warning: this does not look like a Gemini API key (AIza…, 39 characters)",
             file=sys.stderr,
         )
 
-    async def run(config: Config, store: AccountStore, sessions: Any, args: argparse.Namespace) -> int:
-        from proxy.accounts.onboarding import LoginError, add_gemini_key
-
-        try:
-            result = await add_gemini_key(store, sessions, key)
-        except LoginError as exc:  # the key is refused at once (SPEC §9)
-            return _fail(str(exc))
+    async def job(controller: Controller) -> int:
+        result = await controller.add_gemini_key(key, force=True)  # LoginError: refused (SPEC §9)
         acc = result.account
         print(f"{'added' if result.created else 'already present'}: {acc.label} (id {acc.id})")
         if acc.catalogue is not None:
@@ -209,37 +236,30 @@ def cmd_add_key(args: argparse.Namespace) -> int:
             print(f"  warning: {warning}", file=sys.stderr)
         return 0
 
-    return _run_online(args, run)
+    return _run(args, job)
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    store = _store(args)
-    report = import_path(store, args.path)
-    for label in report.added:
-        print(f"added    {label}")
-    for label in report.updated:
-        print(f"updated  {label}")
-    for source, reason in report.skipped:
-        print(f"skipped  {source}: {reason}", file=sys.stderr)
-    print(f"import: {report.summary()}")
-    code = 0 if report.added or report.updated or not report.skipped else 1
-    imported = [a for a in (store.get(label) for label in [*report.added, *report.updated]) if a is not None]
-    if not imported:
-        return code
-
-    async def read(config: Config, store: AccountStore, sessions: Any, args: argparse.Namespace) -> int:
-        from proxy.accounts.onboarding import read_catalogues
-
-        # SPEC §9: read at import, so the accounts rank by their real quota from the start.
-        for problem in await read_catalogues(store, sessions, imported):
+    async def job(controller: Controller) -> int:
+        # the proxy reads each imported account's catalogue at once (SPEC §9), so the
+        # accounts rank by their real quota from the first request
+        report = await controller.import_accounts(args.path)
+        for label in report.added:
+            print(f"added    {label}")
+        for label in report.updated:
+            print(f"updated  {label}")
+        for source, reason in report.skipped:
+            print(f"skipped  {source}: {reason}", file=sys.stderr)
+        for problem in report.warnings:
             print(f"  warning: {problem}", file=sys.stderr)
-        return code
+        print(f"import: {report.summary()}")
+        return 0 if report.added or report.updated or not report.skipped else 1
 
-    return _run_online(args, read)
+    return _run(args, job)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    store = _store(args)
+    store = _store(args)  # read-only: the files hold everything, secrets included
     try:
         n = export_accounts(store, args.path)
     except OSError as exc:
@@ -249,13 +269,15 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def _set_disabled(args: argparse.Namespace, disabled: bool) -> int:
-    store = _store(args)
-    acc = _find(store, args.account)
-    if acc is None:
-        return 1
-    store.set_disabled(acc.id, disabled)
-    print(f"{'disabled' if disabled else 'enabled'}: {acc.label} (id {acc.id})")
-    return 0
+    async def job(controller: Controller) -> int:
+        acc = await _find(controller, args.account)
+        if acc is None:
+            return 1
+        await controller.set_disabled(acc.id, disabled)
+        print(f"{'disabled' if disabled else 'enabled'}: {acc.label} (id {acc.id})")
+        return 0
+
+    return _run(args, job)
 
 
 def cmd_enable(args: argparse.Namespace) -> int:
@@ -267,44 +289,25 @@ def cmd_disable(args: argparse.Namespace) -> int:
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
-    store = _store(args)
-    acc = _find(store, args.account)
-    if acc is None:
-        return 1
-    if not args.yes:
-        if not sys.stdin.isatty():
-            return _fail(f"not removing {acc.label} without --yes")
-        answer = input(f"Remove {acc.label} (id {acc.id})? [y/N] ").strip().lower()
-        if answer not in ("y", "yes"):
-            print("kept")
+    async def job(controller: Controller) -> int:
+        acc = await _find(controller, args.account)
+        if acc is None:
             return 1
-    store.remove(acc.id)
-    print(f"removed: {acc.label} (id {acc.id})")
-    return 0
+        if not args.yes:
+            if not sys.stdin.isatty():
+                return _fail(f"not removing {acc.label} without --yes")
+            answer = input(f"Remove {acc.label} (id {acc.id})? [y/N] ").strip().lower()
+            if answer not in ("y", "yes"):
+                print("kept")
+                return 1
+        await controller.remove_account(acc.id)
+        print(f"removed: {acc.label} (id {acc.id})")
+        return 0
+
+    return _run(args, job)
 
 
 # -- commands that talk to Google ------------------------------------------------------
-
-
-def _run_online(args: argparse.Namespace, coro_fn: Any) -> int:
-    try:
-        config = _config(args)
-    except ConfigError as exc:
-        return _fail(str(exc))
-    store = _store(args)
-    return asyncio.run(_with_sessions(config, store, args, coro_fn))
-
-
-async def _with_sessions(
-    config: Config, store: AccountStore, args: argparse.Namespace, coro_fn: Any
-) -> int:
-    from proxy.upstream.http import UpstreamSessions
-
-    sessions = UpstreamSessions(config)
-    try:
-        return await coro_fn(config, store, sessions, args)
-    finally:
-        await sessions.close()
 
 
 def _report_added(result: Any) -> int:
@@ -324,35 +327,28 @@ def cmd_add_token(args: argparse.Namespace) -> int:
     if not token:
         return _fail("the refresh token is empty")
 
-    async def go(
-        config: Config, store: AccountStore, sessions: Any, args: argparse.Namespace
-    ) -> int:
-        from proxy.accounts.onboarding import LoginError, add_refresh_token
-        from proxy.errors import UpstreamError
-
+    async def job(controller: Controller) -> int:
         try:
-            result = await add_refresh_token(store, sessions, token)
+            result = await controller.add_refresh_token(token)
         except (UpstreamError, LoginError) as exc:
             return _fail(f"cannot add the account: {exc}")
         return _report_added(result)
 
-    return _run_online(args, go)
+    return _run(args, job)
 
 
 def cmd_refresh(args: argparse.Namespace) -> int:
-    async def go(
-        config: Config, store: AccountStore, sessions: Any, args: argparse.Namespace
-    ) -> int:
-        from proxy.accounts.onboarding import refresh_account
-
+    async def job(controller: Controller) -> int:
         if args.account:
-            acc = _find(store, args.account)
+            acc = await _find(controller, args.account)
             if acc is None:
                 return 1
             targets = [acc]
         else:
             targets = [
-                a for a in store.list() if a.kind is AccountKind.ANTIGRAVITY and not a.disabled
+                a
+                for a in controller.accounts()
+                if a.kind is AccountKind.ANTIGRAVITY and not a.disabled
             ]
         if not targets:
             print("nothing to refresh (no enabled Google accounts)")
@@ -362,68 +358,60 @@ def cmd_refresh(args: argparse.Namespace) -> int:
             if acc.kind is not AccountKind.ANTIGRAVITY:
                 print(f"{acc.label}: API keys have nothing to refresh")
                 continue
-            problems = await refresh_account(store, sessions, acc)
-            if problems:
+            result = await controller.refresh_account(acc.id)
+            if result.problems:
                 failed += 1
-                print(f"{acc.label}: " + "; ".join(problems), file=sys.stderr)
+                print(f"{acc.label}: " + "; ".join(result.problems), file=sys.stderr)
             else:
-                print(f"{acc.label}: ok, quota for {len(acc.quota)} model(s)")
+                print(f"{acc.label}: ok, quota for {len(result.account.quota)} model(s)")
         return 1 if failed else 0
 
-    return _run_online(args, go)
+    return _run(args, job)
 
 
 def cmd_login(args: argparse.Namespace) -> int:
-    async def go(
-        config: Config, store: AccountStore, sessions: Any, args: argparse.Namespace
-    ) -> int:
-        from proxy.accounts.onboarding import LoginError, LoginFlow, finish_login
-        from proxy.errors import UpstreamError
-
-        flow = LoginFlow(config.upstream.oauth_client_id, port=args.port)
+    async def job(controller: Controller) -> int:
         try:
-            try:
-                url = await flow.start()
-            except OSError as exc:
-                return _fail(
-                    f"cannot listen for the redirect on 127.0.0.1:{args.port}: {exc.strerror or exc}"
-                )
+            flow = await controller.login(args.port)
+        except OSError as exc:
+            return _fail(
+                f"cannot listen for the redirect on 127.0.0.1:{args.port}: {exc.strerror or exc}"
+            )
+        try:
             port = flow.redirect_uri.rsplit(":", 1)[1].split("/")[0]
             print("Open this URL in a browser and sign in with the Google account to add:\n")
-            print(f"  {url}\n")
+            print(f"  {flow.url}\n")
             print(f"Waiting for Google's redirect to {flow.redirect_uri}")
             print(
                 "Over SSH: the browser's redirect page will fail to load; copy its address "
                 f"(or just the code) and paste it here, or forward the port: ssh -L {port}:127.0.0.1:{port} …"
             )
             _read_pastes(flow)
-            code = await flow.wait_code(args.timeout)
-            result = await finish_login(store, sessions, flow, code)
+            await flow.wait_code(args.timeout)
+            result = await flow.finish()
         except (LoginError, UpstreamError) as exc:
             return _fail(f"login failed: {exc}")
         finally:
             await flow.close()
         return _report_added(result)
 
-    return _run_online(args, go)
+    return _run(args, job)
 
 
 def _read_pastes(flow: Any) -> None:
-    """Feed stdin lines to the flow from a daemon thread (it never blocks exit,
+    """Feed stdin lines to the login from a daemon thread (it never blocks exit,
     unlike the loop's executor, when the browser redirect wins)."""
-    from proxy.accounts.onboarding import LoginError
-
     loop = asyncio.get_running_loop()
 
-    def submit(line: str) -> None:
+    async def submit(line: str) -> None:
         try:
-            flow.submit(line)
-        except LoginError as exc:
+            await flow.submit(line)
+        except (LoginError, ControlError) as exc:
             print(f"{exc}; paste the redirect URL or code again", file=sys.stderr)
 
     def reader() -> None:
         for line in sys.stdin:
             if line.strip():
-                loop.call_soon_threadsafe(submit, line)
+                asyncio.run_coroutine_threadsafe(submit(line), loop)
 
     threading.Thread(target=reader, name="login-stdin", daemon=True).start()

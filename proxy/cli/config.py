@@ -1,8 +1,13 @@
-"""`agproxy config show|path|get|set`: read and change the config file (SPEC §1, §13)."""
+"""`agproxy config show|path|get|set`: read and change the config file (SPEC §1, §13).
+
+`set` goes through the running proxy's control socket when one runs on this config
+(validated and written by its ConfigStore, applied at once; one writer), else it
+writes the file itself."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from typing import Any
 
@@ -10,6 +15,7 @@ import tomlkit
 
 from proxy.config.model import SECRET_KEYS, ConfigError
 from proxy.config.store import ConfigStore
+from proxy.control.api import ControlError
 from proxy.paths import resolve_paths
 from proxy.redact import mask_secret
 
@@ -51,12 +57,26 @@ def run(args: argparse.Namespace) -> int:
             value = config.get(args.key)
             print(_show(args.key, value, reveal=args.reveal))
         elif args.config_command == "set":
-            config = store.set(args.key, args.value)
-            print(f"{args.key} = {_show(args.key, config.get(args.key))}")
-    except ConfigError as exc:
+            config, via = asyncio.run(_set(store, args.key, args.value))
+            print(f"{args.key} = {_show(args.key, config.get(args.key))}{via}")
+    except (ConfigError, ControlError) as exc:
         print(f"agproxy: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+async def _set(store: ConfigStore, key: str, value: str) -> tuple[Any, str]:
+    """(the saved config, a note saying which process applied it)."""
+    from proxy.control.connect import attach_once
+
+    remote = await attach_once(store.paths)
+    if remote is None:
+        return store.set(key, value), ""
+    try:
+        pid = remote.status().pid
+        return await remote.set_config(key, value), f"  (applied by the running proxy, pid {pid})"
+    finally:
+        await remote.close()
 
 
 def _mask(data: dict[str, Any], prefix: str) -> None:

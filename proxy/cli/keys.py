@@ -6,10 +6,9 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from datetime import datetime
 
 from proxy import jsoncodec
-from proxy.keys.store import ClientKey, KeyCommandError, KeyStore, parse_expiry
+from proxy.keys.store import KeyCommandError, KeyStore, describe, parse_expiry
 from proxy.paths import resolve_paths
 
 
@@ -108,31 +107,6 @@ def _change(method: str, done: str) -> Callable[[argparse.Namespace], int]:
         return 0
 
     return run
-
-
-def describe(k: ClientKey, now: float) -> dict[str, object]:
-    """What `keys list` (and the TUI) show of a key."""
-    if k.revoked:
-        state = "revoked"
-    elif k.expires and now >= k.expires:
-        state = "expired"
-    else:
-        state = "active"
-    return {
-        "name": k.name,
-        "prefix": k.prefix + "…",
-        "state": state,
-        "models": ",".join(k.models) or "*",
-        "rpm": k.rpm or None,
-        "tokens_per_day": k.tokens_per_day or None,
-        "tokens_today": k.used_today(now),
-        "expires": _when(k.expires) if k.expires else None,
-        "last_used": _when(k.last_used) if k.last_used else None,
-    }
-
-
-def _when(ts: float) -> str:
-    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
 
 
 def run_list(args: argparse.Namespace) -> int:

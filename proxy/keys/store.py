@@ -158,6 +158,31 @@ class ClientKey:
         )
 
 
+def describe(k: ClientKey, now: float) -> dict[str, object]:
+    """What `agproxy keys list` and the TUI's Stats tab show of a key (no secret)."""
+    if k.revoked:
+        state = "revoked"
+    elif k.expires and now >= k.expires:
+        state = "expired"
+    else:
+        state = "active"
+    return {
+        "name": k.name,
+        "prefix": k.prefix + "…",
+        "state": state,
+        "models": ",".join(k.models) or "*",
+        "rpm": k.rpm or None,
+        "tokens_per_day": k.tokens_per_day or None,
+        "tokens_today": k.used_today(now),
+        "expires": _when(k.expires) if k.expires else None,
+        "last_used": _when(k.last_used) if k.last_used else None,
+    }
+
+
+def _when(ts: float) -> str:
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
+
+
 class KeyStore:
     """keys.json + keys-usage.json in the data dir. Not thread-safe: the event loop (or a
     CLI process) owns it."""

@@ -255,3 +255,19 @@ class RequestRecord:
             "response_body": self.response_body,
             "response_summary": self.response_summary,
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RequestRecord:
+        """From `to_dict()` (the control socket's record stream)."""
+        return cls.from_row(
+            tuple(
+                jsoncodec.dumps(v).decode()
+                if k in _JSON_COLUMNS and v not in (None, "", [], {})
+                else (None if k in _JSON_COLUMNS else v)
+                for k, v in ((k, d.get(k)) for k in COLUMNS)
+            )
+        )
+
+
+_JSON_COLUMNS = frozenset({"attempts", "request_headers", "response_summary"})
+

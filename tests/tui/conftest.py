@@ -49,3 +49,54 @@ def write_account(home: Path, account_id: str = "testkey1") -> Path:
 
 def notes(app, severity: str | None = None) -> list[str]:
     return [n.message for n in app._notifications if severity is None or n.severity == severity]
+
+
+def stored_accounts(home: Path) -> list:
+    """The accounts as their files hold them (secrets included)."""
+    from proxy.accounts.store import AccountStore
+
+    store = AccountStore(home / "accounts")
+    store.load_all()
+    return store.list()
+
+
+def login_state(url: str) -> str:
+    """The OAuth `state` of a consent URL (a redirect must carry it back)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    return parse_qs(urlsplit(url).query)["state"][0]
+
+
+@pytest.fixture(params=["in-process", "attached"])
+async def make_app(request: pytest.FixtureRequest, home: Path):
+    """`app = await make_app()`: the TUI in-process, or attached to a proxy in this test's
+    loop through a real control socket (ControlServer + RemoteController). The TUI
+    tests that matter take this fixture and so run against both Controllers."""
+    from proxy.control.local import InProcessController
+    from proxy.control.remote import RemoteController
+    from proxy.control.server import ControlServer
+    from proxy.service import ProxyService
+    from tui.app import AgproxyApp
+
+    daemons: list[tuple[InProcessController, ControlServer]] = []
+
+    async def make() -> AgproxyApp:
+        if request.param == "in-process":
+            return AgproxyApp()
+        paths = resolve_paths()
+        store = ConfigStore(paths)
+        store.load()
+        daemon = InProcessController(ProxyService(store), owner="serve")
+        await daemon.open()
+        server = ControlServer(daemon, paths.control_socket)
+        await server.start()
+        daemons.append((daemon, server))
+        remote = RemoteController(server.path, poll_s=0.1)
+        await remote.open()  # as agproxy-tui does before it builds the screen (connect.attach)
+        return AgproxyApp(paths, controller=remote)
+
+    make.mode = request.param  # type: ignore[attr-defined]
+    yield make
+    for daemon, server in daemons:
+        await server.close()
+        await daemon.close()

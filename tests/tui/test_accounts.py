@@ -15,7 +15,7 @@ from textual.widgets import Input, TabbedContent
 from proxy.config.store import ConfigStore
 from proxy.paths import resolve_paths
 from tests.fakes.upstream import FakeUpstream
-from tests.tui.conftest import notes
+from tests.tui.conftest import login_state, notes, stored_accounts
 from tui.app import AgproxyApp
 from tui.screens.dialogs import ConfirmScreen, PromptScreen
 from tui.screens.login import LoginScreen
@@ -44,6 +44,19 @@ async def until(pilot, check: Callable[[], object], timeout: float = 5.0) -> Non
         await pilot.pause(0.02)
 
 
+def listening(url: str) -> bool:
+    """Whether something accepts connections at the URL's host:port."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname, parts.port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
 def table_text(app: AgproxyApp) -> str:
     table = app.query_one(AccountsTable)
     return "\n".join(
@@ -64,39 +77,39 @@ async def open_tab(pilot) -> None:
     await pilot.pause()
 
 
-async def test_add_refresh_token_shows_the_account_with_email_and_quota(fake) -> None:
-    app = AgproxyApp()
+async def test_add_refresh_token_shows_the_account_with_email_and_quota(fake, make_app) -> None:
+    app = await make_app()
     async with app.run_test(size=SIZE) as pilot:
         await open_tab(pilot)
         await prompt_answer(pilot, app, "a", "1//0-some-refresh-token")
         await until(pilot, lambda: "new.user@example.com" in table_text(app))
-        acc = app.accounts.list()[0]
+        acc = stored_accounts(app.paths.data_dir)[0]  # the file (secrets are not sent to a TUI)
         assert acc.refresh_token == "1//0-some-refresh-token"
         assert acc.project_id == "proj-fake-123"  # refresh_account ran: project + quota
         assert "gemini-2.5-pro" in acc.quota
         assert any("Added account new.user@example.com" in m for m in notes(app))
 
 
-async def test_add_revoked_refresh_token_is_an_error_notification(fake) -> None:
+async def test_add_revoked_refresh_token_is_an_error_notification(fake, make_app) -> None:
     fake.revoked.add("1//0-revoked")
-    app = AgproxyApp()
+    app = await make_app()
     async with app.run_test(size=SIZE) as pilot:
         await open_tab(pilot)
         await prompt_answer(pilot, app, "a", "1//0-revoked")
         await until(pilot, lambda: notes(app, "error"))
         assert "invalid_grant" in notes(app, "error")[0]
-        assert app.accounts.list() == []
+        assert app.controller.accounts() == []
 
 
-async def test_oauth_login_with_a_pasted_redirect_url(fake) -> None:
-    app = AgproxyApp()
+async def test_oauth_login_with_a_pasted_redirect_url(fake, make_app) -> None:
+    app = await make_app()
     async with app.run_test(size=SIZE) as pilot:
         await open_tab(pilot)
         await pilot.press("o")
         await until(pilot, lambda: isinstance(app.screen, LoginScreen) and app.screen.flow)
         screen = app.screen
         await until(pilot, lambda: screen.flow.url and app.clipboard == screen.flow.url)
-        assert "accounts.google.com" in app.clipboard and screen.flow.state in app.clipboard
+        assert "accounts.google.com" in app.clipboard and login_state(screen.flow.url) in app.clipboard
         paste = screen.query_one(Input)
         # a redirect from another attempt is refused inline and the dialog stays
         paste.value = f"{screen.flow.redirect_uri}?state=other&code=4/0bad"
@@ -104,17 +117,17 @@ async def test_oauth_login_with_a_pasted_redirect_url(fake) -> None:
         await pilot.pause()
         assert app.screen is screen
         assert "state mismatch" in str(screen.query_one("#login-status").render())
-        paste.value = f"{screen.flow.redirect_uri}?state={screen.flow.state}&code=4/0AbC"
+        paste.value = f"{screen.flow.redirect_uri}?state={login_state(screen.flow.url)}&code=4/0AbC"
         await pilot.press("enter")
         await until(pilot, lambda: "new.user@example.com" in table_text(app))
         assert not isinstance(app.screen, LoginScreen)
-        assert app.accounts.list()[0].refresh_token == "rt-from-4/0AbC"
+        assert stored_accounts(app.paths.data_dir)[0].refresh_token == "rt-from-4/0AbC"
         exchange = [c for c in fake.calls("token") if c.body["grant_type"] == "authorization_code"]
         assert exchange[0].body["redirect_uri"] == screen.flow.redirect_uri
 
 
-async def test_oauth_login_through_the_local_redirect(fake) -> None:
-    app = AgproxyApp()
+async def test_oauth_login_through_the_local_redirect(fake, make_app) -> None:
+    app = await make_app()
     async with app.run_test(size=SIZE) as pilot:
         await open_tab(pilot)
         await pilot.press("o")
@@ -123,19 +136,19 @@ async def test_oauth_login_through_the_local_redirect(fake) -> None:
         await until(pilot, lambda: flow.url)
         # the browser's redirect, while the UI keeps running (the loop is not blocked)
         async with aiohttp.ClientSession() as http:
-            params = {"state": flow.state, "code": "4/0local"}
+            params = {"state": login_state(flow.url), "code": "4/0local"}
             async with http.get(flow.redirect_uri, params=params) as r:
                 assert "login received" in await r.text()
         await until(pilot, lambda: "new.user@example.com" in table_text(app))
-        assert app.accounts.list()[0].refresh_token == "rt-from-4/0local"
+        assert stored_accounts(app.paths.data_dir)[0].refresh_token == "rt-from-4/0local"
         # the listener is closed once the login is over
         with pytest.raises(aiohttp.ClientConnectionError):
             async with aiohttp.ClientSession() as http:
                 await http.get(flow.redirect_uri)
 
 
-async def test_oauth_cancel_frees_the_listener(fake) -> None:
-    app = AgproxyApp()
+async def test_oauth_cancel_frees_the_listener(fake, make_app) -> None:
+    app = await make_app()
     async with app.run_test(size=SIZE) as pilot:
         await open_tab(pilot)
         await pilot.press("o")
@@ -144,25 +157,25 @@ async def test_oauth_cancel_frees_the_listener(fake) -> None:
         await until(pilot, lambda: flow.url)
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, LoginScreen))
-        await until(pilot, lambda: flow._runner is None)
-        assert app.accounts.list() == []
+        await until(pilot, lambda: not listening(flow.redirect_uri))
+        assert app.controller.accounts() == []
 
 
-async def test_add_gemini_key(home) -> None:
-    app = AgproxyApp()
+async def test_add_gemini_key(home, make_app) -> None:
+    app = await make_app()
     async with app.run_test(size=SIZE) as pilot:
         await open_tab(pilot)
         await prompt_answer(pilot, app, "k", "not-a-key")
         await until(pilot, lambda: notes(app, "error"))
-        assert app.accounts.list() == []
+        assert app.controller.accounts() == []
         await prompt_answer(pilot, app, "k", "AIzaSyFAKEFAKEFAKEFAKEFAKEFAKEFAKE12345")
         await until(pilot, lambda: app.query_one(AccountsTable).row_count == 1)
         assert "gemini key" in table_text(app) and "n/a (API key)" in table_text(app)
         assert "FAKEFAKE12345" not in table_text(app)  # the key itself is never shown
 
 
-async def test_import_reference_files(home) -> None:
-    app = AgproxyApp()
+async def test_import_reference_files(home, make_app) -> None:
+    app = await make_app()
     async with app.run_test(size=SIZE) as pilot:
         await open_tab(pilot)
         await prompt_answer(pilot, app, "i", str(FIXTURES / "folder"))
@@ -173,8 +186,8 @@ async def test_import_reference_files(home) -> None:
         await until(pilot, lambda: "carol@example.net" in table_text(app))
 
 
-async def test_enable_disable_and_remove_with_confirm(home) -> None:
-    app = AgproxyApp()
+async def test_enable_disable_and_remove_with_confirm(home, make_app) -> None:
+    app = await make_app()
     async with app.run_test(size=SIZE) as pilot:
         await open_tab(pilot)
         await prompt_answer(pilot, app, "i", str(FIXTURES / "single.json"))
@@ -182,38 +195,41 @@ async def test_enable_disable_and_remove_with_confirm(home) -> None:
         app.query_one(AccountsTable).focus()
         await pilot.press("e")
         await pilot.pause()
-        assert app.accounts.list()[0].disabled and "disabled" in table_text(app)
+        assert app.controller.accounts()[0].disabled and "disabled" in table_text(app)
         await pilot.press("e")
         await pilot.pause()
-        assert not app.accounts.list()[0].disabled and "active" in table_text(app)
+        assert not app.controller.accounts()[0].disabled and "active" in table_text(app)
         await pilot.press("x")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("escape")  # cancelled: kept
         await pilot.pause()
-        assert len(app.accounts.list()) == 1
+        assert len(app.controller.accounts()) == 1
         await pilot.press("x")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.click("#yes")
         await until(pilot, lambda: app.query_one(AccountsTable).row_count == 0)
-        assert app.accounts.list() == []
+        assert app.controller.accounts() == []
         assert list((home / "accounts").glob("*.json")) == []
 
 
-async def test_refresh_quota_fills_the_bars_and_reports_problems(fake) -> None:
-    app = AgproxyApp()
+async def test_refresh_quota_fills_the_bars_and_reports_problems(fake, make_app) -> None:
+    app = await make_app()
     async with app.run_test(size=SIZE) as pilot:
         await open_tab(pilot)
         await prompt_answer(pilot, app, "i", str(FIXTURES / "single.json"))
         await until(pilot, lambda: app.query_one(AccountsTable).row_count == 1)
-        assert "unknown (never fetched)" in table_text(app)
-        app.query_one(AccountsTable).focus()
-        await pilot.press("u")
+        # the import reads the catalogue with its quota at once (SPEC §9)
         await until(pilot, lambda: "gemini pro" in table_text(app))
         text = table_text(app)
         assert "80%" in text and "claude" in text and "0%" in text and "█" in text
-        assert app.accounts.list()[0].project_id  # token + project refreshed too
+        reads = len(fake.calls("models"))
+        assert reads == 1
+        app.query_one(AccountsTable).focus()
+        await pilot.press("u")
+        await until(pilot, lambda: len(fake.calls("models")) == reads + 1)
+        await until(pilot, lambda: bool(app.controller.accounts()[0].project_id))  # token + project too
         # a revoked token: the problem is a notification, the account is marked
-        fake.revoked.add(app.accounts.list()[0].refresh_token)
+        fake.revoked.add(stored_accounts(app.paths.data_dir)[0].refresh_token)
         await pilot.press("u")
         await until(pilot, lambda: notes(app, "warning"))
         assert "refresh token rejected" in notes(app, "warning")[-1]
@@ -227,7 +243,9 @@ async def test_actions_do_not_block_the_loop(fake) -> None:
     async with app.run_test(size=SIZE) as pilot:
         tabs = app.query_one(TabbedContent)
         tab_when_added: list[str] = []
-        app.accounts.add_listener(lambda event, acc: tab_when_added.append(tabs.active))
+        app.controller.add_listener(
+            lambda kind: kind == "accounts" and tab_when_added.append(tabs.active)
+        )
         await open_tab(pilot)
         await prompt_answer(pilot, app, "a", "1//0-slow")
         await pilot.press("3")  # handled while the token call is pending

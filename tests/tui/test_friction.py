@@ -251,7 +251,7 @@ async def test_connect_shows_the_lan_url_when_lan_access_is_on(home, monkeypatch
         await pilot.pause()
         urls = app.query_one(ConnectPane).query_one("#connect-urls", Static)
         assert "192.0.2.10" not in str(urls.render())  # LAN access off: loopback only
-        app.store.save(app.config.with_value("proxy.allow_lan_access", "true"))
+        await app.controller.save_config(app.config.with_value("proxy.allow_lan_access", "true"))
         app.query_one(ConnectPane).refresh_snippets()
         await pilot.pause()
         assert f"LAN URL: http://192.0.2.10:{port}" in str(urls.render())

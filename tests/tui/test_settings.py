@@ -32,17 +32,17 @@ async def test_invalid_value_shows_the_config_error_under_the_field(home) -> Non
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert any("proxy.port" in m for m in notes(app, "error"))
-        assert app.store.config.proxy.port == 8045  # nothing saved
+        assert app.controller.config.proxy.port == 8045  # nothing saved
 
 
-async def test_save_writes_the_file_and_keeps_comments(home) -> None:
+async def test_save_writes_the_file_and_keeps_comments(home, make_app) -> None:
     config_file = home / "config.toml"
-    app = AgproxyApp()
+    AgproxyApp()  # creates the file with defaults
     text = config_file.read_text()
     config_file.write_text(
         "# my precious comment\n" + text.replace("[proxy]", "[proxy]\n# about the port")
     )
-    app.store.load()
+    app = await make_app()
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("3")
         await type_into(pilot, app, "proxy.request_timeout", "300")
@@ -67,8 +67,8 @@ async def test_api_key_is_masked_and_can_be_revealed_and_copied(home) -> None:
         assert app.clipboard == app.config.proxy.api_key
 
 
-async def test_regenerate_key_asks_then_saves_a_new_key(home) -> None:
-    app = AgproxyApp()
+async def test_regenerate_key_asks_then_saves_a_new_key(home, make_app) -> None:
+    app = await make_app()
     old = app.config.proxy.api_key
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("3")

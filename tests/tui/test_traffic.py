@@ -25,13 +25,13 @@ async def settle(app, pilot) -> None:
     await pilot.pause(0.3)  # one drain tick (0.25 s)
 
 
-async def test_requests_to_the_running_proxy_appear_live(home, port) -> None:
+async def test_requests_to_the_running_proxy_appear_live(home, port, make_app) -> None:
     write_account(home)
-    app = AgproxyApp()
+    app = await make_app()
     async with app.run_test(size=(120, 30)) as pilot:
         await pilot.press("s")
         await settle(app, pilot)
-        assert app.service.running
+        assert app.controller.status().running
         before = app.traffic_refreshes
         async with aiohttp.ClientSession() as http:
             for _ in range(3):
@@ -68,7 +68,7 @@ async def test_a_relaunch_shows_history_and_today_and_filters_and_pages_cover_it
                 assert r.status == 400
     await earlier.close()
 
-    app = AgproxyApp()
+    app = AgproxyApp()  # in-process: history counts and today come from its monitor
     async with app.run_test(size=(120, 30)) as pilot:
         await settle(app, pilot)
         pane = app.query_one(TrafficPane)
@@ -199,7 +199,7 @@ async def test_a_burst_of_real_requests_is_drained_in_a_few_batches(home, port) 
     async with app.run_test(size=(120, 30)) as pilot:
         await pilot.press("s")
         await settle(app, pilot)
-        assert app.service.running
+        assert app.controller.status().running
         before = app.traffic_refreshes
 
         async def one(http: aiohttp.ClientSession) -> int:

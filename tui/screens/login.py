@@ -3,21 +3,22 @@
 comes first: Google's redirect to the local listener (browser on this machine)
 or a redirect URL / code pasted into the field (browser elsewhere).
 
-Everything runs in a worker on the app's loop (the proxy shares it): waiting for
-the code and exchanging it never blocks the UI. The dialog dismisses with the
-onboarding AddResult, or None when cancelled or failed (failures are notified)."""
+The login itself runs in the proxy (the Controller's `login()`: in this process or
+in the attached `agproxy serve`); this screen only shows it. Everything runs in a
+worker: waiting for the code and exchanging it never blocks the UI. The dialog
+dismisses with the onboarding AddResult, or None when cancelled or failed
+(failures are notified)."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
+from proxy.control.api import Controller, LoginSession
 from tui import account_actions
-from tui.account_actions import AddResult, LoginError, LoginFlow
+from tui.account_actions import AddResult, LoginError
 from tui.bindings import bindings_for
 
 
@@ -36,12 +37,10 @@ class LoginScreen(ModalScreen[AddResult | None]):
     LoginScreen .dialog-buttons { margin-top: 1; }
     """
 
-    def __init__(self, client_id: str, store: Any, sessions: Any) -> None:
+    def __init__(self, controller: Controller) -> None:
         super().__init__()
-        self.client_id = client_id
-        self.store = store
-        self.sessions = sessions
-        self.flow: LoginFlow | None = None
+        self.controller = controller
+        self.flow: LoginSession | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -91,7 +90,7 @@ class LoginScreen(ModalScreen[AddResult | None]):
         self.dismiss(result)
 
     async def _run_flow(self) -> AddResult:
-        self.flow = flow = await account_actions.start_login(self.client_id)
+        self.flow = flow = await self.controller.login()
         self.query_one("#login-url", Static).update(flow.url)
         self.app.copy_to_clipboard(flow.url)
         port = flow.redirect_uri.rsplit(":", 1)[1].split("/")[0]
@@ -99,12 +98,12 @@ class LoginScreen(ModalScreen[AddResult | None]):
             f"Waiting for the redirect to {flow.redirect_uri}. Over SSH that page fails "
             f"to load: paste its address below (or ssh -L {port}:127.0.0.1:{port})."
         )
-        code = await flow.wait_code(account_actions.LOGIN_TIMEOUT_S)
+        await flow.wait_code(account_actions.LOGIN_TIMEOUT_S)
         self._status("Code received; exchanging it with Google…")
         self.query_one(Input).disabled = True
-        return await account_actions.finish_login(self.store, self.sessions, flow, code)
+        return await flow.finish()
 
-    def _submit(self) -> None:
+    async def _submit(self) -> None:
         text = self.query_one(Input).value.strip()
         if not text:
             return
@@ -112,20 +111,20 @@ class LoginScreen(ModalScreen[AddResult | None]):
             self._status("the login is not ready yet", True)
             return
         try:
-            self.flow.submit(text)
+            await self.flow.submit(text)
         except LoginError as exc:
             self._status(f"{exc}; paste the redirect URL or the code again", True)
 
     # -- events ------------------------------------------------------------------------
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
+    async def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self._submit()
+        await self._submit()
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
+    async def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
         if event.button.id == "ok":
-            self._submit()
+            await self._submit()
         elif event.button.id == "copy" and self.flow is not None and self.flow.url:
             self.app.copy_to_clipboard(self.flow.url)
             self.app.notify("Login URL copied (OSC 52).", timeout=2)

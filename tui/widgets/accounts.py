@@ -2,7 +2,7 @@
 (bar, reset countdown, data age), last use and request/error counts; add (refresh
 token, OAuth login with the local redirect or a pasted code, Gemini key), import,
 enable/disable, remove and refresh (token + project + quota). The network work is
-proxy/accounts/onboarding.py's, reached through tui/account_actions.py."""
+the proxy's (proxy/onboarding.py), reached through the app's Controller."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from textual.widgets import DataTable, Static
 
 from proxy.accounts.model import AccountKind
 from tui import account_actions, units
-from tui.account_actions import AddResult, QuotaResult
+from tui.account_actions import AddResult, RefreshResult
 from tui.bindings import bindings_for
 from tui.screens.dialogs import ConfirmScreen, PromptScreen
 from tui.screens.login import LoginScreen
@@ -102,8 +102,7 @@ class AccountsPane(Vertical):
 
     def refresh_accounts(self) -> None:
         table = self.query_one(AccountsTable)
-        store = self.agapp.accounts
-        accounts = list(store.list()) if store is not None else []
+        accounts = self.agapp.controller.accounts()
         now = self.agapp.now()
         selected = self.selected_id()
         table.clear()
@@ -195,17 +194,13 @@ class AccountsPane(Vertical):
             return None
 
     def selected(self) -> Any:
-        store = self.agapp.accounts
         rid = self.selected_id()
-        return None if store is None or rid is None else store.by_id(rid)
+        return None if rid is None else self.agapp.controller.account(rid)
 
     # -- actions -----------------------------------------------------------------------
 
-    def _report_added(self, result: AddResult | tuple[Any, bool]) -> None:
-        if isinstance(result, AddResult):
-            account, created, warnings = result.account, result.created, result.warnings
-        else:
-            (account, created), warnings = result, []
+    def _report_added(self, result: AddResult) -> None:
+        account, created, warnings = result.account, result.created, result.warnings
         verb = "Added" if created else "Updated"
         self.agapp.notify(f"{verb} account {account.label}", timeout=4, markup=False)
         for warning in warnings:
@@ -220,9 +215,7 @@ class AccountsPane(Vertical):
             if token:
                 self._network(
                     "Checking the refresh token…",
-                    account_actions.add_refresh_token(
-                        self.agapp.accounts, self.agapp.service.upstreams, token
-                    ),
+                    self.agapp.controller.add_refresh_token(token),
                     self._report_added,
                 )
 
@@ -239,40 +232,41 @@ class AccountsPane(Vertical):
                 self._report_added(result)
 
         self.app.push_screen(
-            LoginScreen(
-                self.agapp.config.upstream.oauth_client_id,
-                self.agapp.accounts,
-                self.agapp.service.upstreams,
-            ),
+            LoginScreen(self.agapp.controller),
             done,
         )
 
     def action_add_gemini_key(self) -> None:
         def got(key: str | None) -> None:
-            if not key:
-                return
-            try:
-                self._report_added(account_actions.add_gemini_key(self.agapp.accounts, key))
-            except (ValueError, OSError) as exc:
-                self.agapp.notify(str(exc), title="Key not added", severity="error", markup=False)
+            if key:
+                self._network(
+                    "Adding the key…",
+                    self.agapp.controller.add_gemini_key(key),
+                    self._report_added,
+                    failed="Key not added",
+                )
 
         self.app.push_screen(PromptScreen("Add a Gemini API key", "AIza…", secret=True), got)
 
     def action_import_accounts(self) -> None:
-        def got(path: str | None) -> None:
-            if not path:
-                return
-            report = account_actions.import_accounts(self.agapp.accounts, path)
+        def imported(report: Any) -> None:
             severity = (
                 "warning"
                 if report.skipped and not (report.added or report.updated)
                 else "information"
             )
             detail = "".join(f"\n{src}: {why}" for src, why in report.skipped[:3])
+            detail += "".join(f"\n{problem}" for problem in report.warnings[:3])
             self.agapp.notify(
                 f"Import: {report.summary()}{detail}", severity=severity, timeout=6, markup=False
             )
             self.refresh_accounts()
+
+        def got(path: str | None) -> None:
+            if path:
+                self._network(
+                    "Importing…", self.agapp.controller.import_accounts(path), imported
+                )
 
         self.app.push_screen(
             PromptScreen(
@@ -287,11 +281,13 @@ class AccountsPane(Vertical):
         acc = self.selected()
         if acc is None:
             return
-        acc = self.agapp.accounts.set_disabled(acc.id, not acc.disabled)
-        self.agapp.notify(
-            f"{acc.label} {'disabled' if acc.disabled else 'enabled'}", timeout=3, markup=False
-        )
-        self.refresh_accounts()
+        def done(acc: Any) -> None:
+            self.agapp.notify(
+                f"{acc.label} {'disabled' if acc.disabled else 'enabled'}", timeout=3, markup=False
+            )
+            self.refresh_accounts()
+
+        self._network("", self.agapp.controller.set_disabled(acc.id, not acc.disabled), done)
 
     def action_remove(self) -> None:
         acc = self.selected()
@@ -300,9 +296,12 @@ class AccountsPane(Vertical):
 
         def answer(yes: bool | None) -> None:
             if yes:
-                self.agapp.accounts.remove(acc.id)
-                self.agapp.notify(f"Removed {acc.label}", timeout=3, markup=False)
-                self.refresh_accounts()
+
+                def done(_removed: bool) -> None:
+                    self.agapp.notify(f"Removed {acc.label}", timeout=3, markup=False)
+                    self.refresh_accounts()
+
+                self._network("", self.agapp.controller.remove_account(acc.id), done)
 
         self.app.push_screen(
             ConfirmScreen(f"Remove account {acc.label}? Its file is deleted.", yes="Remove"), answer
@@ -316,12 +315,12 @@ class AccountsPane(Vertical):
             self.agapp.notify("API keys report no quota.", timeout=3)
             return
 
-        def done(result: QuotaResult) -> None:
+        def done(result: RefreshResult) -> None:
             for problem in result.problems:
                 self._problem(result.account.label, problem)
             if not result.problems:
                 self.agapp.notify(
-                    f"{result.account.label}: quota for {result.models} models",
+                    f"{result.account.label}: quota for {len(result.account.quota)} models",
                     timeout=3,
                     markup=False,
                 )
@@ -329,13 +328,19 @@ class AccountsPane(Vertical):
 
         self._network(
             f"Refreshing {acc.label}…",
-            account_actions.refresh_quota(self.agapp.accounts, self.agapp.service.upstreams, acc),
+            self.agapp.controller.refresh_account(acc.id),
             done,
         )
 
-    def _network(self, busy: str, job: Coroutine[Any, Any, T], done: Callable[[T], None]) -> None:
-        """Run a network action in a worker (the proxy shares the loop); errors become
-        notifications."""
+    def _network(
+        self,
+        busy: str,
+        job: Coroutine[Any, Any, T],
+        done: Callable[[T], None],
+        failed: str = "Account action failed",
+    ) -> None:
+        """Run an action through the Controller in a worker (the proxy may share the
+        loop); errors become notifications. `busy` ("": none) is shown meanwhile."""
 
         async def run() -> None:
             try:
@@ -343,7 +348,7 @@ class AccountsPane(Vertical):
             except Exception as exc:  # noqa: BLE001 - any failure is shown, the app goes on
                 self.agapp.notify(
                     account_actions.error_text(exc),
-                    title="Account action failed",
+                    title=failed,
                     severity="error",
                     timeout=8,
                     markup=False,
@@ -351,5 +356,6 @@ class AccountsPane(Vertical):
                 return
             done(result)
 
-        self.agapp.notify(busy, timeout=2, markup=False)
+        if busy:
+            self.agapp.notify(busy, timeout=2, markup=False)
         self.run_worker(run(), group="accounts")

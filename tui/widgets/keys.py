@@ -60,7 +60,7 @@ class KeysTable(DataTable):
             self.add_column(col, key=col)
 
     def reload(self, now: float | None = None) -> None:
-        from proxy.cli.keys import describe
+        from proxy.keys.store import describe
 
         store = self.agapp.key_store()
         if store is None:

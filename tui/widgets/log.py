@@ -13,8 +13,9 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Input, RichLog, Static
 
+from proxy.control.api import LogFeed
+from proxy.control.logs import LOG_LINES
 from tui.bindings import bindings_for
-from tui.logbridge import LOG_LINES, TuiLogHandler
 
 _LEVEL_STYLE = {logging.WARNING: "yellow", logging.ERROR: "bold red", logging.CRITICAL: "bold red"}
 LEVELS = ((logging.NOTSET, "all"), (logging.WARNING, "warnings+"), (logging.ERROR, "errors"))
@@ -29,7 +30,7 @@ class LogPane(Vertical):
     LogPane.-searching #log-search { display: block; }
     """
 
-    def __init__(self, handler: TuiLogHandler, **kw: object) -> None:
+    def __init__(self, handler: LogFeed, **kw: object) -> None:
         super().__init__(**kw)  # type: ignore[arg-type]
         self.handler = handler
         self.lines: deque[tuple[int, str]] = deque(maxlen=LOG_LINES)

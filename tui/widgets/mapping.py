@@ -22,7 +22,7 @@ from textual.widgets import Button, DataTable, Input, Static
 
 from proxy.config.model import ConfigError
 from proxy.models_table import FAMILY_RULES
-from proxy.routing import Offer, closest_ids, pick_newest, resolve
+from proxy.routing import Offer, build_offer, closest_ids, pick_newest, resolve
 from tui.bindings import bindings_for
 
 if TYPE_CHECKING:
@@ -55,8 +55,8 @@ class MappingTable(DataTable):
     def action_edit(self) -> None:
         self.editor.edit_selected()
 
-    def action_delete(self) -> None:
-        self.editor.delete_selected()
+    async def action_delete(self) -> None:
+        await self.editor.delete_selected()
 
     @property
     def editor(self) -> MappingEditor:
@@ -133,10 +133,9 @@ class MappingEditor(Vertical):
 
     @property
     def offer(self) -> Offer:
-        """What the accounts' live catalogues offer now (completion, warnings, try:)."""
-        service = getattr(self.agapp, "service", None)
-        dispatcher = getattr(service, "dispatcher", None)
-        return dispatcher.resolver.offer if dispatcher is not None else Offer(unknown=True)
+        """What the accounts' live catalogues offer now (completion, warnings, try:), from
+        the Controller's account view (in-process or attached: the same catalogues)."""
+        return build_offer(self.agapp.controller.accounts())
 
     @property
     def mapping(self) -> dict[str, str]:
@@ -204,7 +203,7 @@ class MappingEditor(Vertical):
         self.load(pattern, target, self.editing if pattern == self.editing else None)
         self.message(f"override the built-in route {pattern}: change the upstream model, enter")
 
-    def save_entry(self) -> None:
+    async def save_entry(self) -> None:
         pattern = self.query_one("#map-pattern", Input).value.strip()
         target = self.query_one("#map-target", Input).value.strip()
         problem = check_entry(pattern, target)
@@ -215,7 +214,7 @@ class MappingEditor(Vertical):
         if self.editing and self.editing != pattern:
             mapping.pop(self.editing, None)
         mapping[pattern] = target
-        if not self._save(mapping):
+        if not await self._save(mapping):
             return
         self.editing = None
         for name in ("#map-pattern", "#map-target"):
@@ -229,19 +228,19 @@ class MappingEditor(Vertical):
         self.message(f"saved {pattern} → {target}{note}", error=bool(note))
         self.query_one(MappingTable).focus()
 
-    def delete_selected(self) -> None:
+    async def delete_selected(self) -> None:
         pattern = self.selected_pattern()
         if pattern is None:
             return
         mapping = self.mapping
         del mapping[pattern]
-        if self._save(mapping):
+        if await self._save(mapping):
             self.message(f"deleted {pattern}")
 
-    def _save(self, mapping: dict[str, str]) -> bool:
+    async def _save(self, mapping: dict[str, str]) -> bool:
         try:
             config = self.agapp.config.with_value("model_mapping", mapping)
-            self.agapp.save_config(config)
+            await self.agapp.save_config(config)
         except (ConfigError, OSError) as exc:
             self.message(str(exc), error=True)
             return False
@@ -250,17 +249,17 @@ class MappingEditor(Vertical):
 
     # -- events -----------------------------------------------------------------------
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
+    async def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         if event.input.id in ("map-pattern", "map-target"):
-            self.save_entry()
+            await self.save_entry()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()  # not a form field: the form's dirty state does not see it
         if event.input.id == "map-try":
             self.show_resolved()
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
+    async def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
         if event.button.id == "map-save":
-            self.save_entry()
+            await self.save_entry()

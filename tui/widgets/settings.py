@@ -166,8 +166,8 @@ class SettingsPane(Vertical):
     def poll_config_file(self) -> None:
         """Apply outside edits of the file. The store tells its listeners (the proxy
         hot-applies; the app calls reload() here), so only the notices are ours."""
-        store = self.agapp.store
-        if store.reload_if_changed():
+        controller = self.agapp.controller
+        if controller.reload_config_if_changed():
             dirty = len(self.dirty())
             if dirty:
                 self.agapp.notify(
@@ -178,7 +178,7 @@ class SettingsPane(Vertical):
                 )
             else:
                 self.agapp.notify("Config file changed outside the TUI: reloaded.", timeout=3)
-        error = store.reload_error
+        error = controller.config_reload_error
         if error and error != self._reported_error:
             self.agapp.notify(
                 error,
@@ -321,7 +321,7 @@ class SettingsPane(Vertical):
             cfg = cfg.with_value(f.key, f.text)
         return cfg
 
-    def action_save(self) -> None:
+    async def action_save(self) -> None:
         for f in self.dirty():
             self.validate_field(f)
         if self.errors:
@@ -333,7 +333,7 @@ class SettingsPane(Vertical):
             return
         try:
             cfg = self.build_config()
-            self.agapp.save_config(cfg)
+            await self.agapp.save_config(cfg)
         except (ConfigError, OSError) as exc:
             self.agapp.notify(str(exc), title="Not saved", severity="error", markup=False)
             return
@@ -362,12 +362,12 @@ class SettingsPane(Vertical):
         self.app.notify("API key copied to the clipboard (OSC 52).", timeout=3)
 
     def action_regenerate_key(self) -> None:
-        def answer(yes: bool | None) -> None:
+        async def answer(yes: bool | None) -> None:
             if not yes:
                 return
             key = generate_api_key()
             try:
-                self.agapp.save_config(self.agapp.config.with_value("proxy.api_key", key))
+                await self.agapp.save_config(self.agapp.config.with_value("proxy.api_key", key))
             except (ConfigError, OSError) as exc:
                 self.agapp.notify(str(exc), title="Key not changed", severity="error", markup=False)
                 return

@@ -1,6 +1,7 @@
 """The always-visible status header: RUNNING/STOPPED, bind address, base URL,
 effective auth mode (with a loud badge when the API is open to the LAN without a
-key), accounts, request/error totals, tokens and uptime.
+key), where the proxy lives ("in-process" or "attached to serve (pid N, up …)"),
+accounts, request/error totals, tokens and uptime.
 
 It is refreshed once a second while the proxy shares the event loop, so it only
 repaints when its text changed, never asks for a layout pass (fixed height), and
@@ -125,7 +126,18 @@ def _state(st: Any, full: bool) -> list[Item]:
     items.append([("auth ", "muted"), (str(st.auth_mode), "")])
     if st.lan_open_warning:
         items.append([(" ⚠ LAN OPEN, NO KEY " if full else " ⚠ LAN, NO KEY ", "warning")])
+    items.append(_mode(st, full))
     return items
+
+
+def _mode(st: Any, full: bool) -> Item:
+    """Where the proxy lives (SPEC §17): this process, or the daemon the TUI drives."""
+    if getattr(st, "mode", "") != "attached":
+        return [("in-process", "muted")]
+    owner = "serve" if st.owner == "serve" else "agproxy-tui"
+    if not full:
+        return [(f"attached pid {st.pid}", "muted")]
+    return [(f"attached to {owner} (pid {st.pid}, up {units.span(st.process_uptime_s)})", "muted")]
 
 
 def _totals(st: Any, full: bool, today: tuple[int, int] | None = None) -> list[Item]:

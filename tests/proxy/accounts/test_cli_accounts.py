@@ -16,10 +16,10 @@ import pytest
 
 from proxy import jsoncodec
 from proxy.accounts.model import Account, AccountState, QuotaInfo
-from proxy.accounts.onboarding import LoginError, LoginFlow, parse_pasted
 from proxy.accounts.store import AccountStore
 from proxy.cli import main
 from proxy.config.store import ConfigStore
+from proxy.onboarding import LoginError, LoginFlow, parse_pasted
 from proxy.paths import resolve_paths
 from tests.fakes.upstream import FakeUpstream
 

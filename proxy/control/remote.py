@@ -1,0 +1,516 @@
+"""`RemoteController`: the Controller as a client of a control socket (SPEC §17).
+
+Snapshots stay current in the background while `open()`: the status is polled
+once a second (one small GET over the unix socket); config and accounts are
+fetched again when their revision in the status moves; record updates and log
+lines arrive as SSE and are kept in bounded local buffers (a mirror ring of the
+newest records, per-consumer feeds that drop when full)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from proxy import jsoncodec
+from proxy.accounts.importers import ImportReport
+from proxy.accounts.model import Account
+from proxy.config.model import Config, ConfigError
+from proxy.control.api import (
+    ACCOUNTS,
+    ATTACHED,
+    CONFIG,
+    CONNECTION,
+    ControlError,
+    ControlStatus,
+    RefreshResult,
+    report_from_json,
+)
+from proxy.control.logs import LOG_LINES
+from proxy.errors import UpstreamError, UpstreamErrorKind
+from proxy.monitor.filter import RecordFilter
+from proxy.monitor.record import RequestRecord
+from proxy.onboarding import AddResult, LoginError
+from proxy.service import DEFAULT_GRACE, StartError
+from proxy.upstream.sse import SSEParser
+
+log = logging.getLogger(__name__)
+
+BASE = "http://agproxy"
+POLL_S = 1.0
+MIRROR = 5000  # newest records kept locally (what `recent_records` answers from)
+RECONNECT_S = 1.0
+
+
+class RemoteFeed:
+    """A bounded local queue of record updates (same contract as monitor subscriptions)."""
+
+    def __init__(self, owner: RemoteController, maxsize: int) -> None:
+        self._owner = owner
+        self._items: deque[RequestRecord] = deque()
+        self._maxsize = maxsize
+        self.dropped = 0
+
+    def put(self, record: RequestRecord) -> None:
+        if len(self._items) >= self._maxsize:
+            self.dropped += 1
+            return
+        self._items.append(record)
+
+    def get_nowait_batch(self, limit: int | None = None) -> list[RequestRecord]:
+        items = self._items
+        if limit is None or limit >= len(items):
+            batch = list(items)
+            items.clear()
+            return batch
+        return [items.popleft() for _ in range(limit)]
+
+    def close(self) -> None:
+        self._owner._feeds.discard(self)
+
+
+class RemoteLogFeed:
+    def __init__(self, owner: RemoteController, maxsize: int) -> None:
+        self._owner = owner
+        self.pending: deque[tuple[int, str]] = deque(maxlen=maxsize)
+
+    def drain(self) -> list[tuple[int, str]]:
+        out = list(self.pending)
+        self.pending.clear()
+        return out
+
+    def close(self) -> None:
+        self._owner._log_feeds.discard(self)
+
+
+class RemoteLogin:
+    def __init__(self, owner: RemoteController, data: dict[str, Any]) -> None:
+        self._owner = owner
+        self.id = str(data["id"])
+        self.url = str(data["url"])
+        self.redirect_uri = str(data["redirect_uri"])
+        self._closed = False
+
+    async def submit(self, text: str) -> None:
+        await self._owner._call("POST", f"/v1/logins/{self.id}/paste", {"text": text})
+
+    async def wait_code(self, timeout: float | None = None) -> None:
+        await self._owner._call(
+            "POST", f"/v1/logins/{self.id}/wait", {"timeout": timeout}, timeout=None
+        )
+
+    async def finish(self) -> AddResult:
+        data = await self._owner._call("POST", f"/v1/logins/{self.id}/finish", timeout=None)
+        self._closed = True
+        return _add_result(data)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        with contextlib.suppress(ControlError):
+            await self._owner._call("DELETE", f"/v1/logins/{self.id}")
+
+
+def _account(data: dict[str, Any]) -> Account:
+    return Account.from_json(data)
+
+
+def _add_result(data: dict[str, Any]) -> AddResult:
+    return AddResult(_account(data["account"]), bool(data["created"]), list(data["warnings"]))
+
+
+class RemoteController:
+    mode = ATTACHED
+
+    def __init__(self, socket_path: Path | str, *, poll_s: float = POLL_S, follow: bool = True) -> None:
+        """`follow=False`: fetch the snapshots once on open() and do not follow (one-shot
+        CLI commands)."""
+        self.socket_path = Path(socket_path)
+        self.poll_s = poll_s
+        self.follow = follow
+        self._http: aiohttp.ClientSession | None = None
+        self._status: ControlStatus | None = None
+        self._config: Config | None = None
+        self._config_rev = -1
+        self._seen_config_rev = -1
+        self._config_error: str | None = None
+        self._accounts: list[Account] = []
+        self._accounts_rev = -1
+        self._listeners: list[Callable[[str], None]] = []
+        self._mirror: OrderedDict[int, RequestRecord] = OrderedDict()
+        self._feeds: set[RemoteFeed] = set()
+        self._log_feeds: set[RemoteLogFeed] = set()
+        self._log_recent: deque[tuple[int, str]] = deque(maxlen=LOG_LINES)
+        self._tasks: list[asyncio.Task[None]] = []
+        self.connected = False
+        self.records_dropped = 0  # updates the daemon dropped for this client (it lagged)
+        self._status_at = 0.0
+
+    # -- connection ------------------------------------------------------------------
+
+    def _session(self) -> aiohttp.ClientSession:
+        if self._http is None or self._http.closed:
+            connector = aiohttp.UnixConnector(path=str(self.socket_path))
+            self._http = aiohttp.ClientSession(
+                connector=connector, timeout=aiohttp.ClientTimeout(total=60)
+            )
+        return self._http
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        params: dict[str, str] | None = None,
+        timeout: float | None = 60.0,
+    ) -> Any:
+        http = self._session()
+        data = None if body is None else jsoncodec.dumps(body)
+        headers = {"Content-Type": "application/json"} if data is not None else None
+        try:
+            async with http.request(
+                method,
+                BASE + path,
+                data=data,
+                headers=headers,
+                params=params,
+                timeout=aiohttp.ClientTimeout(total=timeout),
+            ) as resp:
+                payload = await resp.read()
+                status = resp.status
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise ControlError(
+                f"the proxy's control socket {self.socket_path} does not answer ({exc or type(exc).__name__})",
+                "unavailable",
+            ) from None
+        result = jsoncodec.loads(payload) if payload else None
+        if status >= 400:
+            _raise(status, result)
+        return result
+
+    async def open(self) -> None:
+        """Connect (raises ControlError when nothing answers) and start following.
+        Idempotent: a second call (the app's mount after `connect.attach`) does nothing."""
+        if self._status is not None:
+            return
+        await self._poll()
+        await self._refresh_config()
+        await self._refresh_accounts()
+        self.connected = True
+        if not self.follow:
+            return
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._follow_status()),
+            loop.create_task(self._follow_stream("/v1/records/stream?recent=1000", self._on_records)),
+            loop.create_task(self._follow_stream("/v1/log/stream?recent=2000", self._on_log)),
+        ]
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = []
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+
+    # -- following the daemon ----------------------------------------------------------
+
+    async def _poll(self) -> None:
+        data = await self._call("GET", "/v1/status", timeout=5.0)
+        self._status = ControlStatus.from_json(data)
+        self._status_at = time.monotonic()
+
+    async def _follow_status(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_s)
+            try:
+                await self._poll()
+                if not self.connected:
+                    self.connected = True
+                    self._notify(CONNECTION)
+                st = self._status
+                assert st is not None
+                if st.config_rev != self._config_rev or st.config_error != self._config_error:
+                    await self._refresh_config()
+                    self._notify(CONFIG)
+                if st.accounts_rev != self._accounts_rev:
+                    await self._refresh_accounts()
+                    self._notify(ACCOUNTS)
+            except ControlError:
+                if self.connected:
+                    self.connected = False
+                    self._notify(CONNECTION)
+
+    async def _refresh_config(self) -> None:
+        data = await self._call("GET", "/v1/config")
+        self._take_config(data)
+
+    def _take_config(self, data: dict[str, Any]) -> None:
+        self._config = Config.from_dict(data["config"])
+        self._config_rev = int(data["rev"])
+        self._config_error = data.get("error")
+        if self._seen_config_rev < 0:
+            self._seen_config_rev = self._config_rev
+
+    async def _refresh_accounts(self) -> None:
+        rev = self._status.accounts_rev if self._status is not None else -1
+        data = await self._call("GET", "/v1/accounts")
+        self._accounts = [_account(a) for a in data]
+        self._accounts_rev = rev
+
+    async def _follow_stream(self, path: str, handle: Callable[[str, str], None]) -> None:
+        """One SSE stream, reconnected while the controller is open."""
+        while True:
+            try:
+                http = self._session()
+                async with http.get(BASE + path, timeout=aiohttp.ClientTimeout(total=None)) as resp:
+                    if resp.status != 200:
+                        raise ControlError(f"stream {path}: HTTP {resp.status}", "unavailable")
+                    parser = SSEParser()
+                    async for chunk in resp.content.iter_any():
+                        for event in parser.feed(chunk):
+                            handle(event.event, event.data)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - reconnect on anything; the status poll reports it
+                log.debug("control stream %s ended: %s", path, exc)
+            await asyncio.sleep(RECONNECT_S)
+
+    def _on_records(self, event: str, data: str) -> None:
+        if event == "dropped":
+            self.records_dropped = int(data)
+            return
+        if event != "records":
+            return
+        mirror = self._mirror
+        for item in jsoncodec.loads(data):
+            record = RequestRecord.from_dict(item)
+            mirror[record.id] = record
+            mirror.move_to_end(record.id)
+            for feed in self._feeds:
+                feed.put(record)
+        while len(mirror) > MIRROR:
+            mirror.popitem(last=False)
+
+    def _on_log(self, event: str, data: str) -> None:
+        if event != "log":
+            return
+        lines = [(int(level), str(line)) for level, line in jsoncodec.loads(data)]
+        self._log_recent.extend(lines)
+        for feed in self._log_feeds:
+            feed.pending.extend(lines)
+
+    def _notify(self, kind: str) -> None:
+        for callback in list(self._listeners):
+            try:
+                callback(kind)
+            except Exception:
+                log.exception("controller listener failed")
+
+    def add_listener(self, callback: Callable[[str], None]) -> None:
+        self._listeners.append(callback)
+
+    def remove_listener(self, callback: Callable[[str], None]) -> None:
+        if callback in self._listeners:
+            self._listeners.remove(callback)
+
+    # -- snapshots -------------------------------------------------------------------
+
+    def status(self) -> ControlStatus:
+        if self._status is None:
+            raise ControlError("not connected to the proxy", "unavailable")
+        st = ControlStatus.from_json(self._status.to_json())
+        st.mode = ATTACHED
+        lag = time.monotonic() - self._status_at  # the clocks move between polls
+        if st.running:
+            st.uptime_s += lag
+        st.process_uptime_s += lag
+        return st
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            raise ControlError("not connected to the proxy", "unavailable")
+        return self._config
+
+    def accounts(self) -> list[Account]:
+        return list(self._accounts)
+
+    def account(self, account_id: str) -> Account | None:
+        return next((a for a in self._accounts if a.id == account_id), None)
+
+    def recent_records(self, n: int) -> list[RequestRecord]:
+        if n <= 0:
+            return []
+        return list(self._mirror.values())[-n:]
+
+    # -- the API listener ------------------------------------------------------------
+
+    async def _lifecycle(self, action: str, grace: float) -> None:
+        data = await self._call("POST", f"/v1/proxy/{action}", {"grace": grace}, timeout=grace + 60)
+        self._status = ControlStatus.from_json(data)
+        self._status_at = time.monotonic()
+
+    async def start(self) -> None:
+        await self._lifecycle("start", DEFAULT_GRACE)
+
+    async def stop(self, grace: float = DEFAULT_GRACE) -> None:
+        await self._lifecycle("stop", grace)
+
+    async def restart(self, grace: float = DEFAULT_GRACE) -> None:
+        await self._lifecycle("restart", grace)
+
+    async def shutdown(self) -> int:
+        """Stop the process that owns the socket (`agproxy stop`); returns its pid."""
+        data = await self._call("POST", "/v1/shutdown")
+        return int(data["pid"])
+
+    # -- config ----------------------------------------------------------------------
+
+    async def save_config(self, config: Config) -> Config:
+        data = await self._call("PUT", "/v1/config", {"config": config.to_dict()})
+        self._take_config(data)
+        self._seen_config_rev = self._config_rev
+        self._notify(CONFIG)
+        return self.config
+
+    async def set_config(self, key: str, text: str) -> Config:
+        data = await self._call("POST", "/v1/config/set", {"key": key, "value": text})
+        self._take_config(data)
+        self._seen_config_rev = self._config_rev
+        self._notify(CONFIG)
+        return self.config
+
+    def reload_config_if_changed(self) -> bool:
+        changed = self._config_rev != self._seen_config_rev
+        self._seen_config_rev = self._config_rev
+        return changed
+
+    @property
+    def config_reload_error(self) -> str | None:
+        return self._config_error
+
+    # -- accounts --------------------------------------------------------------------
+
+    async def _accounts_changed(self) -> None:
+        await self._poll()
+        await self._refresh_accounts()
+        self._notify(ACCOUNTS)
+
+    async def find_account(self, key: str) -> Account | None:
+        try:
+            return _account(await self._call("GET", f"/v1/accounts/{_quote(key)}"))
+        except ControlError as exc:
+            if exc.kind == "not_found":
+                return None
+            raise
+
+    async def add_refresh_token(self, token: str) -> AddResult:
+        result = _add_result(await self._call("POST", "/v1/accounts/token", {"token": token}))
+        await self._accounts_changed()
+        return result
+
+    async def add_gemini_key(self, key: str, force: bool = False) -> AddResult:
+        body = {"key": key, "force": force}
+        result = _add_result(await self._call("POST", "/v1/accounts/key", body, timeout=60.0))
+        await self._accounts_changed()
+        return result
+
+    async def import_accounts(self, path: str) -> ImportReport:
+        data = await self._call("POST", "/v1/accounts/import", {"path": path}, timeout=180.0)
+        report = report_from_json(data)
+        await self._accounts_changed()
+        return report
+
+    async def login(self, port: int = 0) -> RemoteLogin:
+        return RemoteLogin(self, await self._call("POST", "/v1/logins", {"port": port}))
+
+    async def set_disabled(self, account_id: str, disabled: bool) -> Account:
+        action = "disable" if disabled else "enable"
+        account = _account(await self._call("POST", f"/v1/accounts/{_quote(account_id)}/{action}"))
+        await self._accounts_changed()
+        return account
+
+    async def remove_account(self, account_id: str) -> bool:
+        data = await self._call("DELETE", f"/v1/accounts/{_quote(account_id)}")
+        await self._accounts_changed()
+        return bool(data["removed"])
+
+    async def refresh_account(self, account_id: str) -> RefreshResult:
+        data = await self._call(
+            "POST", f"/v1/accounts/{_quote(account_id)}/refresh", timeout=180.0
+        )
+        await self._accounts_changed()
+        return RefreshResult(_account(data["account"]), list(data["problems"]))
+
+    # -- monitor ---------------------------------------------------------------------
+
+    def subscribe_records(self, maxsize: int = 1000) -> RemoteFeed:
+        feed = RemoteFeed(self, maxsize)
+        self._feeds.add(feed)
+        return feed
+
+    async def history(
+        self, flt: RecordFilter | str | None, limit: int, before: RequestRecord | None
+    ) -> list[RequestRecord]:
+        params = {"limit": str(limit)}
+        text = flt.text if isinstance(flt, RecordFilter) else flt
+        if text:
+            params["filter"] = text
+        if before is not None:
+            params["before_started"] = repr(before.started)
+            params["before_id"] = str(before.id)
+        data = await self._call("GET", "/v1/records", params=params)
+        return [RequestRecord.from_dict(d) for d in data]
+
+    async def record(self, record_id: int) -> RequestRecord | None:
+        try:
+            return RequestRecord.from_dict(await self._call("GET", f"/v1/records/{record_id}"))
+        except ControlError as exc:
+            if exc.kind == "not_found":
+                return None
+            raise
+
+    def subscribe_log(self, maxsize: int = LOG_LINES) -> RemoteLogFeed:
+        feed = RemoteLogFeed(self, maxsize)
+        feed.pending.extend(self._log_recent)
+        self._log_feeds.add(feed)
+        return feed
+
+
+def _quote(key: str) -> str:
+    from urllib.parse import quote
+
+    return quote(key, safe="")
+
+
+def _raise(status: int, result: Any) -> None:
+    error = (result or {}).get("error") or {} if isinstance(result, dict) else {}
+    kind = str(error.get("kind") or "internal")
+    message = str(error.get("message") or f"HTTP {status}")
+    if kind == "start_error":
+        raise StartError(message)
+    if kind == "config_error":
+        raise ConfigError(message)
+    if kind == "login_error":
+        raise LoginError(message)
+    if kind == "upstream_error":
+        try:
+            upstream_kind = UpstreamErrorKind(error.get("upstream_kind"))
+        except ValueError:
+            upstream_kind = UpstreamErrorKind.SERVER
+        raise UpstreamError(upstream_kind, int(error.get("upstream_status") or 0), message)
+    raise ControlError(message, kind)

@@ -1,0 +1,195 @@
+"""The Controller contract, run in-process and through a real control socket (the `rig`
+fixture): lifecycle, validated config writes, accounts, OAuth login, records, log."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+import aiohttp
+import pytest
+
+from proxy.accounts.store import AccountStore
+from proxy.config.model import ConfigError
+from proxy.config.store import ConfigStore
+from proxy.control.api import ControlError
+from proxy.onboarding import LoginError
+from proxy.service import StartError
+from tests.conftest import write_account_file
+from tests.fakes.upstream import FakeUpstream
+from tests.proxy.control.conftest import Rig
+
+KEY = "AIzaSyCONTROLCONTROLCONTROLCONTROL12345"
+
+
+async def until(check: Callable[[], object], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
+def on_disk(rig: Rig) -> AccountStore:
+    store = AccountStore(rig.service.paths.accounts_dir)
+    store.load_all()
+    return store
+
+
+async def test_start_without_accounts_says_why(rig: Rig) -> None:
+    with pytest.raises(StartError, match="no available accounts"):
+        await rig.controller.start()
+    assert not rig.controller.status().running
+
+
+async def test_start_stop_restart(rig: Rig) -> None:
+    write_account_file(rig.service.paths)
+    await rig.controller.start()
+    st = rig.controller.status()
+    assert st.running and st.base_urls == [f"http://127.0.0.1:{st.port}"]
+    assert st.owner == "serve" and st.pid > 0
+    async with aiohttp.ClientSession() as http, http.get(f"{st.base_urls[0]}/healthz") as r:
+        assert r.status == 200
+    with pytest.raises(StartError, match="already running"):
+        await rig.controller.start()
+    await rig.controller.restart(grace=1.0)
+    assert rig.service.running
+    await rig.controller.stop(grace=1.0)
+    assert not rig.service.running and not rig.controller.status().running
+
+
+async def test_config_write_is_validated_and_saved_by_the_one_store(rig: Rig) -> None:
+    with pytest.raises(ConfigError, match="proxy.port"):
+        await rig.controller.set_config("proxy.port", "80")
+    saved = await rig.controller.set_config("proxy.request_timeout", "333")
+    assert saved.proxy.request_timeout == 333
+    assert rig.service.config.proxy.request_timeout == 333  # hot-applied in the proxy
+    assert ConfigStore(rig.service.paths).load().proxy.request_timeout == 333
+    cfg = rig.controller.config.with_value("scheduling.mode", "performance_first")
+    await rig.controller.save_config(cfg)
+    assert rig.service.config.scheduling.mode == "performance_first"
+    assert rig.controller.config.scheduling.mode == "performance_first"
+
+
+async def test_outside_config_change_is_reported_once(rig: Rig) -> None:
+    rig.controller.reload_config_if_changed()
+    other = ConfigStore(rig.service.paths)
+    other.load()
+    other.set("proxy.request_timeout", "444")
+    rig.service.store.reload_if_changed()  # the proxy's own poll (every 2 s while running)
+    await until(lambda: rig.controller.config.proxy.request_timeout == 444)
+    assert rig.controller.reload_config_if_changed()
+    assert not rig.controller.reload_config_if_changed()
+
+
+async def test_accounts_add_disable_enable_remove_reach_the_files_at_once(
+    rig: Rig, google: FakeUpstream
+) -> None:
+    ctl = rig.controller
+    with pytest.raises(ControlError, match="Gemini API key"):
+        await ctl.add_gemini_key("not-a-key")
+    added = await ctl.add_gemini_key(KEY)
+    account, created = added.account, added.created
+    assert created and account.label.endswith(KEY[-4:]) and not added.warnings
+    assert account.catalogue is not None and "gemini-2.5-flash" in account.offered()  # read (SPEC §9)
+    assert [c.token for c in google.calls("gemini_list")] == [KEY]
+    assert not account.api_key or ctl is rig.local  # no secret crosses the socket
+    assert on_disk(rig).list()[0].api_key == KEY
+    assert [a.id for a in ctl.accounts()] == [account.id]
+    found = await ctl.find_account(account.id[:4])
+    assert found is not None and found.id == account.id
+    assert await ctl.find_account("nobody") is None
+    await ctl.set_disabled(account.id, True)
+    assert on_disk(rig).list()[0].disabled
+    assert rig.service.accounts.count_usable() == 0  # the running proxy's view, no poll
+    assert ctl.account(account.id).disabled  # type: ignore[union-attr]
+    await ctl.set_disabled(account.id, False)
+    assert not on_disk(rig).list()[0].disabled
+    with pytest.raises(ControlError, match="no account matches") as err:
+        await ctl.remove_account("nobody")
+    assert err.value.kind == "not_found"
+    assert await ctl.remove_account(account.id)
+    assert on_disk(rig).list() == [] and ctl.accounts() == []
+
+
+async def test_a_key_the_api_rejects_is_refused_and_not_stored(rig: Rig, google: FakeUpstream) -> None:
+    google.invalid_tokens.add(KEY)
+    with pytest.raises(LoginError, match="the Gemini API rejected this key: API key not valid"):
+        await rig.controller.add_gemini_key(KEY)
+    assert on_disk(rig).list() == [] and rig.controller.accounts() == []
+
+
+async def test_import_reports_what_it_did(rig: Rig, tmp_path) -> None:
+    report = await rig.controller.import_accounts(str(tmp_path / "missing.json"))
+    assert not report.added and report.skipped
+
+
+@pytest.fixture
+async def google(rig: Rig):
+    async with FakeUpstream(email="new.user@example.com") as fake:
+        store = rig.service.store
+        store.set("upstream.oauth_token_url", fake.token_url)
+        store.set("upstream.oauth_userinfo_url", fake.userinfo_url)
+        store.set("upstream.antigravity_endpoints", fake.endpoints)
+        store.set("upstream.gemini_base_url", fake.url)
+        yield fake
+
+
+async def test_oauth_login_with_a_pasted_code_and_refresh(rig: Rig, google: FakeUpstream) -> None:
+    ctl = rig.controller
+    login = await ctl.login()
+    assert login.url.startswith("https://") and "127.0.0.1" in login.redirect_uri
+    with pytest.raises(LoginError, match="state mismatch"):
+        await login.submit(f"{login.redirect_uri}?state=other&code=4/0x")
+    await login.submit("4/0pasted")
+    await login.wait_code(5)
+    result = await login.finish()
+    assert result.created and result.account.label == "new.user@example.com"
+    assert on_disk(rig).list()[0].refresh_token == "rt-from-4/0pasted"
+    refreshed = await ctl.refresh_account(result.account.id)
+    assert refreshed.problems == [] and refreshed.account.quota
+    google.revoked.add("rt-from-4/0pasted")
+    refreshed = await ctl.refresh_account(result.account.id)
+    assert "refresh token rejected" in refreshed.problems[0]
+
+
+async def test_records_arrive_live_and_pages_come_from_the_store(rig: Rig) -> None:
+    write_account_file(rig.service.paths)
+    await rig.controller.start()
+    feed = rig.controller.subscribe_records(100)
+    port = rig.controller.status().port
+    async with aiohttp.ClientSession() as http:
+        for _ in range(3):
+            async with http.post(f"http://127.0.0.1:{port}/v1/chat/completions", data=b"{x") as r:
+                assert r.status == 400
+    got: dict[int, object] = {}
+
+    def finished() -> bool:
+        got.update((r.id, r) for r in feed.get_nowait_batch())
+        return len(got) == 3 and all(r.status == 400 for r in got.values())  # type: ignore[attr-defined]
+
+    await until(finished)
+    assert [r.path for r in rig.controller.recent_records(10)] == ["/v1/chat/completions"] * 3
+    page = await rig.controller.history("status:4xx", 2, None)
+    assert len(page) == 2 and page[0].id > page[1].id  # newest first
+    older = await rig.controller.history(None, 10, page[-1])
+    assert len(older) == 1 and older[0].id < page[-1].id
+    one = await rig.controller.record(page[0].id)
+    assert one is not None and one.status == 400 and one.error
+    assert await rig.controller.record(1) is None
+    feed.close()
+
+
+async def test_log_lines_reach_the_log_feed(rig: Rig) -> None:
+    logging.getLogger().addHandler(rig.local.log_hub)
+    try:
+        feed = rig.controller.subscribe_log()
+        logging.getLogger("proxy.test").warning("a line for the log tab")
+        lines: list[tuple[int, str]] = []
+        await until(lambda: lines.extend(feed.drain()) or any("log tab" in t for _, t in lines))
+        level, text = next(item for item in lines if "log tab" in item[1])
+        assert level == logging.WARNING and "WARNING" in text
+        feed.close()
+    finally:
+        logging.getLogger().removeHandler(rig.local.log_hub)

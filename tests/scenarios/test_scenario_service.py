@@ -1,0 +1,237 @@
+"""The proxy outlives the front ends (SPEC §17), with real `agproxy serve` processes:
+status / stop over the control socket, a second serve refused, CLI edits applied at
+once by the running serve, a stale socket replaced, SIGHUP keeping every record, the
+TUI attached with live rows from the serve, and the in-process TUI handing over."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import time
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from proxy import jsoncodec
+from proxy.control.connect import attach
+from proxy.control.server import probe
+from proxy.paths import resolve_paths
+from tests.conftest import find_free_port, write_account_file
+from tests.scenarios.conftest import wait_health
+from tui.app import AgproxyApp
+from tui.screens.quit import QuitScreen
+from tui.widgets.status_header import StatusHeader
+from tui.widgets.traffic import TrafficPane
+
+
+async def until_async(check, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+async def bad_requests(port: int, n: int, answered: asyncio.Event | None = None) -> list[int]:
+    """`n` requests the proxy answers itself (400: not JSON), all at once; `answered` is
+    set once a tenth of them got their answer."""
+    done = 0
+    async with aiohttp.ClientSession() as http:
+
+        async def one() -> int:
+            nonlocal done
+            try:
+                async with http.post(f"http://127.0.0.1:{port}/v1/chat/completions", data=b"{x") as r:
+                    await r.read()
+                    done += 1
+                    if answered is not None and done >= n // 10:
+                        answered.set()
+                    return r.status
+            except aiohttp.ClientError:
+                return 0
+
+        return list(await asyncio.gather(*(one() for _ in range(n))))
+
+
+def stored_records(home: Path) -> int:
+    with sqlite3.connect(home / "monitor.sqlite3") as db:
+        return int(db.execute("SELECT count(*) FROM requests").fetchone()[0])
+
+
+@pytest.mark.timeout(180)  # seven CLI processes on a loaded 2-core box
+async def test_status_second_serve_cli_edits_and_stop(agproxy_home, serve, cli) -> None:
+    paths = resolve_paths()
+    write_account_file(paths, "acct1")
+    port = find_free_port()
+    assert (await cli("status")).rc == 3  # 3: nothing runs
+    async with serve(port, "--port", str(port)) as served:
+        pid = served.proc.pid
+        status = await cli("status")
+        assert status.rc == 0, status.err
+        assert f"agproxy serve, pid {pid}" in status.out and f"127.0.0.1:{port}" in status.out
+        assert stat_mode(paths.control_socket) == 0o600
+
+        again = await cli("serve", "--port", str(find_free_port()))
+        assert again.rc == 1 and f"already running (pid {pid})" in again.err
+
+        # state changes go through the serve: applied at once, without its file poll
+        done = await cli("accounts", "disable", "acct1")
+        assert done.rc == 0, done.err
+        st = jsoncodec.loads((await cli("status", "--json")).out)
+        assert st["accounts_active"] == 0 and st["accounts_total"] == 1
+        assert jsoncodec.loads((paths.accounts_dir / "acct1.json").read_bytes())["disabled"]
+        done = await cli("config", "set", "proxy.request_timeout", "321")
+        assert done.rc == 0 and f"applied by the running proxy, pid {pid}" in done.out
+
+        stopped = await cli("stop")
+        assert stopped.rc == 0 and f"stopped (pid {pid})" in stopped.out
+        assert await asyncio.wait_for(served.proc.wait(), 15) == 0
+    assert not paths.control_socket.exists()
+
+
+def stat_mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+async def test_stale_socket_of_a_killed_serve_is_replaced(agproxy_home, serve) -> None:
+    paths = resolve_paths()
+    write_account_file(paths)
+    port = find_free_port()
+    async with serve(port, "--port", str(port)) as first:
+        first.proc.kill()
+        await first.proc.wait()
+        first.rc = -9
+    assert paths.control_socket.exists() and await probe(paths.control_socket) is None
+    async with serve(port, "--port", str(port)) as second:
+        status = await probe(paths.control_socket)
+        assert status is not None and status["pid"] == second.proc.pid
+
+
+async def test_sighup_stops_gracefully_and_keeps_every_record(agproxy_home, serve) -> None:
+    paths = resolve_paths()
+    write_account_file(paths)
+    port = find_free_port()
+    async with serve(port, "--port", str(port)) as served:
+        some = asyncio.Event()
+        burst = asyncio.ensure_future(bad_requests(port, 300, some))
+        await asyncio.wait_for(some.wait(), 30)  # the hang-up arrives mid-burst
+
+        served.proc.send_signal(signal.SIGHUP)
+        statuses = await burst
+        _, err = await asyncio.wait_for(served.proc.communicate(), 30)  # exits by itself
+        served.rc = served.proc.returncode
+        assert served.rc == 0, err
+        assert b"agproxy stopped" in err
+    answered = sum(1 for s in statuses if s)
+    assert answered > 0
+    assert stored_records(agproxy_home) >= answered  # every answered request is recorded
+
+
+async def test_tui_attaches_to_serve_with_live_rows_and_leaves_it_running(
+    agproxy_home, serve
+) -> None:
+    paths = resolve_paths()
+    write_account_file(paths)
+    port = find_free_port()
+    async with serve(port, "--port", str(port)) as served:
+        remote = await attach(paths)
+        assert remote is not None
+        remote.poll_s = 0.1
+        app = AgproxyApp(paths, controller=remote)
+        async with app.run_test(size=(120, 30)) as pilot:
+            header = app.query_one(StatusHeader)
+
+            def header_text() -> str:
+                return " ".join(str(s.render()) for s in header.query(".status-line"))
+
+            await pilot.pause(0.3)
+            assert f"attached to serve (pid {served.proc.pid}, up" in header_text()
+            assert await bad_requests(port, 3) == [400, 400, 400]
+            pane = app.query_one(TrafficPane)
+            deadline = time.monotonic() + 10
+            while not (len(pane.records) == 3 and all(r.status for r in pane.records.values())):
+                assert time.monotonic() < deadline, "no live rows from the serve"
+                await pilot.pause(0.1)
+            assert {r.status for r in pane.records.values()} == {400}
+
+            await pilot.press("s")  # stops the daemon's listener, not the daemon
+            await until_async(lambda: _running(paths, False))
+            await pilot.press("s")
+            await until_async(lambda: _running(paths, True))
+            await pilot.press("q")  # no dialog: the daemon keeps serving
+            await pilot.pause()
+        assert not isinstance(app.screen_stack[-1] if app.screen_stack else None, QuitScreen)
+        await wait_health(port, served.proc)
+        assert served.proc.returncode is None
+
+
+async def _running(paths, want: bool) -> bool:
+    status = await probe(paths.control_socket)
+    return status is not None and bool(status["running"]) is want
+
+
+async def test_in_process_tui_hands_over_to_a_background_serve(agproxy_home) -> None:
+    paths = resolve_paths()
+    write_account_file(paths)
+    port = find_free_port()
+    from proxy.config.store import ConfigStore
+
+    store = ConfigStore(paths)
+    store.load()
+    store.set("proxy.port", port)
+    app = AgproxyApp(paths)
+    pid = None
+    try:
+        async with app.run_test(size=(120, 30)) as pilot:
+            await pilot.press("s")
+            deadline = time.monotonic() + 10
+            while not app.read_status().running:
+                assert time.monotonic() < deadline
+                await pilot.pause(0.05)
+            assert "in-process" in " ".join(
+                str(s.render()) for s in app.query_one(StatusHeader).query(".status-line")
+            )
+            await pilot.press("q")
+            await pilot.pause()
+            assert isinstance(app.screen, QuitScreen)
+            await pilot.click("#handover")
+            deadline = time.monotonic() + 30
+            while app.is_running and app.handed_over_to is None:
+                assert time.monotonic() < deadline, "no hand-over"
+                await pilot.pause(0.1)
+        pid = app.handed_over_to
+        assert pid is not None and pid != os.getpid()
+        async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/healthz") as r:
+            assert r.status == 200
+        status = await probe(paths.control_socket)
+        assert status is not None and status["pid"] == pid and status["owner"] == "serve"
+    finally:
+        if pid is not None:
+            os.kill(pid, signal.SIGTERM)
+            for _ in range(200):
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    break
+                await asyncio.sleep(0.05)
+                with _reap(pid):
+                    pass
+
+
+class _reap:
+    """Collect the exit of our detached child (it is still our child process)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    def __enter__(self) -> None:
+        try:
+            os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
