@@ -19,6 +19,7 @@ from proxy.control.local import InProcessController
 from proxy.keys.store import KeyStore
 from proxy.monitor.record import Attempt, RequestRecord
 from proxy.paths import Paths
+from proxy.routing import best_rule
 from proxy.service import ProxyService
 from tui.app import AgproxyApp
 
@@ -42,6 +43,16 @@ _TRAFFIC: tuple[tuple[str, str, str, str, str, str, int, float, int, int], ...] 
 )  # fmt: skip
 
 
+def _demo_rule(client_model: str, upstream_model: str) -> str:
+    """The explanation a real resolution would give (SPEC §9), for the seeded rows."""
+    if not upstream_model:
+        return ""
+    if client_model == upstream_model:
+        return "offered as is"
+    rule = best_rule(client_model)
+    return f"family {rule.pattern}: {rule.note}" if rule else ""
+
+
 def demo_records() -> list[RequestRecord]:
     out = []
     for i, (method, path, proto, cmodel, umodel, account, status, ms, tin, tout) in enumerate(
@@ -60,6 +71,7 @@ def demo_records() -> list[RequestRecord]:
             protocol=proto,
             client_model=cmodel,
             upstream_model=umodel,
+            mapping_rule=_demo_rule(cmodel, umodel),
             account=account,
             upstream_kind="gemini_api"
             if account.startswith("key")

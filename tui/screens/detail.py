@@ -64,6 +64,7 @@ def summary_table(rec: Any, utc: bool) -> Table:
         ("protocol", rec.protocol or "—"),
         ("model", rec.client_model or "—"),
         ("upstream model", rec.upstream_model or "—"),
+        ("chosen by", rec.mapping_rule or "—"),  # SPEC §9: the rule that decided the upstream model
         ("account", f"{rec.account or '—'} ({rec.upstream_kind or '—'})"),
         ("duration", f"{took}  (first byte {ttfb})"),
         ("stream", "yes" if rec.stream else "no"),
