@@ -17,7 +17,7 @@ from proxy.config.store import ConfigStore
 from proxy.control.api import ControlError
 from proxy.onboarding import LoginError
 from proxy.service import StartError
-from tests.conftest import write_account_file
+from tests.conftest import find_free_port, write_account_file
 from tests.fakes.upstream import FakeUpstream
 from tests.proxy.control.conftest import Rig
 
@@ -120,6 +120,28 @@ async def test_a_key_the_api_rejects_is_refused_and_not_stored(rig: Rig, google:
     assert on_disk(rig).list() == [] and rig.controller.accounts() == []
 
 
+async def test_rename_is_persisted_shown_everywhere_and_undone_by_an_empty_name(
+    rig: Rig, google: FakeUpstream
+) -> None:
+    ctl = rig.controller
+    account = (await ctl.add_gemini_key(KEY)).account
+    assert account.label == f"key …{KEY[-4:]}" and account.name == ""  # the one masker's tail
+    renamed = await ctl.rename_account(account.id[:5], "  work   laptop ")
+    assert renamed.name == "work laptop" and renamed.label == "work laptop"
+    stored = on_disk(rig).list()[0]
+    assert stored.name == "work laptop" and stored.label == "work laptop"  # in the account file
+    assert ctl.account(account.id).label == "work laptop"  # type: ignore[union-attr]
+    assert rig.service.accounts.get("work laptop") is rig.service.accounts.by_id(account.id)
+    with pytest.raises(ControlError, match="at most 60") as err:
+        await ctl.rename_account(account.id, "x" * 61)
+    with pytest.raises(ControlError, match="no account matches") as err:
+        await ctl.rename_account("nobody", "x")
+    assert err.value.kind == "not_found"
+    cleared = await ctl.rename_account(account.id, "")
+    assert cleared.name == "" and cleared.label == f"key …{KEY[-4:]}"
+    assert on_disk(rig).list()[0].label == f"key …{KEY[-4:]}"
+
+
 async def test_import_reports_what_it_did(rig: Rig, tmp_path) -> None:
     report = await rig.controller.import_accounts(str(tmp_path / "missing.json"))
     assert not report.added and report.skipped
@@ -133,6 +155,7 @@ async def google(rig: Rig):
         store.set("upstream.oauth_userinfo_url", fake.userinfo_url)
         store.set("upstream.antigravity_endpoints", fake.endpoints)
         store.set("upstream.gemini_base_url", fake.url)
+        store.set("upstream.oauth_redirect_port", str(find_free_port()))  # tests run side by side
         yield fake
 
 
