@@ -282,3 +282,13 @@ def test_parse_pasted(text, code):
 def test_parse_pasted_rejects(text):
     with pytest.raises(LoginError):
         parse_pasted(text, "S")
+
+
+def test_rename_sets_and_clears_a_name(home, capsys):
+    a, _ = accounts(home).add(Account.antigravity("alice@example.com", "1//rt"))
+    assert main(["accounts", "rename", "alice@example.com", "work"]) == 0
+    assert "renamed: work" in capsys.readouterr().out
+    assert accounts(home).get(a.id).name == "work"
+    assert main(["accounts", "list"]) == 0 and "work" in capsys.readouterr().out
+    assert main(["accounts", "rename", "work", ""]) == 0
+    assert accounts(home).get(a.id).label == "alice@example.com"

@@ -174,7 +174,10 @@ async def test_oauth_login_with_a_pasted_code_and_refresh(rig: Rig, google: Fake
     assert refreshed.problems == [] and refreshed.account.quota
     google.revoked.add("rt-from-4/0pasted")
     refreshed = await ctl.refresh_account(result.account.id)
-    assert "refresh token rejected" in refreshed.problems[0]
+    assert refreshed.problems[0] == (
+        "this refresh token is wrong, expired or revoked (Google answered invalid_grant); "
+        "add the account again"
+    )
 
 
 async def test_records_arrive_live_and_pages_come_from_the_store(rig: Rig) -> None:
@@ -216,3 +219,33 @@ async def test_log_lines_reach_the_log_feed(rig: Rig) -> None:
         feed.close()
     finally:
         logging.getLogger().removeHandler(rig.local.log_hub)
+
+
+async def test_two_logins_use_the_same_configured_redirect_port_and_a_busy_one_says_so(
+    rig: Rig, google: FakeUpstream
+) -> None:
+    import socket
+
+    port = rig.service.config.upstream.oauth_redirect_port
+    assert port != 0  # the fixture set a fixed one, as the default is
+    uris = []
+    for _ in range(2):
+        login = await rig.controller.login()
+        uris.append(login.redirect_uri)
+        await login.close()
+    assert uris == [f"http://127.0.0.1:{port}/oauth-callback"] * 2  # one ssh -L keeps working
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", port))
+        busy.listen()
+        with pytest.raises(LoginError, match=f"127.0.0.1:{port}.*upstream.oauth_redirect_port"):
+            await rig.controller.login()
+    rig.service.store.set("upstream.oauth_redirect_port", "0")
+    login = await rig.controller.login()
+    assert not login.redirect_uri.startswith(f"http://127.0.0.1:{port}/")
+    await login.close()
+
+
+def test_the_default_redirect_port_is_fixed() -> None:
+    from proxy.config.model import Config
+
+    assert Config().upstream.oauth_redirect_port == 51121
