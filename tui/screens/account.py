@@ -126,10 +126,10 @@ class AccountScreen(Screen[None]):
         if cat is None:
             out.append("   catalogue never read (tried as is; read at the next start or u)\n",
                        s("muted"))
-            return out
-        out.append(f"   catalogue read {units.span(cat.age(now))} ago\n", s("muted"))
+        else:
+            out.append(f"   catalogue read {units.span(cat.age(now))} ago\n", s("muted"))
         self._models(out, acc, now, s)
-        if cat.deprecated:
+        if cat is not None and cat.deprecated:
             out.append("\nDeprecations it reports\n", s("title"))
             for old, new in sorted(cat.deprecated.items()):
                 out.append(f"  {old} → {new}\n")
@@ -137,7 +137,8 @@ class AccountScreen(Screen[None]):
 
     def _models(self, out: Text, acc: Any, now: float, s: Any) -> None:
         cooling = model_cooldowns(acc, now)
-        models = sorted(acc.offered() | acc.unavailable.keys())
+        # the offered ids, and those with a quota or a mark (all a never-read catalogue has)
+        models = sorted(acc.offered() | acc.unavailable.keys() | acc.quota.keys() | cooling.keys())
         if not models:
             out.append("  (it offers no model)\n", s("muted"))
         width = min(36, max((len(m) for m in models), default=10))

@@ -170,7 +170,7 @@ class AccountsPane(Vertical):
             active = sum(1 for a in accounts if a.effective_state(now).value == "active")
             note.update(
                 f"{active}/{len(accounts)} active   {client}Enter details · a token · o OAuth · "
-                "k key · i import · n name · e enable/disable · x remove · u refresh quota"
+                "k key · i import · n name · e on/off · x remove · u refresh"
             )
 
     def row(self, table: AccountsTable, acc: Any, now: float) -> tuple[dict[str, Text], int]:
