@@ -249,3 +249,20 @@ def test_the_default_redirect_port_is_fixed() -> None:
     from proxy.config.model import Config
 
     assert Config().upstream.oauth_redirect_port == 51121
+
+
+async def test_a_named_account_answers_under_its_name(rig: Rig, google: FakeUpstream) -> None:
+    ctl = rig.controller
+    account = (await ctl.add_gemini_key(KEY)).account
+    await ctl.rename_account(account.id, "work laptop")
+    await ctl.start()
+    st = ctl.status()
+    key = rig.service.config.proxy.api_key
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{st.base_urls[0]}/v1/chat/completions",
+                             headers={"Authorization": f"Bearer {key}"},
+                             json={"model": "gemini-2.5-flash",
+                                   "messages": [{"role": "user", "content": "hi"}]}) as r:
+            assert r.status == 200, await r.text()
+            assert r.headers["X-Agproxy-Account"] == "work laptop"
+    await until(lambda: any(rec.account == "work laptop" for rec in ctl.recent_records(5)))
