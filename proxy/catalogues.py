@@ -109,7 +109,7 @@ def record_failure(store: AccountStore, account: Account, err: UpstreamError) ->
     """Put what the upstream said about the account on it; the sentence for the user."""
     if err.kind is UpstreamErrorKind.INVALID_GRANT:
         store.mark_state(account, AccountState.AUTH_FAILED, err.message[:200])
-        return f"refresh token rejected ({err.message[:120]}); add the account again"
+        return f"{err.message[:160]}; add the account again"
     if err.kind is UpstreamErrorKind.UNAUTHORIZED and account.kind is AccountKind.GEMINI_KEY:
         store.mark_state(account, AccountState.AUTH_FAILED, f"API key rejected: {err.message[:160]}")
         return f"the Gemini API rejected this key: {err.message[:120]}"

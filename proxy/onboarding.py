@@ -169,7 +169,15 @@ class Onboarding:
     async def start_login(self, client_id: str, port: int = 0) -> LoginFlow:
         """A browser login with its local redirect listener running (127.0.0.1)."""
         flow = LoginFlow(client_id, port=port)
-        await flow.start()
+        try:
+            await flow.start()
+        except OSError as exc:
+            await flow.close()
+            raise LoginError(
+                f"cannot listen for Google's redirect on 127.0.0.1:{port} "
+                f"({exc.strerror or exc}): another login or program holds it; end that, or set "
+                "upstream.oauth_redirect_port to a free port (0: a new free port each time)"
+            ) from None
         return flow
 
     async def finish_login(self, flow: LoginFlow, code: str) -> AddResult:
@@ -204,7 +212,7 @@ def parse_pasted(text: str, expected_state: str) -> str:
 
 
 class LoginFlow:
-    """One browser login: a listener on 127.0.0.1:<free port> for Google's redirect,
+    """One browser login: a listener on 127.0.0.1:<port> (0: a free one) for Google's redirect,
     plus `submit()` for a pasted redirect URL or code. Whichever comes first wins."""
 
     def __init__(self, client_id: str, host: str = "127.0.0.1", port: int = 0) -> None:

@@ -119,7 +119,13 @@ def mask_secret(value: str) -> str:
     if len(value) < 12:
         return MASK
     prefix = value[:3] if value.startswith("sk-") else value[:2]
-    return f"{prefix}{MASK}{value[-4:]}"
+    return f"{prefix}{secret_tail(value)}"
+
+
+def secret_tail(value: str) -> str:
+    """Only the masked end of a secret, `…abcd`, for labels that already say what it is
+    (`key …abcd`); values under 12 characters show nothing but the ellipsis."""
+    return f"{MASK}{value[-4:]}" if len(value) >= 12 else MASK
 
 
 # Headers whose whole value is a credential, and name fragments that smell like one.

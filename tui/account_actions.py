@@ -5,7 +5,7 @@ reached through the app's Controller; the TUI adds no OAuth or quota logic."""
 from __future__ import annotations
 
 from proxy.control.api import ControlError, RefreshResult
-from proxy.errors import UpstreamError
+from proxy.errors import UpstreamError, UpstreamErrorKind
 from proxy.onboarding import AddResult, LoginError
 
 __all__ = ["LOGIN_TIMEOUT_S", "AddResult", "LoginError", "RefreshResult", "error_text"]
@@ -16,6 +16,8 @@ LOGIN_TIMEOUT_S = 600.0  # the consent page can take a while (2FA, account picke
 def error_text(exc: BaseException) -> str:
     """One line for a notification (UpstreamError carries a user-facing message)."""
     if isinstance(exc, UpstreamError):
+        if exc.kind is UpstreamErrorKind.INVALID_GRANT:  # the message is already plain words
+            return exc.message[:200]
         return f"{exc.kind.value}: {exc.message[:200]}"
     if isinstance(exc, ControlError):
         return str(exc)

@@ -25,6 +25,7 @@ SCOPE_TITLES = {
     "stats": "Stats",
     "keys": "Stats: client keys",
     "detail": "Request detail",
+    "account": "Account detail",
     "plain": "Plain view (select with the mouse)",
     "modal": "Dialogs",
 }
@@ -80,6 +81,7 @@ TABLE: tuple[Key, ...] = (
     Key("v", "view_curl", "Show as curl (plain)", "traffic", show=False),
     Key("escape", "clear_filter", "Clear filter", "traffic", show=False),
     # -- accounts ---------------------------------------------------------------
+    Key("enter", "details", "Details", "accounts", palette=False),
     Key("a", "add_token", "Add token", "accounts"),
     Key("o", "add_oauth", "OAuth login", "accounts"),
     Key("k", "add_gemini_key", "Add Gemini key", "accounts"),
@@ -87,6 +89,7 @@ TABLE: tuple[Key, ...] = (
     Key("e", "toggle_enabled", "Enable/disable", "accounts"),
     Key("delete,x", "remove", "Remove", "accounts", display="Del/x"),
     Key("u", "refresh_quota", "Refresh quota", "accounts"),
+    Key("n", "rename", "Name account", "accounts"),
     # -- settings ---------------------------------------------------------------
     Key("ctrl+s", "save", "Save", "settings", priority=True),
     Key("ctrl+r", "reveal_key", "Reveal key", "settings", priority=True),
@@ -121,6 +124,7 @@ TABLE: tuple[Key, ...] = (
     Key("y", "copy_curl", "Copy as curl", "detail", palette=False),
     Key("v", "view_curl", "Show as curl (plain)", "detail", palette=False),
     Key("escape,q", "close", "Back", "detail", display="Esc/q", palette=False),
+    Key("escape,q", "close", "Back", "account", display="Esc/q", palette=False),
     Key("escape,q,question_mark", "close", "Close help", "help", palette=False, display="Esc/q/?"),
     Key("escape,q", "close", "Back", "plain", display="Esc/q", palette=False),
     # -- dialogs ----------------------------------------------------------------

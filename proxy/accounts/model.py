@@ -12,6 +12,7 @@ from typing import Any
 
 from proxy.accounts.catalogue import Catalogue
 from proxy.models_table import gemini_api_model
+from proxy.redact import secret_tail
 
 # verification_required: the reference retries such an account after 10 minutes.
 VERIFICATION_RETRY_S = 600.0
@@ -55,8 +56,15 @@ def new_account_id() -> str:
 
 
 def key_label(api_key: str) -> str:
-    """A label that identifies a key to its owner without revealing it."""
-    return f"key …{api_key[-4:]}" if len(api_key) >= 8 else "key …"
+    """A label that identifies a key to its owner without revealing it (`key …nopq`)."""
+    return f"key {secret_tail(api_key)}"
+
+
+def default_label(kind: AccountKind, email: str, api_key: str) -> str:
+    """What an account without a name is called: its email, or its key's last four."""
+    if kind is AccountKind.ANTIGRAVITY:
+        return email or "antigravity"
+    return key_label(api_key)
 
 
 @dataclass(slots=True)
@@ -100,8 +108,9 @@ class Account:
 
     id: str
     kind: AccountKind
-    label: str
+    label: str  # what is shown everywhere: the name if one was given, else default_label()
     email: str = ""
+    name: str = ""  # given by the user (`n`, `agproxy accounts rename`); "" = none
     refresh_token: str = field(default="", repr=False)
     access_token: str = field(default="", repr=False)
     token_expiry: float = 0.0
@@ -132,7 +141,7 @@ class Account:
         return cls(
             id=kw.pop("id", None) or new_account_id(),
             kind=AccountKind.ANTIGRAVITY,
-            label=email or "antigravity",
+            label=default_label(AccountKind.ANTIGRAVITY, email, ""),
             email=email,
             refresh_token=refresh_token,
             **kw,
@@ -171,6 +180,11 @@ class Account:
         if self.unavailable:
             return cat.offered - self.unavailable.keys()
         return cat.offered
+
+    def set_name(self, name: str) -> None:
+        """Give the account a name ("" removes it): the label follows."""
+        self.name = " ".join(name.split())
+        self.label = self.name or default_label(self.kind, self.email, self.api_key)
 
     def mark_unavailable(self, model: str, now: float) -> None:
         self.unavailable[model] = now
@@ -252,6 +266,7 @@ class Account:
             "id": self.id,
             "kind": self.kind.value,
             "label": self.label,
+            "name": self.name,
             "email": self.email,
             "refresh_token": self.refresh_token,
             "access_token": self.access_token,
@@ -281,9 +296,8 @@ class Account:
         kind = AccountKind(data["kind"])
         api_key = str(data.get("api_key") or "")
         email = str(data.get("email") or "")
-        label = str(
-            data.get("label") or (email if kind is AccountKind.ANTIGRAVITY else key_label(api_key))
-        )
+        name = str(data.get("name") or "")
+        label = name or str(data.get("label") or default_label(kind, email, api_key))
         try:
             state = AccountState(data.get("state") or "active")
         except ValueError:
@@ -294,6 +308,7 @@ class Account:
             kind=kind,
             label=label,
             email=email,
+            name=name,
             refresh_token=str(data.get("refresh_token") or ""),
             access_token=str(data.get("access_token") or ""),
             token_expiry=float(data.get("token_expiry") or 0.0),
@@ -323,6 +338,7 @@ class Account:
             "id": self.id,
             "kind": self.kind.value,
             "label": self.label,
+            "name": self.name,
             "email": self.email,
             "project_id": self.project_id,
             "disabled": self.disabled,

@@ -208,6 +208,15 @@ class AccountStore:
         self.save(acc)
         return acc
 
+    def rename(self, account_id: str, name: str) -> Account:
+        """Give an account a name ("" removes it; the email or `key …abcd` shows again)."""
+        acc = self._by_id.get(account_id)
+        if acc is None:
+            raise KeyError(account_id)
+        acc.set_name(name)
+        self.save(acc)
+        return acc
+
     def mark_state(
         self,
         account: Account,

@@ -51,7 +51,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     c.set_defaults(func=cmd_add_key)
 
     c = cmds.add_parser("login", help="add a Google account by signing in with a browser")
-    c.add_argument("--port", type=int, default=0, help="local redirect port (default: a free one)")
+    c.add_argument("--port", type=int, default=None,
+                   help="local redirect port (default: upstream.oauth_redirect_port; 0: a free one)")
     c.add_argument(
         "--timeout", type=float, default=LOGIN_TIMEOUT_S, help="seconds to wait (default 600)"
     )
@@ -76,6 +77,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         c = cmds.add_parser(name, help=text)
         c.add_argument("account", metavar="ID", help="id, id prefix, label or email")
         c.set_defaults(func=func)
+
+    c = cmds.add_parser("rename", help="give an account a name (shown instead of its email or key)")
+    c.add_argument("account", metavar="ID", help="id, id prefix, label or email")
+    c.add_argument("name", metavar="NAME", help='the new name ("" removes it)')
+    c.set_defaults(func=cmd_rename)
 
     c = cmds.add_parser("remove", help="delete an account")
     c.add_argument("account", metavar="ID", help="id, id prefix, label or email")
@@ -288,6 +294,18 @@ def cmd_disable(args: argparse.Namespace) -> int:
     return _set_disabled(args, True)
 
 
+def cmd_rename(args: argparse.Namespace) -> int:
+    async def job(controller: Controller) -> int:
+        acc = await _find(controller, args.account)
+        if acc is None:
+            return 1
+        renamed = await controller.rename_account(acc.id, args.name)
+        print(f"{'renamed' if renamed.name else 'name removed'}: {renamed.label} (id {acc.id})")
+        return 0
+
+    return _run(args, job)
+
+
 def cmd_remove(args: argparse.Namespace) -> int:
     async def job(controller: Controller) -> int:
         acc = await _find(controller, args.account)
@@ -371,12 +389,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
 
 def cmd_login(args: argparse.Namespace) -> int:
     async def job(controller: Controller) -> int:
-        try:
-            flow = await controller.login(args.port)
-        except OSError as exc:
-            return _fail(
-                f"cannot listen for the redirect on 127.0.0.1:{args.port}: {exc.strerror or exc}"
-            )
+        flow = await controller.login(args.port)  # a busy port: LoginError, said by _fail
         try:
             port = flow.redirect_uri.rsplit(":", 1)[1].split("/")[0]
             print("Open this URL in a browser and sign in with the Google account to add:\n")

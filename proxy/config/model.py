@@ -22,6 +22,8 @@ DEFAULT_ANTIGRAVITY_ENDPOINTS = (
 DEFAULT_OAUTH_CLIENT_ID = "1071006060591-tmhssin2h21lcre235vtolojh4g403ep.apps.googleusercontent.com"
 DEFAULT_OAUTH_CLIENT_SECRET = "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"
 
+DEFAULT_OAUTH_REDIRECT_PORT = 51121
+
 SECRET_KEYS = frozenset({"proxy.api_key", "zai.api_key", "upstream.oauth_client_secret"})
 
 
@@ -81,6 +83,13 @@ class UpstreamSettings:
     )
     oauth_client_id: str = field(default=DEFAULT_OAUTH_CLIENT_ID, metadata=_rule("a string"))
     oauth_client_secret: str = field(default=DEFAULT_OAUTH_CLIENT_SECRET, metadata=_rule("a string"))
+    # The browser login's local redirect listener: one fixed port, so one `ssh -L` tunnel
+    # keeps working from login to login (0: a free port each time).
+    oauth_redirect_port: int = field(
+        default=DEFAULT_OAUTH_REDIRECT_PORT,
+        metadata=_rule("0 (a free port each time) or a port 1024-65535",
+                       check=lambda v: v == 0 or 1024 <= v <= 65535),
+    )
     gemini_base_url: str = field(
         default="https://generativelanguage.googleapis.com",
         metadata=_rule("an http(s) URL", check=lambda v: v.startswith(("http://", "https://"))),

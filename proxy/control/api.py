@@ -178,11 +178,16 @@ class Controller(Protocol):
 
     async def import_accounts(self, path: str) -> ImportReport: ...
 
-    async def login(self, port: int = 0) -> LoginSession: ...
+    async def login(self, port: int | None = None) -> LoginSession:
+        """`port`: of the local redirect listener; None: `upstream.oauth_redirect_port`
+        (0 = a free one). A port in use raises LoginError saying so."""
 
     async def set_disabled(self, account_id: str, disabled: bool) -> Account: ...
 
     async def remove_account(self, account_id: str) -> bool: ...
+
+    async def rename_account(self, account_id: str, name: str) -> Account:
+        """Give an account a name, persisted in its file ("" removes it)."""
 
     async def refresh_account(self, account_id: str) -> RefreshResult: ...
 

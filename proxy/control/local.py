@@ -27,6 +27,7 @@ from proxy.onboarding import AddResult, LoginFlow
 from proxy.service import DEFAULT_GRACE, ProxyService
 
 PROCESS_STARTED = time.monotonic()
+MAX_NAME = 60  # an account name fits a table column and a header value
 
 
 class LocalLogin:
@@ -210,8 +211,10 @@ class InProcessController:
     async def import_accounts(self, path: str) -> ImportReport:
         return await self.service.onboarding.import_path(path)
 
-    async def login(self, port: int = 0) -> LocalLogin:
-        flow = await self.service.onboarding.start_login(self.config.upstream.oauth_client_id, port)
+    async def login(self, port: int | None = None) -> LocalLogin:
+        upstream = self.config.upstream
+        port = upstream.oauth_redirect_port if port is None else port
+        flow = await self.service.onboarding.start_login(upstream.oauth_client_id, port)
         return LocalLogin(self, flow)
 
     async def set_disabled(self, account_id: str, disabled: bool) -> Account:
@@ -219,6 +222,11 @@ class InProcessController:
 
     async def remove_account(self, account_id: str) -> bool:
         return self.service.accounts.remove(self._account(account_id).id)
+
+    async def rename_account(self, account_id: str, name: str) -> Account:
+        if len(name) > MAX_NAME:
+            raise ControlError(f"a name is at most {MAX_NAME} characters")
+        return self.service.accounts.rename(self._account(account_id).id, name)
 
     async def refresh_account(self, account_id: str) -> RefreshResult:
         account = self._account(account_id)

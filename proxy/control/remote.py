@@ -120,7 +120,11 @@ class RemoteLogin:
 
 
 def _account(data: dict[str, Any]) -> Account:
-    return Account.from_json(data)
+    account = Account.from_json(data)
+    # the in-memory marks the account file does not hold, so an attached TUI shows them
+    account.unavailable = {str(m): 0.0 for m in data.get("unavailable") or ()}
+    account.fault_cooldowns = {str(m): float(t) for m, t in (data.get("fault_cooldowns") or {}).items()}
+    return account
 
 
 def _add_result(data: dict[str, Any]) -> AddResult:
@@ -435,7 +439,7 @@ class RemoteController:
         await self._accounts_changed()
         return report
 
-    async def login(self, port: int = 0) -> RemoteLogin:
+    async def login(self, port: int | None = None) -> RemoteLogin:
         return RemoteLogin(self, await self._call("POST", "/v1/logins", {"port": port}))
 
     async def set_disabled(self, account_id: str, disabled: bool) -> Account:
@@ -448,6 +452,11 @@ class RemoteController:
         data = await self._call("DELETE", f"/v1/accounts/{_quote(account_id)}")
         await self._accounts_changed()
         return bool(data["removed"])
+
+    async def rename_account(self, account_id: str, name: str) -> Account:
+        data = await self._call("POST", f"/v1/accounts/{_quote(account_id)}/rename", {"name": name})
+        await self._accounts_changed()
+        return _account(data)
 
     async def refresh_account(self, account_id: str) -> RefreshResult:
         data = await self._call(

@@ -15,6 +15,7 @@ Routes (JSON bodies; errors are `{"error": {"kind", "message"}}`):
   GET  /v1/accounts · GET /v1/accounts/{key} · POST /v1/accounts/token {token}
   POST /v1/accounts/key {key} · POST /v1/accounts/import {path}
   POST /v1/accounts/{id}/{enable,disable,refresh} · DELETE /v1/accounts/{id}
+  POST /v1/accounts/{id}/rename {name}
   POST /v1/logins {port} → {id, url, redirect_uri} · POST /v1/logins/{id}/paste {text}
   POST /v1/logins/{id}/wait {timeout} · POST /v1/logins/{id}/finish · DELETE /v1/logins/{id}
   GET  /v1/records?filter=&limit=&before_started=&before_id= · GET /v1/records/{id}
@@ -251,6 +252,7 @@ class ControlServer:
         r.add_post("/v1/accounts/key", self.add_key)
         r.add_post("/v1/accounts/import", self.import_accounts)
         r.add_get("/v1/accounts/{key}", self.show_account)
+        r.add_post("/v1/accounts/{key}/rename", self.rename_account)
         r.add_post("/v1/accounts/{key}/{action:enable|disable|refresh}", self.account_action)
         r.add_delete("/v1/accounts/{key}", self.remove_account)
         r.add_post("/v1/logins", self.login_start)
@@ -350,6 +352,13 @@ class ControlServer:
         account = await self.controller.set_disabled(key, action == "disable")
         return _ok(account.public_view())
 
+    async def rename_account(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        name = body.get("name")
+        if not isinstance(name, str):
+            raise ControlError("rename needs a name (a string; \"\" removes it)")
+        return _ok((await self.controller.rename_account(request.match_info["key"], name)).public_view())
+
     async def remove_account(self, request: web.Request) -> web.Response:
         return _ok({"removed": await self.controller.remove_account(request.match_info["key"])})
 
@@ -363,7 +372,8 @@ class ControlServer:
 
     async def login_start(self, request: web.Request) -> web.Response:
         body = await self._body(request)
-        login = await self.controller.login(int(body.get("port") or 0))
+        port = body.get("port")
+        login = await self.controller.login(None if port is None else int(port))
         login_id = secrets.token_urlsafe(8)
         self._logins[login_id] = login
         return _ok({"id": login_id, "url": login.url, "redirect_uri": login.redirect_uri})

@@ -30,6 +30,14 @@ SCOPES = (
 )
 # Refresh when less than this much validity is left (SPEC §6.1).
 REFRESH_MARGIN_S = 90.0
+# The one wording of Google's `invalid_grant` for people (TUI, CLI, account state reason):
+# its own "invalid_grant: Bad Request" says nothing to someone who pasted a token.
+INVALID_GRANT_TEXT = "this refresh token is wrong, expired or revoked (Google answered invalid_grant)"
+
+
+def invalid_grant(status: int, body: bytes = b"") -> UpstreamError:
+    """Google refused the refresh token or the login code (`invalid_grant`)."""
+    return UpstreamError(UpstreamErrorKind.INVALID_GRANT, status, INVALID_GRANT_TEXT, body=body)
 
 
 @dataclass
@@ -65,8 +73,8 @@ async def _token_request(sessions: UpstreamSessions, form: dict[str, str]) -> To
         pass
     if status != 200 or not data.get("access_token"):
         if data.get("error") == "invalid_grant":
-            desc = str(data.get("error_description") or "refresh token expired or revoked")
-            raise UpstreamError(UpstreamErrorKind.INVALID_GRANT, status, f"invalid_grant: {desc}", body=body)
+            log.info("token endpoint: invalid_grant (%s)", str(data.get("error_description") or "-")[:120])
+            raise invalid_grant(status, body)
         err = classify(status if status != 200 else 502, body)
         err.message = f"token endpoint: {data.get('error') or ''} {data.get('error_description') or err.message}".strip()
         raise err
@@ -145,7 +153,8 @@ class TokenManager:
             if not force and self.is_fresh(account):
                 return account.access_token
             if not account.refresh_token:
-                raise UpstreamError(UpstreamErrorKind.INVALID_GRANT, 0, "account has no refresh token")
+                raise UpstreamError(UpstreamErrorKind.INVALID_GRANT, 0,
+                                    "this account has no refresh token; add it again")
             self.refreshes += 1
             grant = await refresh_access_token(self._sessions, account.refresh_token)
             self._store.update_tokens(account, grant.access_token, grant.expires_at, grant.refresh_token or None)

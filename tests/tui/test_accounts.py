@@ -15,7 +15,7 @@ from textual.widgets import Input, TabbedContent
 from proxy.config.store import ConfigStore
 from proxy.paths import resolve_paths
 from tests.fakes.upstream import FakeUpstream
-from tests.tui.conftest import login_state, notes, stored_accounts
+from tests.tui.conftest import free_port, login_state, notes, stored_accounts
 from tui.app import AgproxyApp
 from tui.screens.dialogs import ConfirmScreen, PromptScreen
 from tui.screens.login import LoginScreen
@@ -34,6 +34,8 @@ async def fake(home: Path) -> AsyncIterator[FakeUpstream]:
         store.set("upstream.oauth_token_url", upstream.token_url)
         store.set("upstream.oauth_userinfo_url", upstream.userinfo_url)
         store.set("upstream.antigravity_endpoints", upstream.endpoints)
+        store.set("upstream.gemini_base_url", upstream.url)
+        store.set("upstream.oauth_redirect_port", str(free_port()))  # tests run side by side
         yield upstream
 
 
@@ -90,15 +92,32 @@ async def test_add_refresh_token_shows_the_account_with_email_and_quota(fake, ma
         assert any("Added account new.user@example.com" in m for m in notes(app))
 
 
-async def test_add_revoked_refresh_token_is_an_error_notification(fake, make_app) -> None:
+def prompt_status(app: AgproxyApp) -> str:
+    return str(app.screen.query_one("#prompt-status").render())
+
+
+async def test_a_revoked_refresh_token_keeps_the_dialog_with_the_paste_and_plain_words(
+    fake, make_app
+) -> None:
     fake.revoked.add("1//0-revoked")
     app = await make_app()
     async with app.run_test(size=SIZE) as pilot:
         await open_tab(pilot)
         await prompt_answer(pilot, app, "a", "1//0-revoked")
-        await until(pilot, lambda: notes(app, "error"))
-        assert "invalid_grant" in notes(app, "error")[0]
+        await until(pilot, lambda: "wrong" in prompt_status(app))
+        assert isinstance(app.screen, PromptScreen)  # still open, with what was pasted
+        assert app.screen.query_one(Input).value == "1//0-revoked"
+        assert prompt_status(app) == (
+            "this refresh token is wrong, expired or revoked (Google answered invalid_grant)"
+        )
+        assert "invalid_grant: invalid_grant" not in prompt_status(app)
         assert app.controller.accounts() == []
+        # corrected in place: the same dialog adds it and closes
+        fake.revoked.clear()
+        app.screen.query_one(Input).value = "1//0-good"
+        await pilot.press("enter")
+        await until(pilot, lambda: "new.user@example.com" in table_text(app))
+        assert not isinstance(app.screen, PromptScreen)
 
 
 async def test_oauth_login_with_a_pasted_redirect_url(fake, make_app) -> None:
@@ -161,17 +180,30 @@ async def test_oauth_cancel_frees_the_listener(fake, make_app) -> None:
         assert app.controller.accounts() == []
 
 
-async def test_add_gemini_key(home, make_app) -> None:
+async def test_add_gemini_key_is_checked_with_the_api_and_a_rejected_one_stays(
+    fake, make_app
+) -> None:
+    bad, good = "AIzaSyREJECTEDREJECTEDREJECTEDREJECT99", "AIzaSyFAKEFAKEFAKEFAKEFAKEFAKEFAKE12345"
+    fake.invalid_tokens.add(bad)
     app = await make_app()
     async with app.run_test(size=SIZE) as pilot:
         await open_tab(pilot)
         await prompt_answer(pilot, app, "k", "not-a-key")
-        await until(pilot, lambda: notes(app, "error"))
+        await until(pilot, lambda: "does not look like a Gemini API key" in prompt_status(app))
+        await pilot.press("escape")
+        await prompt_answer(pilot, app, "k", bad)
+        await until(pilot, lambda: "rejected" in prompt_status(app))
+        assert "the Gemini API rejected this key" in prompt_status(app)
+        assert isinstance(app.screen, PromptScreen) and app.screen.query_one(Input).value == bad
+        assert [c.token for c in fake.calls("gemini_list")] == [bad]  # asked the upstream
         assert app.controller.accounts() == []
-        await prompt_answer(pilot, app, "k", "AIzaSyFAKEFAKEFAKEFAKEFAKEFAKEFAKE12345")
+        app.screen.query_one(Input).value = good
+        await pilot.press("enter")
         await until(pilot, lambda: app.query_one(AccountsTable).row_count == 1)
-        assert "gemini key" in table_text(app) and "n/a (API key)" in table_text(app)
+        assert not isinstance(app.screen, PromptScreen)
+        assert "key …2345" in table_text(app) and "n/a (API key)" in table_text(app)
         assert "FAKEFAKE12345" not in table_text(app)  # the key itself is never shown
+        assert app.controller.accounts()[0].catalogue is not None  # read by its listing
 
 
 async def test_import_reference_files(home, make_app) -> None:
@@ -232,25 +264,202 @@ async def test_refresh_quota_fills_the_bars_and_reports_problems(fake, make_app)
         fake.revoked.add(stored_accounts(app.paths.data_dir)[0].refresh_token)
         await pilot.press("u")
         await until(pilot, lambda: notes(app, "warning"))
-        assert "refresh token rejected" in notes(app, "warning")[-1]
+        assert "this refresh token is wrong, expired or revoked" in notes(app, "warning")[-1]
         await until(pilot, lambda: "auth failed" in table_text(app))
 
 
 async def test_actions_do_not_block_the_loop(fake) -> None:
-    """A slow Google keeps the UI responsive: the add runs in a worker."""
+    """A slow Google keeps the UI responsive: the check runs in a worker while the
+    dialog says so and still takes keys."""
     fake.token_delay = 1.0
     app = AgproxyApp()
     async with app.run_test(size=SIZE) as pilot:
-        tabs = app.query_one(TabbedContent)
-        tab_when_added: list[str] = []
-        app.controller.add_listener(
-            lambda kind: kind == "accounts" and tab_when_added.append(tabs.active)
-        )
+        typed_when_added: list[str] = []
         await open_tab(pilot)
         await prompt_answer(pilot, app, "a", "1//0-slow")
-        await pilot.press("3")  # handled while the token call is pending
-        await until(pilot, lambda: tab_when_added)
-        # a blocked loop would have handled "3" only after the account was added
-        assert tab_when_added[0] == "settings"
-        await pilot.press("2")
+        screen = app.screen
+        app.controller.add_listener(
+            lambda kind: kind == "accounts" and typed_when_added.append(screen.query_one(Input).value)
+        )
+        assert "Checking the refresh token" in prompt_status(app)
+        await pilot.press("x")  # handled while the token call is pending
+        await until(pilot, lambda: typed_when_added)
+        # a blocked loop would have handled "x" only after the account was added
+        assert typed_when_added[0] == "1//0-slowx"
         await until(pilot, lambda: "new.user@example.com" in table_text(app))
+
+
+# -- account detail, per-model cooldowns, names, version gate, 80×24, redirect port ---
+
+
+def seed_account(home: Path, **fields) -> str:
+    """An Antigravity account file with a read catalogue (30 models, 2 deprecations),
+    quota, one model cooling on a real 429 and one on a fault."""
+    from proxy.accounts.catalogue import Catalogue, ModelEntry
+    from proxy.accounts.model import Account, QuotaInfo
+    from proxy.accounts.store import AccountStore
+
+    now = time.time()
+    models = {f"gemini-9.{i}-pro": ModelEntry(f"gemini-9.{i}-pro") for i in range(30)}
+    models["claude-old-1"] = ModelEntry("claude-old-1")
+    cat = Catalogue(models=models, deprecated={"claude-old-1": "gemini-9.0-pro",
+                                               "gemini-8-pro": "gemini-9.1-pro"}, read_at=now - 180)
+    acc = Account.antigravity("detail@example.com", "1//rt", id="acc00001", catalogue=cat,
+                              project_id="proj-x", **fields)
+    acc.quota = {"gemini-9.0-pro": QuotaInfo(0.25, now + 3 * 3600, now - 180),
+                 "gemini-9.1-pro": QuotaInfo(1.0, None, now - 180)}
+    acc.quota_fetched_at = now - 180
+    acc.cooldowns = {"gemini-9.2-pro": now + 600}
+    store = AccountStore(home / "accounts")
+    store.load_all()
+    store.add(acc)
+    store.flush()
+    return acc.id
+
+
+def detail_text(app: AgproxyApp) -> str:
+    from tui.screens.account import AccountScreen
+
+    assert isinstance(app.screen, AccountScreen)
+    return app.screen.text.plain
+
+
+async def test_enter_opens_the_account_in_full_live_and_scrollable_at_80x24(home, make_app) -> None:
+    from textual.containers import VerticalScroll
+
+    from tui.screens.account import AccountScreen
+
+    seed_account(home)
+    app = await make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_tab(pilot)
+        await until(pilot, lambda: app.query_one(AccountsTable).row_count == 1)
+        app.query_one(AccountsTable).focus()
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, AccountScreen))
+        text = detail_text(app)
+        assert "detail@example.com" in text and "state   active" in text
+        assert "catalogue read 3m" in text  # its age
+        assert "gemini-9.0-pro" in text and " 25%" in text and "resets in 2h59m" in text
+        assert "gemini-9.1-pro" in text and "100%" in text
+        assert "gemini-9.2-pro" in text and "cooling 9m" in text  # the per-model cooldown
+        assert "gemini-9.29-pro" in text  # every model, not a summary
+        assert "claude-old-1 → gemini-9.0-pro" in text and "gemini-8-pro → gemini-9.1-pro" in text
+        body = app.screen.query_one(VerticalScroll)
+        assert body.max_scroll_y > 0  # a long list at 80×24: the keyboard scrolls it
+        await pilot.press("pagedown")
+        await until(pilot, lambda: body.scroll_y > 0)
+        # live: a change made elsewhere shows without leaving the screen
+        await app.controller.rename_account("acc00001", "renamed elsewhere")
+        await until(pilot, lambda: "renamed elsewhere" in detail_text(app))
+        assert "email   detail@example.com" in detail_text(app)
+        if make_app.mode == "in-process":  # a 404 mark lives in the serving process only
+            service = app.controller.service
+            service.accounts.mark_unavailable(service.accounts.by_id("acc00001"), "gemini-9.3-pro")
+            await until(pilot, lambda: "unavailable (404)" in detail_text(app))
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, AccountScreen))
+
+
+async def test_detail_shows_why_an_account_failed(home, make_app) -> None:
+    from tui.screens.account import AccountScreen
+
+    seed_account(home, state=__import__("proxy.accounts.model").accounts.model.AccountState.AUTH_FAILED,
+                 state_reason="this refresh token is wrong, expired or revoked "
+                 "(Google answered invalid_grant)")
+    app = await make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_tab(pilot)
+        await until(pilot, lambda: app.query_one(AccountsTable).row_count == 1)
+        app.query_one(AccountsTable).focus()
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, AccountScreen))
+        assert "state   auth failed" in detail_text(app)
+        assert "reason  this refresh token is wrong, expired or revoked (Google answered " \
+               "invalid_grant)" in detail_text(app)
+        await pilot.press("q")
+        await until(pilot, lambda: not isinstance(app.screen, AccountScreen))
+
+
+async def test_the_list_shows_per_model_cooldowns(home, make_app) -> None:
+    seed_account(home)
+    app = await make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_tab(pilot)
+        await until(pilot, lambda: app.query_one(AccountsTable).row_count == 1)
+        assert "active" in table_text(app) and "1 model cooling ≤9m" in table_text(app)
+
+
+async def test_n_names_an_account_everywhere_and_empty_gives_the_email_back(home, make_app) -> None:
+    seed_account(home)
+    app = await make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_tab(pilot)
+        await until(pilot, lambda: app.query_one(AccountsTable).row_count == 1)
+        app.query_one(AccountsTable).focus()
+        await prompt_answer(pilot, app, "n", "work laptop")
+        await until(pilot, lambda: "work laptop" in table_text(app))
+        assert stored_accounts(home)[0].name == "work laptop"  # in the account file
+        assert "detail@example.com" not in table_text(app)
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, PromptScreen))
+        assert app.screen.query_one(Input).value == "work laptop"  # the current name to edit
+        app.screen.query_one(Input).value = ""
+        await pilot.press("enter")
+        await until(pilot, lambda: "detail@example.com" in table_text(app))
+        assert stored_accounts(home)[0].name == ""
+
+
+async def test_accounts_tab_at_80x24_keeps_label_state_quota_and_help(home, make_app) -> None:
+    from tui.widgets.footer import AgproxyFooter
+
+    seed_account(home)
+    app = await make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_tab(pilot)
+        await until(pilot, lambda: app.query_one(AccountsTable).row_count == 1)
+        table = app.query_one(AccountsTable)
+        names = [c.label.plain for c in table.columns.values()]
+        assert names == ["label", "state", "quota"]
+        assert table.virtual_size.width <= table.scrollable_content_region.width  # no sideways
+        assert "detail@example.com" in table_text(app) and "g-pro" in table_text(app)
+        footer = app.screen.query_one(AgproxyFooter)
+        shown = " ".join(str(w.render()) for w in footer.query("*"))
+        assert "Help" in shown and "Quit" in shown
+        await pilot.resize_terminal(120, 40)  # the columns come back as the width allows
+        await until(pilot, lambda: len(app.query_one(AccountsTable).columns) == 6)
+        names = [c.label.plain for c in app.query_one(AccountsTable).columns.values()]
+        assert names == ["label", "kind", "state", "quota", "last used", "req/err"]
+        assert app.query_one(AccountsTable).row_count == 1 and "gemini pro" in table_text(app)
+
+
+async def test_version_in_the_note_and_the_gate_banner_in_the_header(fake, home, port) -> None:
+    """The fake refuses old clients by User-Agent; one real request through the proxy
+    trips the dispatcher's gate, and the header says so with the fix."""
+    from tui.widgets.status_header import StatusHeader
+
+    from proxy.upstream.client_version import ANTIGRAVITY_VERSION
+
+    app = AgproxyApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_tab(pilot)
+        note = app.query_one("#accounts-note")
+        await until(pilot, lambda: f"client version {ANTIGRAVITY_VERSION}" in str(note.render()))
+        await prompt_answer(pilot, app, "i", str(FIXTURES / "single.json"))
+        await until(pilot, lambda: app.query_one(AccountsTable).row_count == 1)
+        banner = app.query_one(StatusHeader).query_one("#status-banner")
+        assert not banner.display
+        await pilot.press("s")
+        await until(pilot, lambda: app.controller.status().running)
+        fake.gate_versions_below("99.0.0", form="error")
+        key = app.controller.config.proxy.api_key
+        async with aiohttp.ClientSession() as http:
+            async with http.post(f"http://127.0.0.1:{port}/v1/chat/completions",
+                                 headers={"Authorization": f"Bearer {key}"},
+                                 json={"model": "gemini-2.5-pro",
+                                       "messages": [{"role": "user", "content": "hi"}]}) as r:
+                assert r.status == 502
+        await until(pilot, lambda: banner.display)
+        text = str(banner.render())
+        assert "upstream rejects client version" in text and "upstream.user_agent" in text
+        assert banner.region.height >= 1  # laid out, not hidden behind the tabs

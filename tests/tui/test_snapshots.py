@@ -32,6 +32,10 @@ def test_request_detail(snap_compare, home) -> None:
     assert snap_compare(DemoApp(), press=["up"] * 8 + ["enter"], terminal_size=(120, 40))
 
 
+def test_account_detail(snap_compare, home) -> None:
+    assert snap_compare(DemoApp(), press=["2", "down", "enter"], terminal_size=(80, 24))
+
+
 def test_help_screen(snap_compare, home) -> None:
     assert snap_compare(DemoApp(), press=["question_mark"], terminal_size=(80, 24))
 

@@ -1,7 +1,12 @@
 """Modal dialogs: a yes/no confirmation and a one-line prompt (token, key, path,
-OAuth code). Both dismiss with the answer; `esc` cancels (None / False)."""
+OAuth code). Both dismiss with the answer; `esc` cancels (None / False). A prompt
+given `run` does the work itself and stays open on failure, with what was typed and
+the error inline (a rejected key or token must not be lost)."""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -41,8 +46,10 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(False)
 
 
-class PromptScreen(ModalScreen[str | None]):
-    """Ask for one line of text; `secret` masks it (tokens, keys)."""
+class PromptScreen(ModalScreen[Any]):
+    """Ask for one line of text; `secret` masks it (tokens, keys). Without `run` it
+    dismisses with the text; with `run`, it awaits `run(text)` and dismisses with its
+    result, or shows `describe(error)` under the field and keeps the text."""
 
     BINDINGS = bindings_for("modal")
 
@@ -54,8 +61,17 @@ class PromptScreen(ModalScreen[str | None]):
         secret: bool = False,
         extra: str = "",
         value: str = "",
+        run: Callable[[str], Awaitable[Any]] | None = None,
+        describe: Callable[[BaseException], str] = str,
+        busy: str = "Checking…",
+        allow_empty: bool = False,
     ) -> None:
         super().__init__()
+        self.run = run
+        self.describe = describe
+        self.busy = busy
+        self.working = False
+        self.allow_empty = allow_empty  # with `run`: an empty answer is run too
         self.title_text = title
         self.placeholder = placeholder
         self.secret = secret
@@ -73,6 +89,7 @@ class PromptScreen(ModalScreen[str | None]):
                 password=self.secret,
                 id="prompt-input",
             )
+            yield Static(id="prompt-status", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Cancel", id="cancel")
                 yield Button("OK", id="ok", variant="primary")
@@ -93,7 +110,28 @@ class PromptScreen(ModalScreen[str | None]):
 
     def _answer(self) -> None:
         text = self.query_one(Input).value.strip()
-        self.dismiss(text or None)
+        if self.run is None or not (text or self.allow_empty):
+            self.dismiss(text or None)
+        elif not self.working:
+            self.working = True
+            self.status(self.busy, error=False)
+            self.run_worker(self._run(text), group="prompt")
+
+    async def _run(self, text: str) -> None:
+        assert self.run is not None
+        try:
+            result = await self.run(text)
+        except Exception as exc:  # noqa: BLE001 - shown inline; the dialog stays for a retry
+            self.working = False
+            self.status(self.describe(exc), error=True)
+            self.query_one(Input).focus()
+            return
+        self.dismiss(result)
+
+    def status(self, text: str, error: bool) -> None:
+        line = self.query_one("#prompt-status", Static)
+        line.set_class(error, "-error")
+        line.update(text)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

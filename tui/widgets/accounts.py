@@ -1,8 +1,10 @@
-"""The Accounts tab: every upstream account with its state, quota per model group
-(bar, reset countdown, data age), last use and request/error counts; add (refresh
-token, OAuth login with the local redirect or a pasted code, Gemini key), import,
-enable/disable, remove and refresh (token + project + quota). The network work is
-the proxy's (proxy/onboarding.py), reached through the app's Controller."""
+"""The Accounts tab: every upstream account with its state (and how many of its
+models are cooling or unavailable), quota per model group (bar, reset countdown,
+data age), last use and request/error counts; `enter` opens the account in full.
+Add (refresh token, OAuth login with the local redirect or a pasted code, Gemini
+key), import, name, enable/disable, remove and refresh (token + project + quota).
+The network work is the proxy's (proxy/onboarding.py), reached through the app's
+Controller. Columns drop by width so 80 columns need no sideways scrolling."""
 
 from __future__ import annotations
 
@@ -13,12 +15,14 @@ from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.events import Resize
 from textual.widgets import DataTable, Static
 
 from proxy.accounts.model import AccountKind
 from tui import account_actions, units
 from tui.account_actions import AddResult, RefreshResult
 from tui.bindings import bindings_for
+from tui.screens.account import AccountScreen, model_cooldowns
 from tui.screens.dialogs import ConfirmScreen, PromptScreen
 from tui.screens.login import LoginScreen
 
@@ -33,9 +37,33 @@ COLUMNS = (
     ("last used", 10),
     ("req/err", 9),
 )
+# (least pane width, columns shown, label width, quota narrow): the label and state
+# always; then quota; kind, last use and counts only where they fit (each cell has
+# 2 columns of padding).
+LAYOUTS = (
+    (118, ("label", "kind", "state", "quota", "last used", "req/err"), 20, False),
+    (98, ("label", "kind", "state", "quota"), 22, False),
+    (0, ("label", "state", "quota"), 20, True),
+)
+NARROW_QUOTA = 28
 T = TypeVar("T")
 GROUP_ORDER = ("claude", "gemini pro", "gemini flash", "image", "other")
+SHORT_GROUP = {"claude": "claude", "gemini pro": "g-pro", "gemini flash": "g-flash",
+               "image": "image", "other": "other"}
 BAR = 8
+
+
+def layout_for(width: int) -> tuple[list[tuple[str, int]], bool]:
+    """The columns (name, width) for a pane `width` columns wide, and whether the
+    quota cell is the narrow one."""
+    for least, names, label_width, narrow in LAYOUTS:
+        if width >= least:
+            widths = dict(COLUMNS, label=label_width)
+            if narrow:
+                widths["quota"] = NARROW_QUOTA
+                widths["state"] = max(14, width - label_width - NARROW_QUOTA - 9)
+            return [(n, widths[n]) for n in names], narrow
+    raise AssertionError("LAYOUTS ends with a 0 width")
 
 
 def model_group(model: str) -> str:
@@ -91,12 +119,28 @@ class AccountsPane(Vertical):
         yield AccountsTable(cursor_type="row", id="accounts-table")
 
     def on_mount(self) -> None:
-        table = self.query_one(AccountsTable)
-        for name, width in COLUMNS:
-            table.add_column(name, key=name, width=width)
+        self.columns: list[tuple[str, int]] = []
+        self.narrow = False
+        self._set_columns(self.size.width or 120)
         self.refresh_accounts()
         # countdowns and ages move: repaint every few seconds (accounts are few)
         self.set_interval(5.0, self.refresh_accounts)
+
+    def on_resize(self, event: Resize) -> None:
+        if self._set_columns(event.size.width):
+            self.refresh_accounts()
+
+    def _set_columns(self, width: int) -> bool:
+        """Lay the columns out for `width`; True when they changed."""
+        columns, narrow = layout_for(width)
+        if columns == self.columns:
+            return False
+        self.columns, self.narrow = columns, narrow
+        table = self.query_one(AccountsTable)
+        table.clear(columns=True)
+        for name, col_width in columns:
+            table.add_column(name, key=name, width=col_width)
+        return True
 
     # -- rendering ---------------------------------------------------------------------
 
@@ -106,26 +150,30 @@ class AccountsPane(Vertical):
         now = self.agapp.now()
         selected = self.selected_id()
         table.clear()
+        shown = [name for name, _w in self.columns]
         for acc in accounts:
             cells, height = self.row(table, acc, now)
-            table.add_row(*cells, key=acc.id, height=height)
+            table.add_row(*(cells[name] for name in shown), key=acc.id, height=height)
         if selected is not None:
             ids = [a.id for a in accounts]
             if selected in ids:
                 table.move_cursor(row=ids.index(selected), animate=False)
         note = self.query_one("#accounts-note", Static)
+        version = self.agapp.controller.status().client_version
+        client = f"client version {version}   " if version else ""
         if not accounts:
             note.update(
-                "No accounts yet: a add refresh token · o OAuth login · k Gemini key · i import"
+                f"{client}No accounts yet: a add refresh token · o OAuth login · k Gemini key · "
+                "i import"
             )
         else:
             active = sum(1 for a in accounts if a.effective_state(now).value == "active")
             note.update(
-                f"{active}/{len(accounts)} active   a token · o OAuth · k key · i import · "
-                "e enable/disable · x remove · u refresh quota"
+                f"{active}/{len(accounts)} active   {client}Enter details · a token · o OAuth · "
+                "k key · i import · n name · e on/off · x remove · u refresh"
             )
 
-    def row(self, table: AccountsTable, acc: Any, now: float) -> tuple[list[Text], int]:
+    def row(self, table: AccountsTable, acc: Any, now: float) -> tuple[dict[str, Text], int]:
         state = acc.effective_state(now).value
         style = {
             "active": "accounts--active",
@@ -141,19 +189,31 @@ class AccountsPane(Vertical):
             until = acc.cooling_until()
             if until > now:
                 state_text.append(f" {units.span(until - now)}", table.style("accounts--muted"))
+        self._model_marks(table, state_text, acc, now)
         if acc.state_reason and state != "active":
             state_text.append("\n" + acc.state_reason[:60], table.style("accounts--muted"))
         quota = self.quota_text(table, acc, now)
         height = min(5, max(quota.plain.count("\n"), state_text.plain.count("\n")) + 1)
-        cells = [
-            Text(acc.label, no_wrap=True, overflow="ellipsis"),
-            Text(acc.kind.value.replace("_", " ")),
-            state_text,
-            quota,
-            Text(units.ago(acc.last_used, now), style=table.style("accounts--muted")),
-            Text(f"{acc.requests}/{acc.errors}"),
-        ]
+        cells = {
+            "label": Text(acc.label, no_wrap=True, overflow="ellipsis"),
+            "kind": Text(acc.kind.value.replace("_", " ")),
+            "state": state_text,
+            "quota": quota,
+            "last used": Text(units.ago(acc.last_used, now), style=table.style("accounts--muted")),
+            "req/err": Text(f"{acc.requests}/{acc.errors}"),
+        }
         return cells, height
+
+    def _model_marks(self, table: AccountsTable, out: Text, acc: Any, now: float) -> None:
+        """The per-model faults under the state: "2 models cooling 4m10s", "1 model 404"."""
+        cooling = model_cooldowns(acc, now)
+        if cooling:
+            n = len(cooling)
+            out.append(f"\n{n} model{'s' if n > 1 else ''} cooling", table.style("accounts--cooling"))
+            out.append(f" ≤{units.span(max(cooling.values()) - now)}", table.style("accounts--muted"))
+        if acc.unavailable:
+            n = len(acc.unavailable)
+            out.append(f"\n{n} model{'s' if n > 1 else ''} 404", table.style("accounts--failed"))
 
     def quota_text(self, table: AccountsTable, acc: Any, now: float) -> Text:
         if acc.kind.value != "antigravity":
@@ -162,24 +222,25 @@ class AccountsPane(Vertical):
             return Text("unknown (never fetched)", style=table.style("accounts--muted"))
         out = Text(no_wrap=True)
         groups = quota_groups(acc.quota)
+        pad, bar = (7, BAR - 2) if self.narrow else (12, BAR)
         for i, (group, frac, reset) in enumerate(groups):
             if i:
                 out.append("\n")
-            out.append(f"{group:<12} ")
+            out.append(f"{SHORT_GROUP[group] if self.narrow else group:<{pad}} ")
             if frac is None:
-                out.append("?" * BAR + "  ?", table.style("accounts--muted"))
+                out.append("?" * bar + "  ?", table.style("accounts--muted"))
             else:
-                filled = round(frac * BAR)
+                filled = round(frac * bar)
                 level = (
                     "quota--high" if frac > 0.5 else "quota--mid" if frac > 0.2 else "quota--low"
                 )
-                out.append("█" * filled + "░" * (BAR - filled), table.style(level))
+                out.append("█" * filled + "░" * (bar - filled), table.style(level))
                 out.append(f" {frac * 100:3.0f}%")
             if reset and reset > now:
                 out.append(f" ↻{units.span(reset - now)}", table.style("accounts--muted"))
         age = now - acc.quota_fetched_at if acc.quota_fetched_at else None
         if age is not None:
-            out.append(f"\n{'':<12} data {units.span(age)} old", table.style("accounts--muted"))
+            out.append(f"\n{'':<{pad}} data {units.span(age)} old", table.style("accounts--muted"))
         return out
 
     # -- selection ---------------------------------------------------------------------
@@ -210,20 +271,62 @@ class AccountsPane(Vertical):
     def _problem(self, label: str, text: str) -> None:
         self.agapp.notify(text, title=label, severity="warning", timeout=10, markup=False)
 
-    def action_add_token(self) -> None:
-        def got(token: str | None) -> None:
-            if token:
-                self._network(
-                    "Checking the refresh token…",
-                    self.agapp.controller.add_refresh_token(token),
-                    self._report_added,
-                )
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()  # the table takes `enter` itself and says which row
+        self.action_details()
+
+    def action_details(self) -> None:
+        rid = self.selected_id()
+        if rid is not None:
+            self.app.push_screen(AccountScreen(rid))
+
+    def action_rename(self) -> None:
+        acc = self.selected()
+        if acc is None:
+            return
+
+        def done(renamed: Any) -> None:
+            if renamed is not None:
+                self.agapp.notify(f"Account {acc.id} is now {renamed.label}", timeout=3,
+                                  markup=False)
+                self.refresh_accounts()
 
         self.app.push_screen(
             PromptScreen(
-                "Add an Antigravity account: paste its refresh token", "1//0…", secret=True
+                f"Name account {acc.label}",
+                "e.g. work laptop",
+                extra="Shown in the list, in traffic rows and in X-Agproxy-Account; "
+                "empty: back to its email or key.",
+                value=acc.name,
+                run=lambda name: self.agapp.controller.rename_account(acc.id, name),
+                describe=account_actions.error_text,
+                busy="Saving…",
+                allow_empty=True,
             ),
-            got,
+            done,
+        )
+
+    def _adding(self, title: str, placeholder: str, add: Callable[[str], Any],
+                busy: str) -> None:
+        """A prompt that adds an account itself: a rejected token or key keeps the dialog
+        open with what was pasted and the upstream's answer under it."""
+
+        def done(result: AddResult | None) -> None:
+            if result is not None:
+                self._report_added(result)
+
+        self.app.push_screen(
+            PromptScreen(title, placeholder, secret=True, run=add,
+                         describe=account_actions.error_text, busy=busy),
+            done,
+        )
+
+    def action_add_token(self) -> None:
+        self._adding(
+            "Add an Antigravity account: paste its refresh token",
+            "1//0…",
+            self.agapp.controller.add_refresh_token,
+            "Checking the refresh token with Google…",
         )
 
     def action_add_oauth(self) -> None:
@@ -237,16 +340,13 @@ class AccountsPane(Vertical):
         )
 
     def action_add_gemini_key(self) -> None:
-        def got(key: str | None) -> None:
-            if key:
-                self._network(
-                    "Adding the key…",
-                    self.agapp.controller.add_gemini_key(key),
-                    self._report_added,
-                    failed="Key not added",
-                )
-
-        self.app.push_screen(PromptScreen("Add a Gemini API key", "AIza…", secret=True), got)
+        # validated by the Gemini API's model listing (Onboarding.add_gemini_key, SPEC §9)
+        self._adding(
+            "Add a Gemini API key",
+            "AIza…",
+            self.agapp.controller.add_gemini_key,
+            "Checking the key with the Gemini API…",
+        )
 
     def action_import_accounts(self) -> None:
         def imported(report: Any) -> None:

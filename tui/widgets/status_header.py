@@ -1,7 +1,8 @@
 """The always-visible status header: RUNNING/STOPPED, bind address, base URL,
 effective auth mode (with a loud badge when the API is open to the LAN without a
 key), where the proxy lives ("in-process" or "attached to serve (pid N, up …)"),
-accounts, request/error totals, tokens and uptime.
+accounts, request/error totals, tokens and uptime; and a banner line while the
+upstream refuses the client version (the version gate, SPEC §7), with the fix.
 
 It is refreshed once a second while the proxy shares the event loop, so it only
 repaints when its text changed, never asks for a layout pass (fixed height), and
@@ -43,11 +44,13 @@ class StatusHeader(Widget):
         super().__init__(**kw)
         self._status: Any = None
         self._shown: list[Text | None] = [None, None]
+        self._gate = ""
         self.today: tuple[int, int] | None = None  # (requests, errors) stored since midnight
 
     def compose(self) -> ComposeResult:
         yield Static(id="status-line-1", classes="status-line")
         yield Static(id="status-line-2", classes="status-line")
+        yield Static(id="status-banner", markup=False)
 
     def on_mount(self) -> None:
         # colours are baked into the lines: repaint in the new palette once it applies
@@ -81,6 +84,16 @@ class StatusHeader(Widget):
             if line != self._shown[i]:  # fixed one-line Statics: no layout pass
                 self._shown[i] = line
                 self.query_one(wid, Static).update(line, layout=False)
+        self._banner(getattr(st, "version_gate", "") or "")
+
+    def _banner(self, gate: str) -> None:
+        """The version-gate banner: a layout pass only when it appears or goes."""
+        if gate == self._gate:
+            return
+        self._gate = gate
+        banner = self.query_one("#status-banner", Static)
+        banner.update(f"⚠ {gate}" if gate else "")
+        self.set_class(bool(gate), "-gated")
 
     def _fit(self, variants: list[list[Item]], width: int) -> Text:
         """The first variant (items joined by separators) that fits; else the last, clipped."""

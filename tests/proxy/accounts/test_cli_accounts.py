@@ -21,6 +21,7 @@ from proxy.cli import main
 from proxy.config.store import ConfigStore
 from proxy.onboarding import LoginError, LoginFlow, parse_pasted
 from proxy.paths import resolve_paths
+from tests.conftest import find_free_port
 from tests.fakes.upstream import FakeUpstream
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "reference_accounts"
@@ -53,6 +54,7 @@ def fake(home: Path):
     cfg = cfg.with_value("upstream.oauth_userinfo_url", upstream.userinfo_url)
     cfg = cfg.with_value("upstream.antigravity_endpoints", upstream.endpoints)
     cfg = cfg.with_value("upstream.gemini_base_url", upstream.url)
+    cfg = cfg.with_value("upstream.oauth_redirect_port", find_free_port())  # tests run side by side
     cfg_store.save(cfg)
     yield upstream
     asyncio.run_coroutine_threadsafe(upstream.__aexit__(None, None, None), loop).result(5)
@@ -280,3 +282,13 @@ def test_parse_pasted(text, code):
 def test_parse_pasted_rejects(text):
     with pytest.raises(LoginError):
         parse_pasted(text, "S")
+
+
+def test_rename_sets_and_clears_a_name(home, capsys):
+    a, _ = accounts(home).add(Account.antigravity("alice@example.com", "1//rt"))
+    assert main(["accounts", "rename", "alice@example.com", "work"]) == 0
+    assert "renamed: work" in capsys.readouterr().out
+    assert accounts(home).get(a.id).name == "work"
+    assert main(["accounts", "list"]) == 0 and "work" in capsys.readouterr().out
+    assert main(["accounts", "rename", "work", ""]) == 0
+    assert accounts(home).get(a.id).label == "alice@example.com"

@@ -17,7 +17,7 @@ from proxy.config.store import ConfigStore
 from proxy.control.api import ControlError
 from proxy.onboarding import LoginError
 from proxy.service import StartError
-from tests.conftest import write_account_file
+from tests.conftest import find_free_port, write_account_file
 from tests.fakes.upstream import FakeUpstream
 from tests.proxy.control.conftest import Rig
 
@@ -120,6 +120,28 @@ async def test_a_key_the_api_rejects_is_refused_and_not_stored(rig: Rig, google:
     assert on_disk(rig).list() == [] and rig.controller.accounts() == []
 
 
+async def test_rename_is_persisted_shown_everywhere_and_undone_by_an_empty_name(
+    rig: Rig, google: FakeUpstream
+) -> None:
+    ctl = rig.controller
+    account = (await ctl.add_gemini_key(KEY)).account
+    assert account.label == f"key …{KEY[-4:]}" and account.name == ""  # the one masker's tail
+    renamed = await ctl.rename_account(account.id[:5], "  work   laptop ")
+    assert renamed.name == "work laptop" and renamed.label == "work laptop"
+    stored = on_disk(rig).list()[0]
+    assert stored.name == "work laptop" and stored.label == "work laptop"  # in the account file
+    assert ctl.account(account.id).label == "work laptop"  # type: ignore[union-attr]
+    assert rig.service.accounts.get("work laptop") is rig.service.accounts.by_id(account.id)
+    with pytest.raises(ControlError, match="at most 60") as err:
+        await ctl.rename_account(account.id, "x" * 61)
+    with pytest.raises(ControlError, match="no account matches") as err:
+        await ctl.rename_account("nobody", "x")
+    assert err.value.kind == "not_found"
+    cleared = await ctl.rename_account(account.id, "")
+    assert cleared.name == "" and cleared.label == f"key …{KEY[-4:]}"
+    assert on_disk(rig).list()[0].label == f"key …{KEY[-4:]}"
+
+
 async def test_import_reports_what_it_did(rig: Rig, tmp_path) -> None:
     report = await rig.controller.import_accounts(str(tmp_path / "missing.json"))
     assert not report.added and report.skipped
@@ -133,6 +155,7 @@ async def google(rig: Rig):
         store.set("upstream.oauth_userinfo_url", fake.userinfo_url)
         store.set("upstream.antigravity_endpoints", fake.endpoints)
         store.set("upstream.gemini_base_url", fake.url)
+        store.set("upstream.oauth_redirect_port", str(find_free_port()))  # tests run side by side
         yield fake
 
 
@@ -151,7 +174,10 @@ async def test_oauth_login_with_a_pasted_code_and_refresh(rig: Rig, google: Fake
     assert refreshed.problems == [] and refreshed.account.quota
     google.revoked.add("rt-from-4/0pasted")
     refreshed = await ctl.refresh_account(result.account.id)
-    assert "refresh token rejected" in refreshed.problems[0]
+    assert refreshed.problems[0] == (
+        "this refresh token is wrong, expired or revoked (Google answered invalid_grant); "
+        "add the account again"
+    )
 
 
 async def test_records_arrive_live_and_pages_come_from_the_store(rig: Rig) -> None:
@@ -193,3 +219,50 @@ async def test_log_lines_reach_the_log_feed(rig: Rig) -> None:
         feed.close()
     finally:
         logging.getLogger().removeHandler(rig.local.log_hub)
+
+
+async def test_two_logins_use_the_same_configured_redirect_port_and_a_busy_one_says_so(
+    rig: Rig, google: FakeUpstream
+) -> None:
+    import socket
+
+    port = rig.service.config.upstream.oauth_redirect_port
+    assert port != 0  # the fixture set a fixed one, as the default is
+    uris = []
+    for _ in range(2):
+        login = await rig.controller.login()
+        uris.append(login.redirect_uri)
+        await login.close()
+    assert uris == [f"http://127.0.0.1:{port}/oauth-callback"] * 2  # one ssh -L keeps working
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", port))
+        busy.listen()
+        with pytest.raises(LoginError, match=f"127.0.0.1:{port}.*upstream.oauth_redirect_port"):
+            await rig.controller.login()
+    rig.service.store.set("upstream.oauth_redirect_port", "0")
+    login = await rig.controller.login()
+    assert not login.redirect_uri.startswith(f"http://127.0.0.1:{port}/")
+    await login.close()
+
+
+def test_the_default_redirect_port_is_fixed() -> None:
+    from proxy.config.model import Config
+
+    assert Config().upstream.oauth_redirect_port == 51121
+
+
+async def test_a_named_account_answers_under_its_name(rig: Rig, google: FakeUpstream) -> None:
+    ctl = rig.controller
+    account = (await ctl.add_gemini_key(KEY)).account
+    await ctl.rename_account(account.id, "work laptop")
+    await ctl.start()
+    st = ctl.status()
+    key = rig.service.config.proxy.api_key
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{st.base_urls[0]}/v1/chat/completions",
+                             headers={"Authorization": f"Bearer {key}"},
+                             json={"model": "gemini-2.5-flash",
+                                   "messages": [{"role": "user", "content": "hi"}]}) as r:
+            assert r.status == 200, await r.text()
+            assert r.headers["X-Agproxy-Account"] == "work laptop"
+    await until(lambda: any(rec.account == "work laptop" for rec in ctl.recent_records(5)))
