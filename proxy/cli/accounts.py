@@ -42,6 +42,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--json", action="store_true", help="one JSON object per account (no secrets)")
     c.set_defaults(func=cmd_list)
 
+    c = cmds.add_parser("show", help="one account: state and why, its models, quota and cooldowns")
+    c.add_argument("account", metavar="ACCOUNT", help="id, label, name or email")
+    c.add_argument("--json", action="store_true", help="one JSON object (no secrets)")
+    c.set_defaults(func=cmd_show)
+
     c = cmds.add_parser("add-token", help="add a Google account from its OAuth refresh token")
     c.add_argument("token", metavar="TOKEN", help="the refresh token ('-' reads it from stdin)")
     c.set_defaults(func=cmd_add_token)
@@ -217,6 +222,41 @@ def cmd_list(args: argparse.Namespace) -> int:
                 print(line)
         usable = sum(1 for a in accounts if a.effective_state(now) is AccountState.ACTIVE)
         print(f"{len(accounts)} account(s), {usable} usable")
+        return 0
+
+    return _run(args, job)
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    """What the TUI's account detail shows: the whole state reason, every model the
+    catalogue offers with quota, reset and cooldown, the catalogue's age, deprecations."""
+    from proxy.cli.models import account_view
+
+    async def job(controller: Controller) -> int:
+        acc = await _find(controller, args.account)
+        if acc is None:
+            return 1
+        now = time.time()
+        view = account_view(acc, now)
+        if args.json:
+            print(jsoncodec.dumps_pretty({**acc.public_view(now), "catalogue_view": view}))
+            return 0
+        print(f"{acc.label} ({acc.kind.value}, id {acc.id})")
+        if acc.email and acc.email != acc.label:
+            print(f"  email: {acc.email}")
+        state = acc.effective_state(now)
+        print(f"  state: {describe_state(acc, now)}")
+        if acc.state_reason and state is not AccountState.ACTIVE:
+            print(f"  reason: {acc.state_reason}")
+        if acc.validation_url:
+            print(f"  verify at: {acc.validation_url}")
+        print(f"  catalogue: {view['catalogue_state']}")
+        for m in view["models"]:
+            extra = f"  cooling {m['cooling']}" if m["cooling"] else ""
+            extra += "  unavailable (404)" if m["unavailable"] else ""
+            print(f"    {m['id']:<36} {m['quota']}{extra}")
+        for old, new in view["deprecated"].items():
+            print(f"    {old:<36} deprecated → {new}")
         return 0
 
     return _run(args, job)

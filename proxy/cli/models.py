@@ -57,7 +57,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     version = ClientVersion()
     names = list(dict.fromkeys([n for _c, n in CLIENT_DEFAULT_MODELS] + [k for k in mapping if "*" not in k]))
     resolved = [resolve(n, mapping, offer) for n in names]
-    views = [_account_view(a, now) for a in accounts]
+    views = [account_view(a, now) for a in accounts]
     report: dict[str, Any] = {
         "client_version": version.version(setting),
         "user_agent_setting": setting or "(default)",
@@ -93,7 +93,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
-def _account_view(acc: Account, now: float) -> dict[str, Any]:
+def account_view(acc: Account, now: float) -> dict[str, Any]:
     cat = acc.catalogue
     models: list[dict[str, Any]] = []
     if cat is not None:

@@ -50,3 +50,36 @@ def test_models_unknown_account_is_one_clear_error(tmp_path, monkeypatch, capsys
     _home(tmp_path, monkeypatch)
     assert main(["models", "--account", "nobody"]) == 1
     assert "no account 'nobody'" in capsys.readouterr().err
+
+
+def test_accounts_show_gives_the_whole_state_models_quota_cooldowns_and_deprecations(tmp_path, monkeypatch, capsys):
+    acc = _home(tmp_path, monkeypatch)
+    store = AccountStore(tmp_path / "accounts")
+    store.load_all()
+    stored = store.get(acc.id)
+    stored.cooldowns["claude-sonnet-4-6"] = time.time() + 125
+    stored.state_reason = "invalid_grant: this refresh token is wrong, expired or revoked " + "x" * 90
+    store.save(stored)
+    assert main(["accounts", "show", "a@example.com"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"a@example.com (antigravity, id {acc.id})")
+    assert "5 model(s), read 2m" in out
+    assert "gemini-3-flash" in out and "40% (resets in 59m" in out
+    assert "claude-sonnet-4-6" in out and "cooling 2m0" in out
+    assert "claude-sonnet-4-5                    deprecated → claude-sonnet-4-6" in out
+    assert "chat_1" not in out and "rt-a" not in out
+
+
+def test_accounts_show_json_has_the_catalogue_and_no_secrets(tmp_path, monkeypatch, capsys):
+    acc = _home(tmp_path, monkeypatch)
+    assert main(["accounts", "show", acc.id, "--json"]) == 0
+    out = capsys.readouterr().out
+    data = jsoncodec.loads(out)
+    assert data["id"] == acc.id and data["catalogue_view"]["deprecated"] == {"claude-sonnet-4-5": "claude-sonnet-4-6"}
+    assert "rt-a" not in out
+
+
+def test_accounts_show_unknown_account_is_one_clear_error(tmp_path, monkeypatch, capsys):
+    _home(tmp_path, monkeypatch)
+    assert main(["accounts", "show", "nobody"]) == 1
+    assert "no account matches 'nobody'" in capsys.readouterr().err
