@@ -21,6 +21,7 @@ from proxy.monitor.record import Attempt, RequestRecord
 from proxy.paths import Paths
 from proxy.routing import best_rule
 from proxy.service import ProxyService
+from proxy.upstream.oauth import INVALID_GRANT_TEXT
 from tui.app import AgproxyApp
 
 NOW = 1_768_471_200.0  # 2026-01-15 10:00:00 UTC
@@ -135,7 +136,7 @@ def demo_accounts() -> list[Account]:
     )
     bob.last_used, bob.requests, bob.errors = NOW - 40, 977, 64
     carol = Account.antigravity("carol@example.com", "demo", id="c4r01000", created_at=NOW - 86400)
-    carol.state, carol.state_reason = AccountState.AUTH_FAILED, "invalid_grant: token revoked"
+    carol.state, carol.state_reason = AccountState.AUTH_FAILED, INVALID_GRANT_TEXT
     carol.last_used, carol.requests, carol.errors = NOW - 3600 * 5, 210, 12
     key = Account.gemini_key(
         "AIzaDemoDemoDemoDemoDemoDemo9f2c", id="9f2c0000", created_at=NOW - 3600
@@ -214,7 +215,7 @@ class DemoController(InProcessController):
         for line in (
             "agproxy listening on http://127.0.0.1:8045 (auth: off)",
             "account bob@example.com is now cooling: 429 quota exhausted",
-            "account carol@example.com is now auth_failed: invalid_grant: token revoked",
+            f"account carol@example.com is now auth_failed: {INVALID_GRANT_TEXT}",
         ):
             level = "INFO   " if "listening" in line else "WARNING"
             self.log_hub.ring.append(
