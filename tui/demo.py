@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from proxy import jsoncodec
+from proxy.accounts.catalogue import Catalogue, ModelEntry
 from proxy.accounts.model import Account, AccountState, QuotaInfo
 from proxy.accounts.store import AccountStore
 from proxy.config.store import ConfigStore
@@ -109,26 +110,37 @@ def demo_records() -> list[RequestRecord]:
     return out
 
 
+def _demo_catalogue(read_at: float) -> Catalogue:
+    """What fetchAvailableModels tells a Google account this month (SPEC §9)."""
+    offered = ("claude-sonnet-4-5", "claude-opus-4-5", "gemini-3-pro", "gemini-2.5-pro",
+               "gemini-2.5-flash", "gemini-2.5-flash-lite")
+    models = {m: ModelEntry(m) for m in offered} | {"chat_20706": ModelEntry("chat_20706", internal=True)}
+    deprecated = {"claude-sonnet-4": "claude-sonnet-4-5", "gemini-2.0-flash": "gemini-2.5-flash"}
+    return Catalogue(models, deprecated, read_at)
+
+
 def demo_accounts() -> list[Account]:
-    def quota(**fractions: tuple[float | None, float]) -> dict[str, QuotaInfo]:
+    def quota(fractions: dict[str, tuple[float | None, float]]) -> dict[str, QuotaInfo]:
         return {
-            m.replace("_", "-"): QuotaInfo(f, NOW + r if r else None, NOW - 420)
-            for m, (f, r) in fractions.items()
+            m: QuotaInfo(f, NOW + r if r else None, NOW - 420) for m, (f, r) in fractions.items()
         }
 
     alice = Account.antigravity(
         "alice@example.com", "demo", id="a1c3e5f7", created_at=NOW - 86400 * 3
     )
     alice.quota = quota(
-        claude_sonnet_4_5=(0.62, 7980), gemini_2_5_pro=(0.9, 3600), gemini_2_5_flash=(1.0, 0)
+        {"claude-sonnet-4-5": (0.62, 7980), "gemini-2.5-pro": (0.9, 3600), "gemini-2.5-flash": (1.0, 0)}
     )
     alice.quota_fetched_at = NOW - 420
+    alice.set_catalogue(_demo_catalogue(NOW - 420))
+    alice.cooldowns["claude-opus-4-5"] = NOW + 42  # the 429 in the demo traffic
     alice.last_used, alice.requests, alice.errors = NOW - 12, 1843, 21
     bob = Account.antigravity("bob@example.com", "demo", id="b0b0b0b0", created_at=NOW - 86400 * 2)
     bob.quota = quota(
-        claude_sonnet_4_5=(0.0, 2460), gemini_2_5_pro=(0.15, 5400), gemini_2_5_flash=(0.4, 5400)
+        {"claude-sonnet-4-5": (0.0, 2460), "gemini-2.5-pro": (0.15, 5400), "gemini-2.5-flash": (0.4, 5400)}
     )
     bob.quota_fetched_at = NOW - 95
+    bob.set_catalogue(_demo_catalogue(NOW - 95))
     bob.state, bob.state_until, bob.state_reason = (
         AccountState.COOLING,
         NOW + 42,
