@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from proxy.config.model import Config
+from proxy.config.model import Config, resolve_auth_mode
 from proxy.paths import Paths
 from proxy.server.connection import ConnectionGuard, ConnectionLimits
 
@@ -78,10 +78,7 @@ class ProxyContext:
     def apply_config(self, config: Config) -> None:
         """Recompute the values middlewares read per request."""
         lan = config.proxy.allow_lan_access if self.lan_active is None else self.lan_active
-        mode = config.proxy.auth_mode
-        if mode == "auto":
-            mode = "all_except_health" if lan else "off"
-        self.auth_mode = mode
+        self.auth_mode = resolve_auth_mode(config.proxy.auth_mode, lan=lan)
         self.api_key = config.proxy.api_key.encode()
         self.max_body_bytes = config.proxy.max_body_mb * 1024 * 1024
 
