@@ -12,6 +12,7 @@ from typing import Any
 
 from proxy.accounts.catalogue import Catalogue
 from proxy.models_table import gemini_api_model
+from proxy.redact import MASK, mask_secret
 
 # verification_required: the reference retries such an account after 10 minutes.
 VERIFICATION_RETRY_S = 600.0
@@ -55,8 +56,8 @@ def new_account_id() -> str:
 
 
 def key_label(api_key: str) -> str:
-    """A label that identifies a key to its owner without revealing it."""
-    return f"key …{api_key[-4:]}" if len(api_key) >= 8 else "key …"
+    """A label that identifies a key to its owner without revealing it (`key …abcd`)."""
+    return f"key {mask_secret(api_key, prefix=False) or MASK}"
 
 
 @dataclass(slots=True)
