@@ -29,6 +29,7 @@ import re
 import time
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from aiohttp import StreamReader, http_exceptions, web
@@ -124,6 +125,7 @@ class ConnectionGuard:
         logger.info("closed a connection from %s: %s%s", address, detail, tail)
 
 
+@lru_cache(maxsize=1024)
 def _is_loopback(address: str) -> bool:
     try:
         return ipaddress.ip_address(address.removeprefix("::ffff:")).is_loopback
