@@ -190,6 +190,26 @@ async def test_an_idle_keep_alive_connection_is_closed_after_the_idle_timeout(ed
     assert guard(edge).admitted == 1
 
 
+async def test_the_header_clock_of_a_later_request_starts_at_its_first_byte(e2e_factory: E2EFactory) -> None:
+    """On a keep-alive connection the wait for the next request is idle time (5 s
+    here); once its first byte arrives, its head has the header timeout (0.3 s)."""
+    env = await start(e2e_factory, replace(FAST, idle_timeout=5.0))
+    reader, writer = await asyncio.open_connection("127.0.0.1", env.port)
+    writer.write(f"GET /healthz HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {env.key}\r\n\r\n".encode())
+    top = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    await reader.readexactly(int(top.lower().split(b"content-length:")[1].split(b"\r\n")[0]))
+    await asyncio.sleep(0.5)  # idle, longer than the header timeout: kept
+    writer.write(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n")
+    began = time.monotonic()
+    answer = await read_until_closed(reader)
+    writer.close()
+    took = time.monotonic() - began
+    status, body = parse(answer)
+    assert status == 408 and 0.25 <= took < 3.0, (status, took)
+    assert body["error"]["type"] == "invalid_request_error"  # OpenAI's shape, from its path
+    assert guard(env).closed == {"headers": 1} and guard(env).admitted == 1
+
+
 async def test_a_keep_alive_client_reuses_its_connection_across_short_pauses(edge: E2E) -> None:
     """aiohttp and the openai SDK (httpx) each keep one connection for all their calls,
     with pauses longer than the header and body timeouts but shorter than the idle one."""
