@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from proxy.config.model import Config
+from proxy.config.model import Config, resolve_auth_mode
 from proxy.paths import Paths
+from proxy.server.connection import ConnectionGuard, ConnectionLimits
 
 if TYPE_CHECKING:
     from proxy.config.store import ConfigStore
@@ -50,6 +51,9 @@ class ProxyContext:
     upstreams: Any = None  # UpstreamSessions (z.ai forwarding uses it directly)
     # Seconds of silence before a stream gets a keep-alive (SPEC §8: 15 s).
     keepalive_interval: float = 15.0
+    # Header/body/idle timeouts and per-address caps of the next start (tests shrink them).
+    connection_limits: ConnectionLimits = field(default_factory=ConnectionLimits)
+    connection_guard: ConnectionGuard | None = None  # the last started server's counts
     started_at: float | None = None  # epoch of the last start, for model listings
     # LAN state the server was bound with; None while stopped. `auto` auth follows the
     # *bound* state: turning LAN off in the file must not open a server still on 0.0.0.0.
@@ -74,10 +78,7 @@ class ProxyContext:
     def apply_config(self, config: Config) -> None:
         """Recompute the values middlewares read per request."""
         lan = config.proxy.allow_lan_access if self.lan_active is None else self.lan_active
-        mode = config.proxy.auth_mode
-        if mode == "auto":
-            mode = "all_except_health" if lan else "off"
-        self.auth_mode = mode
+        self.auth_mode = resolve_auth_mode(config.proxy.auth_mode, lan=lan)
         self.api_key = config.proxy.api_key.encode()
         self.max_body_bytes = config.proxy.max_body_mb * 1024 * 1024
 

@@ -111,21 +111,17 @@ def _redact_plain(text: str) -> str:
     return "".join(out)
 
 
-def mask_secret(value: str) -> str:
-    """A secret for display: `sk-…abcd` (prefix, ellipsis, last four); short values
-    show nothing but the ellipsis; empty stays empty."""
+def mask_secret(value: str, *, prefix: bool = True) -> str:
+    """A secret for display: `sk-…abcd` (prefix, ellipsis, last four; `prefix=False`:
+    `…abcd`); short values show nothing but the ellipsis; empty stays empty."""
     if not value:
         return ""
     if len(value) < 12:
         return MASK
-    prefix = value[:3] if value.startswith("sk-") else value[:2]
-    return f"{prefix}{secret_tail(value)}"
-
-
-def secret_tail(value: str) -> str:
-    """Only the masked end of a secret, `…abcd`, for labels that already say what it is
-    (`key …abcd`); values under 12 characters show nothing but the ellipsis."""
-    return f"{MASK}{value[-4:]}" if len(value) >= 12 else MASK
+    if not prefix:
+        return f"{MASK}{value[-4:]}"
+    head = value[:3] if value.startswith("sk-") else value[:2]
+    return f"{head}{MASK}{value[-4:]}"
 
 
 # Headers whose whole value is a credential, and name fragments that smell like one.

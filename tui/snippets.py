@@ -7,19 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from proxy.redact import mask_secret
-
 
 @dataclass(frozen=True)
 class Snippet:
     id: str
     title: str
     text: str
-
-
-def mask_key(key: str) -> str:
-    """How Connect shows the key until ^r: the one masker (`sk-…abcd`)."""
-    return mask_secret(key)
 
 
 def connect_snippets(base_url: str, key: str, health_needs_key: bool) -> list[Snippet]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from proxy.accounts.catalogue import Catalogue
 from proxy.models_table import gemini_api_model
-from proxy.redact import secret_tail
+from proxy.redact import MASK, mask_secret
 
 # verification_required: the reference retries such an account after 10 minutes.
 VERIFICATION_RETRY_S = 600.0
@@ -57,7 +57,7 @@ def new_account_id() -> str:
 
 def key_label(api_key: str) -> str:
     """A label that identifies a key to its owner without revealing it (`key …nopq`)."""
-    return f"key {secret_tail(api_key)}"
+    return f"key {mask_secret(api_key, prefix=False) or MASK}"
 
 
 def default_label(kind: AccountKind, email: str, api_key: str) -> str:

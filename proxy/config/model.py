@@ -142,6 +142,14 @@ class MonitorSettings:
     stats_retention_days: int = field(default=400, metadata=_rule("days, 1-3650", lo=1, hi=3650))
 
 
+def resolve_auth_mode(mode: str, *, lan: bool) -> str:
+    """The one place `auto` is decided: `all_except_health` with LAN access on, else
+    `off` (SPEC §1). `lan` is the LAN state that applies: the bound one while serving."""
+    if mode == "auto":
+        return "all_except_health" if lan else "off"
+    return mode
+
+
 @dataclass
 class Config:
     proxy: ProxySettings = field(default_factory=ProxySettings)
@@ -153,10 +161,9 @@ class Config:
 
     @property
     def effective_auth_mode(self) -> str:
-        """`auto` → `all_except_health` with LAN access, else `off` (SPEC §1)."""
-        if self.proxy.auth_mode == "auto":
-            return "all_except_health" if self.proxy.allow_lan_access else "off"
-        return self.proxy.auth_mode
+        """The auth mode this file asks for, with its own LAN setting (a running proxy
+        follows the LAN state it is bound with: `ProxyContext.auth_mode`)."""
+        return resolve_auth_mode(self.proxy.auth_mode, lan=self.proxy.allow_lan_access)
 
     @property
     def zai_dispatch_on(self) -> bool:

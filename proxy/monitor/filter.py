@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from proxy.errors import Protocol
 from proxy.monitor.record import RequestRecord
 
 KEYS = ("id", "status", "model", "account", "key", "protocol", "path", "method", "kind", "is", "since", "until")
-PROTOCOLS = ("openai", "anthropic", "gemini")
+PROTOCOLS = tuple(p.value for p in Protocol)  # the one list: proxy.errors.Protocol
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _KEY_RE = re.compile(r"^(-?)([A-Za-z_]+):(.*)$", re.DOTALL)
 

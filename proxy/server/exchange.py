@@ -21,6 +21,7 @@ from proxy.errors import ApiError, ErrorKind, UpstreamError
 from proxy.keys.guard import check_model
 from proxy.protocols.common import GeminiCall, StreamResult, Usage, check_nesting
 from proxy.routing import Resolution
+from proxy.server.connection import BodyStalled, abandon_body
 
 logger = logging.getLogger(__name__)
 
@@ -75,10 +76,14 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     except (http_exceptions.HttpProcessingError, web_protocol.RequestPayloadError) as exc:
         # aiohttp's RequestPayloadError / ContentEncodingError / TransferEncodingError:
         # a body that does not match its own framing or Content-Encoding.
+        abandon_body(request)
         raise ApiError(ErrorKind.INVALID_REQUEST, _unreadable_message(request, exc)) from None
     except (ConnectionError, asyncio.IncompleteReadError) as exc:
+        abandon_body(request)
         raise ApiError(
-            ErrorKind.INVALID_REQUEST, f"request body could not be read: {exc}"
+            ErrorKind.INVALID_REQUEST,
+            f"request body could not be read: {exc}",
+            status=408 if isinstance(exc, BodyStalled) else 0,
         ) from None
     if not raw:
         raise ApiError(ErrorKind.INVALID_REQUEST, "request body is empty: expected a JSON object")

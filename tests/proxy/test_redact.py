@@ -51,3 +51,12 @@ def test_mask_secret_shows_prefix_and_last_four() -> None:
     assert mask_secret("sk-0123456789abcdef") == "sk-…cdef"
     assert mask_secret("short") == "…"
     assert mask_secret("") == ""
+
+
+def test_a_gemini_key_accounts_label_comes_from_the_one_masker() -> None:
+    from proxy.accounts.model import key_label
+
+    assert mask_secret("AIzaSyD-abcdefghijklmnop9f2c", prefix=False) == "…9f2c"
+    assert key_label("AIzaSyD-abcdefghijklmnop9f2c") == "key …9f2c"
+    # a short value shows none of itself (the label's own copy showed half of an 8-char key)
+    assert key_label("abcd1234") == "key …" and key_label("") == "key …"

@@ -12,9 +12,10 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from proxy.redact import mask_secret
 from tui.bindings import bindings_for
 from tui.snippets import Snippet as SnippetData
-from tui.snippets import connect_snippets, mask_key
+from tui.snippets import connect_snippets
 
 if TYPE_CHECKING:
     from tui.app import AgproxyApp
@@ -65,7 +66,7 @@ class ConnectPane(VerticalScroll):
         health_needs_key = cfg.effective_auth_mode == "strict"
         real = connect_snippets(base, key, health_needs_key)
         if app.mask_secrets or not self.revealed:
-            shown = connect_snippets(base, mask_key(key), health_needs_key)
+            shown = connect_snippets(base, mask_secret(key), health_needs_key)
             return [(r, s.text) for r, s in zip(real, shown, strict=True)]
         return [(r, r.text) for r in real]
 

@@ -22,6 +22,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widget import Widget
 
+from proxy.errors import Protocol
 from tui import units
 from tui.bindings import bindings_for
 
@@ -42,7 +43,8 @@ COLUMNS: tuple[tuple[str, str, int, bool], ...] = (
 )
 PATH, MODEL, ACCOUNT = 3, 5, 6
 NARROW = 100  # below this width the optional columns go
-PROTOCOL_SHORT = {"openai": "oai", "anthropic": "anth", "gemini": "gem"}
+# every protocol (proxy.errors.Protocol) has its short label
+PROTOCOL_SHORT = {Protocol.OPENAI.value: "oai", Protocol.ANTHROPIC.value: "anth", Protocol.GEMINI.value: "gem"}
 STYLE_CLASSES = (
     "traffic--ok",
     "traffic--redirect",

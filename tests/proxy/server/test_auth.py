@@ -270,3 +270,24 @@ async def test_two_authorization_headers_are_refused(service_factory) -> None:
     answer = await reader.read()
     writer.close()
     assert answer.startswith(b"HTTP/1.1 401")
+
+
+def test_auto_is_decided_in_one_place_with_the_lan_state_that_applies(config_store) -> None:
+    from proxy.config.model import resolve_auth_mode
+    from proxy.context import ProxyContext
+
+    table = {
+        ("auto", False): "off",
+        ("auto", True): "all_except_health",
+        ("strict", False): "strict",
+        ("off", True): "off",
+        ("all_except_health", False): "all_except_health",
+    }
+    assert {k: resolve_auth_mode(k[0], lan=k[1]) for k in table} == table
+    config_store.set("proxy.auth_mode", "auto")
+    config_store.set("proxy.allow_lan_access", False)
+    ctx = ProxyContext(config_store)
+    assert ctx.auth_mode == config_store.config.effective_auth_mode == "off"
+    ctx.lan_active = True  # bound to the LAN, whatever the file says now
+    ctx.apply_config(config_store.config)
+    assert ctx.auth_mode == "all_except_health"
