@@ -60,6 +60,10 @@ class ControlStatus(ServiceStatus):
     config_error: str | None = None  # why the last outside edit of the file was not applied
     control_socket: str = ""  # "" when no control socket serves this proxy
     in_flight: int = 0  # requests and streams not finished yet
+    # the control socket's live record streams (attached TUIs, `agproxy logs`-like readers):
+    record_streams: int = 0  # clients following /v1/records/stream now
+    stream_backlog: int = 0  # updates waiting for the slowest of them (≤ its bounded queue)
+    stream_dropped: int = 0  # updates dropped for slow clients since the socket opened
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -41,7 +41,7 @@ from aiohttp import web
 
 from proxy import jsoncodec
 from proxy.config.model import Config, ConfigError
-from proxy.control.api import ControlError, report_to_json
+from proxy.control.api import ControlError, ControlStatus, report_to_json
 from proxy.control.local import InProcessController, LocalLogin
 from proxy.errors import UpstreamError
 from proxy.logging_setup import FILE_ONLY
@@ -54,6 +54,11 @@ log = logging.getLogger(__name__)
 
 STREAM_QUEUE = 5000  # record updates buffered per stream client before dropping
 STREAM_BATCH = 500  # records in one SSE event at most
+# After the first update of a quiet stream, wait this long and send what arrived meanwhile
+# as one event: under load one write (and one parse in the attached TUI) carries many
+# updates instead of one each, and a record that began and finished within the window
+# is sent once. A person cannot see 50 ms; the TUI drains its feed a few times a second.
+STREAM_COALESCE_S = 0.05
 LOG_QUEUE = 2000
 KEEPALIVE_S = 15.0
 PROBE_TIMEOUT_S = 2.0
@@ -153,6 +158,8 @@ class ControlServer:
         self._runner: web.AppRunner | None = None
         self._logins: dict[str, LocalLogin] = {}
         self._streams: set[web.StreamResponse] = set()
+        self._record_subs: set[Any] = set()  # the bounded feeds of /v1/records/stream clients
+        self._dropped_closed = 0  # updates dropped for stream clients that left
         self.refused = 0  # peers of another uid turned away
 
     # -- lifecycle -------------------------------------------------------------------
@@ -275,7 +282,16 @@ class ControlServer:
     # -- status and lifecycle ----------------------------------------------------------
 
     async def status(self, request: web.Request) -> web.Response:
-        return _ok(self.controller.status().to_json())
+        return _ok(self.stream_status(self.controller.status()).to_json())
+
+    def stream_status(self, st: ControlStatus) -> ControlStatus:
+        """`st` with the live record streams' bounds: how many clients, the longest
+        queue waiting for one, and the updates dropped for slow ones."""
+        subs = list(self._record_subs)
+        st.record_streams = len(subs)
+        st.stream_backlog = max((s.qsize() for s in subs), default=0)
+        st.stream_dropped = self._dropped_closed + sum(s.dropped for s in subs)
+        return st
 
     async def proxy_action(self, request: web.Request) -> web.Response:
         body = await self._body(request)
@@ -424,8 +440,9 @@ class ControlServer:
 
     async def record_stream(self, request: web.Request) -> web.StreamResponse:
         recent = max(0, min(int(request.query.get("recent", "0")), 5000))
-        sub = self.controller.subscribe_records(STREAM_QUEUE)
         resp = await self._open_stream(request)
+        sub = self.controller.subscribe_records(STREAM_QUEUE)
+        self._record_subs.add(sub)
         try:
             if recent:
                 await self._send_records(resp, self.controller.recent_records(recent))
@@ -438,6 +455,7 @@ class ControlServer:
                     continue
                 except StopAsyncIteration:
                     break
+                await asyncio.sleep(STREAM_COALESCE_S)
                 batch = [first, *sub.get_nowait_batch(STREAM_BATCH - 1)]
                 await self._send_records(resp, batch)
                 if sub.dropped != reported:
@@ -447,12 +465,17 @@ class ControlServer:
             pass
         finally:
             sub.close()
+            self._record_subs.discard(sub)
+            self._dropped_closed += sub.dropped
             self._streams.discard(resp)
         return resp
 
     @staticmethod
     async def _send_records(resp: web.StreamResponse, batch: list[RequestRecord]) -> None:
-        payload = jsoncodec.dumps([r.to_dict() for r in batch])
+        # an update is the record object itself, so its begin and finish updates in one
+        # batch both show its latest state: send it once
+        unique = list({r.id: r for r in batch}.values())
+        payload = jsoncodec.dumps([r.to_dict() for r in unique])
         await resp.write(b"event: records\ndata: " + payload + b"\n\n")
 
     async def log_stream(self, request: web.Request) -> web.StreamResponse:

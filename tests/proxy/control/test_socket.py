@@ -20,6 +20,7 @@ from proxy.control.remote import RemoteController
 from proxy.control.server import AlreadyRunning, ControlServer, probe
 from proxy.paths import Paths
 from proxy.service import ProxyService
+from proxy.upstream.sse import SSEParser
 from tests.conftest import find_free_port, write_account_file
 
 
@@ -134,4 +135,42 @@ async def test_a_stream_reader_that_does_not_read_never_slows_requests(
             data += await asyncio.wait_for(reader.read(65536), 5)
     finally:
         writer.close()
+        await server.close()
+
+
+async def test_the_record_stream_coalesces_updates_and_sends_a_record_once_per_event(
+    local: InProcessController, paths: Paths
+) -> None:
+    """One SSE event carries what arrived within STREAM_COALESCE_S, each record once (an
+    update is the record itself, begin and finish alike): an attached TUI parses a few
+    events a second under load instead of two per request."""
+    write_account_file(paths)
+    await local.start()
+    server = ControlServer(local, paths.control_socket)
+    await server.start()
+    connector = aiohttp.UnixConnector(path=str(paths.control_socket))
+    try:
+        async with (
+            aiohttp.ClientSession(connector=connector) as control,
+            control.get("http://agproxy/v1/records/stream") as stream,
+        ):
+            port = local.status().port
+            async with aiohttp.ClientSession() as http:
+                for _ in range(20):  # one after another: each begins and finishes alone
+                    async with http.post(f"http://127.0.0.1:{port}/v1/chat/completions", data=b"{x") as r:
+                        assert r.status == 400
+            events: list[list[dict]] = []
+            finished: set[int] = set()
+            parser = SSEParser()
+            while len(finished) < 20:
+                chunk = await asyncio.wait_for(stream.content.readany(), 5)
+                for event in parser.feed(chunk):
+                    if event.event == "records":
+                        batch = jsoncodec.loads(event.data)
+                        events.append(batch)
+                        finished |= {r["id"] for r in batch if r["status"]}
+        assert all(len({r["id"] for r in batch}) == len(batch) for batch in events)
+        # 40 updates (a begin and a finish each); uncoalesced they take ~one event each
+        assert len(events) <= 10, [len(b) for b in events]
+    finally:
         await server.close()
