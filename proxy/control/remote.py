@@ -32,11 +32,14 @@ from proxy.control.api import (
     ControlStatus,
     RefreshResult,
     report_from_json,
+    usage_from_json,
 )
 from proxy.control.logs import LOG_LINES
 from proxy.errors import UpstreamError, UpstreamErrorKind
+from proxy.keys.store import KeyCommandError
 from proxy.monitor.filter import RecordFilter
 from proxy.monitor.record import RequestRecord
+from proxy.monitor.rollup import UsageRow
 from proxy.onboarding import AddResult, LoginError
 from proxy.service import DEFAULT_GRACE, StartError
 from proxy.upstream.sse import SSEParser
@@ -490,6 +493,53 @@ class RemoteController:
         self._log_feeds.add(feed)
         return feed
 
+    # -- usage statistics ----------------------------------------------------------------
+
+    @staticmethod
+    def _range(since: float, until: float | None) -> dict[str, str]:
+        params = {"since": repr(float(since))}
+        if until is not None:
+            params["until"] = repr(float(until))
+        return params
+
+    async def usage(self, by: str, since: float, until: float | None = None) -> list[UsageRow]:
+        params = {"by": by, **self._range(since, until)}
+        return [usage_from_json(d) for d in await self._call("GET", "/v1/stats/usage", params=params)]
+
+    async def usage_series(
+        self, since: float, step: int, until: float | None = None
+    ) -> list[tuple[int, UsageRow]]:
+        params = {"step": str(int(step)), **self._range(since, until)}
+        data = await self._call("GET", "/v1/stats/series", params=params)
+        return [(int(t), usage_from_json(d)) for t, d in data]
+
+    async def totals(self, flt: RecordFilter | str | None) -> dict[str, dict[str, dict[str, Any]]]:
+        text = flt.text if isinstance(flt, RecordFilter) else flt
+        params = {"filter": text} if text else None
+        data: dict[str, dict[str, dict[str, Any]]] = await self._call("GET", "/v1/stats/totals", params=params)
+        return data
+
+    # -- client keys ---------------------------------------------------------------------
+
+    async def client_keys(self) -> list[dict[str, object]]:
+        return list(await self._call("GET", "/v1/keys"))
+
+    async def add_client_key(
+        self, name: str, *, models: list[str], rpm: int, tokens_per_day: int, expires: float
+    ) -> str:
+        body = {"name": name, "models": models, "rpm": rpm, "tokens_per_day": tokens_per_day,
+                "expires": expires}
+        return str((await self._call("POST", "/v1/keys", body))["key"])
+
+    async def revoke_client_key(self, name: str) -> None:
+        await self._call("POST", f"/v1/keys/{_quote(name)}/revoke")
+
+    async def rotate_client_key(self, name: str) -> str:
+        return str((await self._call("POST", f"/v1/keys/{_quote(name)}/rotate"))["key"])
+
+    async def remove_client_key(self, name: str) -> None:
+        await self._call("DELETE", f"/v1/keys/{_quote(name)}")
+
 
 def _quote(key: str) -> str:
     from urllib.parse import quote
@@ -507,6 +557,8 @@ def _raise(status: int, result: Any) -> None:
         raise ConfigError(message)
     if kind == "login_error":
         raise LoginError(message)
+    if kind == "key_error":
+        raise KeyCommandError(message)
     if kind == "upstream_error":
         try:
             upstream_kind = UpstreamErrorKind(error.get("upstream_kind"))

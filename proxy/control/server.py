@@ -20,6 +20,10 @@ Routes (JSON bodies; errors are `{"error": {"kind", "message"}}`):
   GET  /v1/records?filter=&limit=&before_started=&before_id= · GET /v1/records/{id}
   GET  /v1/records/stream?recent=N (SSE `records`: JSON arrays of records)
   GET  /v1/log/stream?recent=N (SSE `log`: JSON arrays of [level, line])
+  GET  /v1/stats/usage?by=&since=&until= · GET /v1/stats/series?since=&step=&until=
+  GET  /v1/stats/totals?filter=
+  GET  /v1/keys · POST /v1/keys {name, models, rpm, tokens_per_day, expires} → {key}
+  POST /v1/keys/{name}/revoke · POST /v1/keys/{name}/rotate → {key} · DELETE /v1/keys/{name}
 """
 
 from __future__ import annotations
@@ -41,9 +45,10 @@ from aiohttp import web
 
 from proxy import jsoncodec
 from proxy.config.model import Config, ConfigError
-from proxy.control.api import ControlError, ControlStatus, report_to_json
+from proxy.control.api import ControlError, ControlStatus, report_to_json, usage_to_json
 from proxy.control.local import InProcessController, LocalLogin
 from proxy.errors import UpstreamError
+from proxy.keys.store import KeyCommandError
 from proxy.logging_setup import FILE_ONLY
 from proxy.monitor.filter import FilterError
 from proxy.monitor.record import RequestRecord
@@ -236,6 +241,8 @@ class ControlServer:
             return _error(400, "filter_error", str(exc))
         except LoginError as exc:
             return _error(400, "login_error", str(exc))
+        except KeyCommandError as exc:
+            return _error(400, "key_error", str(exc))
         except UpstreamError as exc:
             return _error(
                 502, "upstream_error", exc.message[:300], upstream_kind=exc.kind.value, upstream_status=exc.status
@@ -269,6 +276,13 @@ class ControlServer:
         r.add_get("/v1/records/stream", self.record_stream)
         r.add_get("/v1/records/{id:\\d+}", self.record)
         r.add_get("/v1/log/stream", self.log_stream)
+        r.add_get("/v1/stats/usage", self.stats_usage)
+        r.add_get("/v1/stats/series", self.stats_series)
+        r.add_get("/v1/stats/totals", self.stats_totals)
+        r.add_get("/v1/keys", self.list_keys)
+        r.add_post("/v1/keys", self.add_key_)
+        r.add_post("/v1/keys/{name}/{action:revoke|rotate}", self.key_action)
+        r.add_delete("/v1/keys/{name}", self.remove_key)
 
     @staticmethod
     async def _body(request: web.Request) -> dict[str, Any]:
@@ -501,3 +515,50 @@ class ControlServer:
             sub.close()
             self._streams.discard(resp)
         return resp
+
+    # -- usage statistics (SPEC §18) -----------------------------------------------------
+
+    @staticmethod
+    def _range(request: web.Request) -> tuple[float, float | None]:
+        until = request.query.get("until")
+        return float(request.query["since"]), None if until is None else float(until)
+
+    async def stats_usage(self, request: web.Request) -> web.Response:
+        since, until = self._range(request)
+        rows = await self.controller.usage(request.query["by"], since, until)
+        return _ok([usage_to_json(r) for r in rows])
+
+    async def stats_series(self, request: web.Request) -> web.Response:
+        since, until = self._range(request)
+        series = await self.controller.usage_series(since, int(request.query["step"]), until)
+        return _ok([[t, usage_to_json(r)] for t, r in series])
+
+    async def stats_totals(self, request: web.Request) -> web.Response:
+        return _ok(await self.controller.totals(request.query.get("filter") or None))
+
+    # -- client keys (SPEC §19) ------------------------------------------------------------
+
+    async def list_keys(self, request: web.Request) -> web.Response:
+        return _ok(await self.controller.client_keys())
+
+    async def add_key_(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        key = await self.controller.add_client_key(
+            str(body["name"]),
+            models=[str(m) for m in body.get("models") or []],
+            rpm=int(body.get("rpm") or 0),
+            tokens_per_day=int(body.get("tokens_per_day") or 0),
+            expires=float(body.get("expires") or 0.0),
+        )
+        return _ok({"key": key})
+
+    async def key_action(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if request.match_info["action"] == "rotate":
+            return _ok({"key": await self.controller.rotate_client_key(name)})
+        await self.controller.revoke_client_key(name)
+        return _ok()
+
+    async def remove_key(self, request: web.Request) -> web.Response:
+        await self.controller.remove_client_key(request.match_info["name"])
+        return _ok()

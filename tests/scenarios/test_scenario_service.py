@@ -91,6 +91,43 @@ async def test_status_second_serve_cli_edits_and_stop(agproxy_home, serve, cli) 
     assert not paths.control_socket.exists()
 
 
+async def answered_with(port: int, key: str) -> int:
+    """The status of a request carrying client key `key` (400 once auth let it in: the
+    body is not JSON)."""
+    headers = {"Authorization": f"Bearer {key}"}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"http://127.0.0.1:{port}/v1/chat/completions", data=b"{x", headers=headers) as r,
+    ):
+        return r.status
+
+
+@pytest.mark.timeout(120)
+async def test_keys_cli_changes_the_running_serve_at_once(agproxy_home, serve, cli) -> None:
+    """`agproxy keys` goes through the serve's socket: the serve writes keys.json and the
+    change holds when the command returns (its file poll would take up to 2 s)."""
+    paths = resolve_paths()
+    write_account_file(paths)
+    port = find_free_port()
+    async with serve(port, "--port", str(port)) as served:
+        strict = await cli("config", "set", "proxy.auth_mode", "strict")  # client keys checked
+        assert strict.rc == 0, strict.err
+        added = await cli("keys", "add", "bob", "--rpm", "100")
+        assert added.rc == 0, added.err
+        key = added.out.strip()
+        assert key.startswith("sk-ag-")
+        assert f"applied by the running proxy, pid {served.proc.pid}" in added.err
+        assert await answered_with(port, key) == 400
+        revoked = await cli("keys", "revoke", "bob")
+        assert revoked.rc == 0 and "client key 'bob' revoked" in revoked.out, revoked.err
+        assert await answered_with(port, key) == 401
+        listed = jsoncodec.loads((await cli("keys", "list", "--json")).out)
+        assert [(k["name"], k["state"], k["rpm"]) for k in listed] == [("bob", "revoked", 100)]
+        refused = await cli("keys", "revoke", "carol")
+        assert refused.rc == 2 and "no client key named 'carol'" in refused.err
+    assert key not in (paths.data_dir / "keys.json").read_text()
+
+
 def stat_mode(path: Path) -> int:
     return path.stat().st_mode & 0o777
 

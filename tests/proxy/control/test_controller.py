@@ -15,6 +15,7 @@ from proxy.accounts.store import AccountStore
 from proxy.config.model import ConfigError
 from proxy.config.store import ConfigStore
 from proxy.control.api import ControlError
+from proxy.keys.store import KeyCommandError
 from proxy.onboarding import LoginError
 from proxy.service import StartError
 from tests.conftest import write_account_file
@@ -193,3 +194,47 @@ async def test_log_lines_reach_the_log_feed(rig: Rig) -> None:
         feed.close()
     finally:
         logging.getLogger().removeHandler(rig.local.log_hub)
+
+
+async def test_client_keys_change_in_the_serving_process_at_once(rig: Rig) -> None:
+    keys = rig.service.keys  # what the running proxy checks requests against
+    key = await rig.controller.add_client_key(
+        "bob", models=["gemini-*"], rpm=5, tokens_per_day=1000, expires=0.0
+    )
+    assert key.startswith("sk-ag-") and keys.find(key) is not None
+    assert key not in keys.path.read_text()  # only its hash is stored
+    with pytest.raises(KeyCommandError, match="a key named 'bob' exists"):
+        await rig.controller.add_client_key("bob", models=[], rpm=0, tokens_per_day=0, expires=0.0)
+    listed = await rig.controller.client_keys()
+    assert [(k["name"], k["state"], k["models"], k["rpm"]) for k in listed] == [("bob", "active", "gemini-*", 5)]
+    await rig.controller.revoke_client_key("bob")
+    assert keys.by_name["bob"].revoked
+    assert [k["state"] for k in await rig.controller.client_keys()] == ["revoked"]
+    new = await rig.controller.rotate_client_key("bob")
+    assert keys.find(key) is None and keys.find(new) is not None and not keys.by_name["bob"].revoked
+    await rig.controller.remove_client_key("bob")
+    assert keys.list_keys() == [] and await rig.controller.client_keys() == []
+    with pytest.raises(KeyCommandError, match="no client key named 'bob'"):
+        await rig.controller.revoke_client_key("bob")
+
+
+async def test_usage_and_totals_come_from_the_serving_process(rig: Rig) -> None:
+    write_account_file(rig.service.paths)
+    await rig.controller.start()
+    since = time.time() - 60
+    port = rig.controller.status().port
+    async with aiohttp.ClientSession() as http:
+        for _ in range(3):
+            async with http.post(f"http://127.0.0.1:{port}/v1/chat/completions", data=b"{x") as r:
+                assert r.status == 400
+    monitor = rig.service.monitor
+    total = await rig.controller.usage("total", since)
+    assert [(u.requests, u.errors) for u in total] == [(3, 3)]
+    assert total == await monitor.usage("total", since)
+    series = await rig.controller.usage_series(since, 3600)
+    assert series == await monitor.usage_series(since, 3600)
+    assert sum(u.requests for _t, u in series) == 3
+    totals = await rig.controller.totals("status:400")
+    assert totals == await monitor.totals("status:400")
+    assert sum(t["requests"] for t in totals["by_model"].values()) == 3
+    assert await rig.controller.totals("status:200") == {"by_model": {}, "by_account": {}}
