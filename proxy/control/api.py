@@ -218,6 +218,12 @@ class Controller(Protocol):
     async def totals(self, flt: RecordFilter | str | None) -> dict[str, dict[str, dict[str, Any]]]:
         """Stored history matching `flt`: {by_model: {…}, by_account: {…}}."""
 
+    # -- models (SPEC §9) ------------------------------------------------------------------
+
+    async def models(self, account: str | None = None) -> dict[str, Any]:
+        """What `agproxy models --json` prints: catalogues, client version, resolutions;
+        `account` (id, label or email) lists only that one (ControlError not_found)."""
+
     # -- client keys (SPEC §19): written by the process that serves them ------------------
 
     async def client_keys(self) -> list[dict[str, object]]:

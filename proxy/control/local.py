@@ -20,6 +20,7 @@ from proxy.control.api import (
     RefreshResult,
 )
 from proxy.control.logs import LOG_LINES, LogHub, LogSubscription
+from proxy.control.models import models_report
 from proxy.keys.store import describe
 from proxy.monitor.filter import RecordFilter
 from proxy.monitor.live import Subscription
@@ -255,6 +256,19 @@ class InProcessController:
 
     async def totals(self, flt: RecordFilter | str | None) -> dict[str, dict[str, dict[str, Any]]]:
         return await self.service.monitor.totals(flt)
+
+    # -- models ----------------------------------------------------------------------------
+
+    async def models(self, account: str | None = None) -> dict[str, Any]:
+        every = self.accounts()
+        shown = every
+        if account:
+            found = self.service.accounts.get(account)
+            if found is None:
+                raise ControlError(f"no account {account!r} (see agproxy accounts list)", "not_found")
+            shown = [found]
+        version = self.service.dispatcher.client_version
+        return models_report(self.config, every, shown, version, time.time())
 
     # -- client keys -----------------------------------------------------------------------
 

@@ -519,6 +519,13 @@ class RemoteController:
         data: dict[str, dict[str, dict[str, Any]]] = await self._call("GET", "/v1/stats/totals", params=params)
         return data
 
+    # -- models --------------------------------------------------------------------------
+
+    async def models(self, account: str | None = None) -> dict[str, Any]:
+        params = {"account": account} if account else None
+        report: dict[str, Any] = await self._call("GET", "/v1/models", params=params)
+        return report
+
     # -- client keys ---------------------------------------------------------------------
 
     async def client_keys(self) -> list[dict[str, object]]:

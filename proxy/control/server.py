@@ -21,7 +21,7 @@ Routes (JSON bodies; errors are `{"error": {"kind", "message"}}`):
   GET  /v1/records/stream?recent=N (SSE `records`: JSON arrays of records)
   GET  /v1/log/stream?recent=N (SSE `log`: JSON arrays of [level, line])
   GET  /v1/stats/usage?by=&since=&until= · GET /v1/stats/series?since=&step=&until=
-  GET  /v1/stats/totals?filter=
+  GET  /v1/stats/totals?filter= · GET /v1/models?account= (what `agproxy models --json` prints)
   GET  /v1/keys · POST /v1/keys {name, models, rpm, tokens_per_day, expires} → {key}
   POST /v1/keys/{name}/revoke · POST /v1/keys/{name}/rotate → {key} · DELETE /v1/keys/{name}
 """
@@ -279,6 +279,7 @@ class ControlServer:
         r.add_get("/v1/stats/usage", self.stats_usage)
         r.add_get("/v1/stats/series", self.stats_series)
         r.add_get("/v1/stats/totals", self.stats_totals)
+        r.add_get("/v1/models", self.models)
         r.add_get("/v1/keys", self.list_keys)
         r.add_post("/v1/keys", self.add_key_)
         r.add_post("/v1/keys/{name}/{action:revoke|rotate}", self.key_action)
@@ -535,6 +536,9 @@ class ControlServer:
 
     async def stats_totals(self, request: web.Request) -> web.Response:
         return _ok(await self.controller.totals(request.query.get("filter") or None))
+
+    async def models(self, request: web.Request) -> web.Response:
+        return _ok(await self.controller.models(request.query.get("account") or None))
 
     # -- client keys (SPEC §19) ------------------------------------------------------------
 

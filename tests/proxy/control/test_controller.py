@@ -238,3 +238,23 @@ async def test_usage_and_totals_come_from_the_serving_process(rig: Rig) -> None:
     assert totals == await monitor.totals("status:400")
     assert sum(t["requests"] for t in totals["by_model"].values()) == 3
     assert await rig.controller.totals("status:200") == {"by_model": {}, "by_account": {}}
+
+
+async def test_models_report_is_the_serving_process_view(rig: Rig, google: FakeUpstream) -> None:
+    account = (await rig.controller.add_gemini_key(KEY)).account  # its catalogue is read
+    live = rig.service.accounts.by_id(account.id)
+    assert live is not None
+    live.cooldowns["gemini-2.5-flash"] = time.time() + 600  # in memory only: not on disk yet
+    report = await rig.controller.models()
+    assert report == await rig.local.models()
+    assert report["client_version"] and report["user_agent"]
+    [view] = report["accounts"]
+    assert view["id"] == account.id and "model(s), read" in view["catalogue_state"]
+    flash = next(m for m in view["models"] if m["id"] == "gemini-2.5-flash")
+    assert flash["cooling"]  # the serve's live cooldown, which the files do not have
+    resolved = {r["client_model"]: r for r in report["resolutions"]}
+    assert resolved["gemini-2.5-flash"]["offered"]
+    assert (await rig.controller.models(account.label))["accounts"] == [view]
+    with pytest.raises(ControlError, match="no account 'nobody'") as err:
+        await rig.controller.models("nobody")
+    assert err.value.kind == "not_found"
