@@ -4,6 +4,7 @@ replaced, a live one refused, and a stream that never slows requests."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 import stat
@@ -173,4 +174,33 @@ async def test_the_record_stream_coalesces_updates_and_sends_a_record_once_per_e
         # 40 updates (a begin and a finish each); uncoalesced they take ~one event each
         assert len(events) <= 10, [len(b) for b in events]
     finally:
+        await server.close()
+
+
+async def test_a_log_stream_reader_that_does_not_read_is_bounded(
+    local: InProcessController, paths: Paths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(control_server, "LOG_QUEUE", 50)
+    server = ControlServer(local, paths.control_socket)
+    await server.start()
+    local.log_hub.ring.clear()
+    logger = logging.getLogger("proxy.test.flood")
+    logger.addHandler(local.log_hub)
+    reader, writer = await asyncio.open_unix_connection(str(paths.control_socket))
+    writer.write(b"GET /v1/log/stream?recent=0 HTTP/1.1\r\nHost: agproxy\r\n\r\n")
+    await writer.drain()
+    await reader.readuntil(b"\r\n\r\n")
+    try:
+        await asyncio.sleep(0.1)
+        [sub] = local.log_hub.subscribers
+        line = "x" * 4000
+        for i in range(5000):  # ~20 MB of log lines that nobody reads
+            logger.warning("%d %s", i, line)
+            if i % 500 == 0:
+                await asyncio.sleep(0)  # the stream writes until the socket buffers are full
+        assert len(sub.pending) <= 50  # the newest lines wait; older ones were dropped
+        assert sub.pending[-1][1].split(": ", 1)[1].startswith("4999 ")
+    finally:
+        logger.removeHandler(local.log_hub)
+        writer.close()
         await server.close()
