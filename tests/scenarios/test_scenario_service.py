@@ -166,6 +166,38 @@ async def test_sighup_stops_gracefully_and_keeps_every_record(agproxy_home, serv
     assert stored_records(agproxy_home) >= answered  # every answered request is recorded
 
 
+async def test_sighup_stops_an_in_process_tui_gracefully_and_keeps_every_record(agproxy_home) -> None:
+    """A dropped SSH session hangs up the TUI too (SPEC §17): the proxy inside it stops
+    gracefully, every answered request is in the monitor file, the TUI exits."""
+    from proxy.config.store import ConfigStore
+
+    paths = resolve_paths()
+    write_account_file(paths)
+    port = find_free_port()
+    store = ConfigStore(paths)
+    store.load()
+    store.set("proxy.port", port)
+    app = AgproxyApp(paths)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("s")
+        deadline = time.monotonic() + 10
+        while not app.read_status().running:
+            assert time.monotonic() < deadline
+            await pilot.pause(0.05)
+        some = asyncio.Event()
+        burst = asyncio.ensure_future(bad_requests(port, 200, some))
+        await asyncio.wait_for(some.wait(), 30)
+        os.kill(os.getpid(), signal.SIGHUP)  # the app's loop handles it (no dialog)
+        statuses = await burst
+        deadline = time.monotonic() + 20
+        while app.is_running:
+            assert time.monotonic() < deadline, "the TUI did not exit on SIGHUP"
+            await pilot.pause(0.1)
+    answered = sum(1 for s in statuses if s)
+    assert answered > 0
+    assert stored_records(agproxy_home) >= answered
+
+
 async def test_tui_attaches_to_serve_with_live_rows_and_leaves_it_running(
     agproxy_home, serve
 ) -> None:
