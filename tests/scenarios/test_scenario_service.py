@@ -198,6 +198,38 @@ async def test_sighup_stops_an_in_process_tui_gracefully_and_keeps_every_record(
     assert stored_records(agproxy_home) >= answered
 
 
+@pytest.mark.timeout(120)
+async def test_status_stop_and_cli_edits_reach_an_in_process_tui(agproxy_home, cli) -> None:
+    """An in-process TUI serves the control socket too: `agproxy status` names it, CLI
+    edits go through it, `agproxy stop` stops its listener and leaves the TUI open."""
+    from proxy.config.store import ConfigStore
+
+    paths = resolve_paths()
+    write_account_file(paths, "acct1")
+    port = find_free_port()
+    store = ConfigStore(paths)
+    store.load()
+    store.set("proxy.port", port)
+    app = AgproxyApp(paths)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("s")
+        deadline = time.monotonic() + 10
+        while not app.read_status().running:
+            assert time.monotonic() < deadline
+            await pilot.pause(0.05)
+        status = await cli("status")
+        assert status.rc == 0 and f"agproxy-tui (in-process), pid {os.getpid()}" in status.out, status.err
+        disabled = await cli("accounts", "disable", "acct1")
+        assert disabled.rc == 0, disabled.err
+        assert app.controller.status().accounts_active == 0  # applied by the TUI's process
+        stopped = await cli("stop")
+        assert stopped.rc == 0, stopped.err
+        assert f"stopped the API listener of agproxy-tui (pid {os.getpid()}); the TUI stays open" in stopped.out
+        assert not app.read_status().running and app.is_running
+        await pilot.pause()
+    assert not paths.control_socket.exists()
+
+
 async def test_tui_attaches_to_serve_with_live_rows_and_leaves_it_running(
     agproxy_home, serve
 ) -> None:
