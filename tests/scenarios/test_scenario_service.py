@@ -231,7 +231,7 @@ async def test_status_stop_and_cli_edits_reach_an_in_process_tui(agproxy_home, c
 
 
 async def test_tui_attaches_to_serve_with_live_rows_and_leaves_it_running(
-    agproxy_home, serve
+    agproxy_home, serve, cli
 ) -> None:
     paths = resolve_paths()
     write_account_file(paths)
@@ -256,6 +256,8 @@ async def test_tui_attaches_to_serve_with_live_rows_and_leaves_it_running(
                 assert time.monotonic() < deadline, "no live rows from the serve"
                 await pilot.pause(0.1)
             assert {r.status for r in pane.records.values()} == {400}
+            status = await cli("status")
+            assert "live record streams: 1 (longest queue 0, 0 updates dropped" in status.out, status.out
 
             await pilot.press("s")  # stops the daemon's listener, not the daemon
             await until_async(lambda: _running(paths, False))

@@ -131,12 +131,16 @@ async def test_a_stream_reader_that_does_not_read_never_slows_requests(
         # the lagging reader lost updates (bounded) and is told how many
         sub = next(s for s in local.service.monitor.hub.subscribers)
         assert sub.dropped > 0 and sub.qsize() <= 20
+        status = await probe(paths.control_socket)  # what `agproxy status --json` shows
+        assert status is not None and status["record_streams"] == 1
+        assert status["stream_backlog"] == sub.qsize() and status["stream_dropped"] == sub.dropped
         data = b""
         while b"event: dropped" not in data:
             data += await asyncio.wait_for(reader.read(65536), 5)
     finally:
         writer.close()
         await server.close()
+    assert server.stream_status(local.status()).record_streams == 0
 
 
 async def test_the_record_stream_coalesces_updates_and_sends_a_record_once_per_event(
