@@ -5,8 +5,8 @@ an `InProcessController`. Started by `agproxy serve` and by an in-process TUI.
   (SO_PEERCRED on Linux, LOCAL_PEERCRED on macOS) with 403 before any handler runs.
 - A live socket already answering for this config → `AlreadyRunning(pid)`; a stale
   one (nothing accepts on it: a killed process) is replaced.
-- Record and log streams are SSE fed by bounded subscriptions: a slow reader loses
-  updates (counted in `dropped` events), it never slows a request.
+- Record and log streams are SSE fed by bounded subscriptions (proxy/control/streams.py):
+  a slow reader loses updates (counted in `dropped` events), it never slows a request.
 
 Routes (JSON bodies; errors are `{"error": {"kind", "message"}}`):
   GET  /v1/status                          POST /v1/proxy/{start,stop,restart}
@@ -45,27 +45,18 @@ from aiohttp import web
 
 from proxy import jsoncodec
 from proxy.config.model import Config, ConfigError
-from proxy.control.api import ControlError, ControlStatus, report_to_json, usage_to_json
+from proxy.control.api import ControlError, report_to_json, usage_to_json
 from proxy.control.local import InProcessController, LocalLogin
+from proxy.control.streams import LiveStreams
 from proxy.errors import UpstreamError
 from proxy.keys.store import KeyCommandError
 from proxy.logging_setup import FILE_ONLY
 from proxy.monitor.filter import FilterError
-from proxy.monitor.record import RequestRecord
 from proxy.onboarding import AddResult, LoginError
 from proxy.service import StartError
 
 log = logging.getLogger(__name__)
 
-STREAM_QUEUE = 5000  # record updates buffered per stream client before dropping
-STREAM_BATCH = 500  # records in one SSE event at most
-# After the first update of a quiet stream, wait this long and send what arrived meanwhile
-# as one event: under load one write (and one parse in the attached TUI) carries many
-# updates instead of one each, and a record that began and finished within the window
-# is sent once. A person cannot see 50 ms; the TUI drains its feed a few times a second.
-STREAM_COALESCE_S = 0.05
-LOG_QUEUE = 2000
-KEEPALIVE_S = 15.0
 PROBE_TIMEOUT_S = 2.0
 
 
@@ -162,9 +153,7 @@ class ControlServer:
         self.allowed_uid = os.getuid() if allowed_uid is None else allowed_uid
         self._runner: web.AppRunner | None = None
         self._logins: dict[str, LocalLogin] = {}
-        self._streams: set[web.StreamResponse] = set()
-        self._record_subs: set[Any] = set()  # the bounded feeds of /v1/records/stream clients
-        self._dropped_closed = 0  # updates dropped for stream clients that left
+        self.streams = LiveStreams(controller)
         self.refused = 0  # peers of another uid turned away
 
     # -- lifecycle -------------------------------------------------------------------
@@ -202,9 +191,7 @@ class ControlServer:
         runner, self._runner = self._runner, None
         if runner is None:
             return
-        for stream in list(self._streams):
-            with contextlib.suppress(Exception):
-                await stream.write_eof()
+        await self.streams.close()
         for login in list(self._logins.values()):
             await login.close()
         self._logins.clear()
@@ -273,9 +260,9 @@ class ControlServer:
         r.add_post("/v1/logins/{id}/finish", self.login_finish)
         r.add_delete("/v1/logins/{id}", self.login_cancel)
         r.add_get("/v1/records", self.records)
-        r.add_get("/v1/records/stream", self.record_stream)
+        r.add_get("/v1/records/stream", self.streams.records)
         r.add_get("/v1/records/{id:\\d+}", self.record)
-        r.add_get("/v1/log/stream", self.log_stream)
+        r.add_get("/v1/log/stream", self.streams.log)
         r.add_get("/v1/stats/usage", self.stats_usage)
         r.add_get("/v1/stats/series", self.stats_series)
         r.add_get("/v1/stats/totals", self.stats_totals)
@@ -297,16 +284,7 @@ class ControlServer:
     # -- status and lifecycle ----------------------------------------------------------
 
     async def status(self, request: web.Request) -> web.Response:
-        return _ok(self.stream_status(self.controller.status()).to_json())
-
-    def stream_status(self, st: ControlStatus) -> ControlStatus:
-        """`st` with the live record streams' bounds: how many clients, the longest
-        queue waiting for one, and the updates dropped for slow ones."""
-        subs = list(self._record_subs)
-        st.record_streams = len(subs)
-        st.stream_backlog = max((s.qsize() for s in subs), default=0)
-        st.stream_dropped = self._dropped_closed + sum(s.dropped for s in subs)
-        return st
+        return _ok(self.streams.status(self.controller.status()).to_json())
 
     async def proxy_action(self, request: web.Request) -> web.Response:
         body = await self._body(request)
@@ -444,78 +422,6 @@ class ControlServer:
         if found is None:
             raise ControlError("no such record", "not_found")
         return _ok(found.to_dict())
-
-    async def _open_stream(self, request: web.Request) -> web.StreamResponse:
-        resp = web.StreamResponse(
-            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
-        )
-        await resp.prepare(request)
-        self._streams.add(resp)
-        return resp
-
-    async def record_stream(self, request: web.Request) -> web.StreamResponse:
-        recent = max(0, min(int(request.query.get("recent", "0")), 5000))
-        resp = await self._open_stream(request)
-        sub = self.controller.subscribe_records(STREAM_QUEUE)
-        self._record_subs.add(sub)
-        try:
-            if recent:
-                await self._send_records(resp, self.controller.recent_records(recent))
-            reported = 0
-            while True:
-                try:
-                    first = await asyncio.wait_for(sub.get(), KEEPALIVE_S)
-                except TimeoutError:
-                    await resp.write(b": keep-alive\n\n")
-                    continue
-                except StopAsyncIteration:
-                    break
-                await asyncio.sleep(STREAM_COALESCE_S)
-                batch = [first, *sub.get_nowait_batch(STREAM_BATCH - 1)]
-                await self._send_records(resp, batch)
-                if sub.dropped != reported:
-                    reported = sub.dropped
-                    await resp.write(b"event: dropped\ndata: %d\n\n" % reported)
-        except (ConnectionResetError, asyncio.CancelledError):
-            pass
-        finally:
-            sub.close()
-            self._record_subs.discard(sub)
-            self._dropped_closed += sub.dropped
-            self._streams.discard(resp)
-        return resp
-
-    @staticmethod
-    async def _send_records(resp: web.StreamResponse, batch: list[RequestRecord]) -> None:
-        # an update is the record object itself, so its begin and finish updates in one
-        # batch both show its latest state: send it once
-        unique = list({r.id: r for r in batch}.values())
-        payload = jsoncodec.dumps([r.to_dict() for r in unique])
-        await resp.write(b"event: records\ndata: " + payload + b"\n\n")
-
-    async def log_stream(self, request: web.Request) -> web.StreamResponse:
-        recent = max(0, min(int(request.query.get("recent", "2000")), 2000))
-        sub = self.controller.log_hub.subscribe(LOG_QUEUE, recent=recent)
-        resp = await self._open_stream(request)
-        try:
-            while True:
-                if not sub.pending:
-                    try:
-                        await asyncio.wait_for(sub.wait(), KEEPALIVE_S)
-                    except TimeoutError:
-                        await resp.write(b": keep-alive\n\n")
-                        continue
-                if sub.closed:
-                    break
-                lines = sub.drain()
-                if lines:
-                    await resp.write(b"event: log\ndata: " + jsoncodec.dumps(lines) + b"\n\n")
-        except (ConnectionResetError, asyncio.CancelledError):
-            pass
-        finally:
-            sub.close()
-            self._streams.discard(resp)
-        return resp
 
     # -- usage statistics (SPEC §18) -----------------------------------------------------
 

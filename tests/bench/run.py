@@ -295,7 +295,7 @@ class Bench:
                           compare_rps=normal["rps"])
 
     async def burst(self, pid: int, samples: Path, stalled_reader: bool = False) -> dict[str, Any]:
-        from proxy.control import server as control_server
+        from proxy.control import streams as control_streams
         from proxy.control.server import probe
         from proxy.paths import resolve_paths
 
@@ -331,7 +331,7 @@ class Bench:
         out = {
             "rps": res["rps"], "n": res["targets"][0]["n"], "p99": res["targets"][0]["p99"],
             "rss0": rss0, "rss_peak": peak["rss"], "rss1": mem_kib(pid)["VmRSS"],
-            "backlog_peak": peak["backlog"], "cap": control_server.STREAM_QUEUE,
+            "backlog_peak": peak["backlog"], "cap": control_streams.STREAM_QUEUE,
             "dropped": int(end.get("stream_dropped", 0)) - int(start.get("stream_dropped", 0)),
             "backlog_end": int(end.get("stream_backlog", 0)),
             "tui_rows": _samples(samples)[-1]["ingested"] - ingested0,

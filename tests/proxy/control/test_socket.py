@@ -15,6 +15,7 @@ import pytest
 from proxy import jsoncodec
 from proxy.config.store import ConfigStore
 from proxy.control import server as control_server
+from proxy.control import streams as control_streams
 from proxy.control.api import ControlError
 from proxy.control.local import InProcessController
 from proxy.control.remote import RemoteController
@@ -108,7 +109,7 @@ async def test_a_live_socket_is_not_taken_over(local: InProcessController, paths
 async def test_a_stream_reader_that_does_not_read_never_slows_requests(
     local: InProcessController, paths: Paths, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(control_server, "STREAM_QUEUE", 20)
+    monkeypatch.setattr(control_streams, "STREAM_QUEUE", 20)
     write_account_file(paths)
     await local.start()
     server = ControlServer(local, paths.control_socket)
@@ -140,7 +141,7 @@ async def test_a_stream_reader_that_does_not_read_never_slows_requests(
     finally:
         writer.close()
         await server.close()
-    assert server.stream_status(local.status()).record_streams == 0
+    assert server.streams.status(local.status()).record_streams == 0
 
 
 async def test_the_record_stream_coalesces_updates_and_sends_a_record_once_per_event(
@@ -184,7 +185,7 @@ async def test_the_record_stream_coalesces_updates_and_sends_a_record_once_per_e
 async def test_a_log_stream_reader_that_does_not_read_is_bounded(
     local: InProcessController, paths: Paths, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(control_server, "LOG_QUEUE", 50)
+    monkeypatch.setattr(control_streams, "LOG_QUEUE", 50)
     server = ControlServer(local, paths.control_socket)
     await server.start()
     local.log_hub.ring.clear()
