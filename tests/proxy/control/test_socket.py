@@ -209,3 +209,54 @@ async def test_a_log_stream_reader_that_does_not_read_is_bounded(
         logger.removeHandler(local.log_hub)
         writer.close()
         await server.close()
+
+
+PEER_SCRIPT = """
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"GET /v1/status HTTP/1.1\\r\\nHost: agproxy\\r\\nConnection: close\\r\\n\\r\\n")
+data = b""
+while chunk := s.recv(65536):
+    data += chunk
+print(data.split(b"\\r\\n", 1)[0].decode())
+"""
+
+
+# the client runs as `nobody`, which cannot reach a Python under /root (pyenv): the system one
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not os.path.exists(SYSTEM_PYTHON),
+    reason="needs root (to run a client as another uid) and a system python3",
+)
+async def test_a_real_process_of_another_uid_is_refused_even_with_the_mode_loosened(
+    local: InProcessController,
+) -> None:
+    """SO_PEERCRED, not only the file mode: the socket and its directory are opened to
+    everyone, and a client process running as `nobody` still gets 403."""
+    import tempfile
+    from pathlib import Path
+
+    directory = Path(tempfile.mkdtemp(prefix="agproxy-peer-", dir="/tmp"))
+    path = directory / "agproxy.sock"
+    server = ControlServer(local, path)
+    await server.start()
+    try:
+        directory.chmod(0o755)
+        path.chmod(0o666)
+        nobody = 65534
+        proc = await asyncio.create_subprocess_exec(
+            SYSTEM_PYTHON, "-I", "-c", PEER_SCRIPT, str(path),
+            user=nobody, cwd="/", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), 30)
+        assert proc.returncode == 0, err
+        assert out.decode().strip() == "HTTP/1.1 403 Forbidden"
+        assert server.refused == 1
+        status = await probe(path)  # its owner is still served
+        assert status is not None and status["pid"] == os.getpid()
+    finally:
+        await server.close()
+        directory.rmdir()
