@@ -5,6 +5,7 @@ command must write the unit and say clearly that it could not enable it)."""
 
 from __future__ import annotations
 
+import plistlib
 import shlex
 import sys
 from pathlib import Path
@@ -74,3 +75,11 @@ def test_launchd_agent_on_macos(user_home: Path, monkeypatch: pytest.MonkeyPatch
     assert str(user_home / "Library" / "LaunchAgents" / "dev.agproxy.serve.plist") in out
     assert "<string>serve</string>" in out and "<key>KeepAlive</key>" in out
     assert f"<string>{resolve_paths().config_file}</string>" in out
+    plist = plistlib.loads(out.split("\n", 1)[1].encode())  # after the "# <path>" line
+    assert plist["Label"] == "dev.agproxy.serve"
+    assert plist["ProgramArguments"] == [
+        str(Path(sys.executable).absolute()), "-m", "proxy", "serve", "--config", str(resolve_paths().config_file)
+    ]
+    assert plist["KeepAlive"] == {"SuccessfulExit": False}  # restarted when it fails, not after `stop`
+    assert plist["RunAtLoad"] is True
+    assert not (user_home / "Library").exists()  # --print writes nothing

@@ -230,7 +230,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     """What the TUI's account detail shows: the whole state reason, every model the
     catalogue offers with quota, reset and cooldown, the catalogue's age, deprecations."""
-    from proxy.cli.models import account_view
+    from proxy.control.models import account_view
 
     async def job(controller: Controller) -> int:
         acc = await _find(controller, args.account)

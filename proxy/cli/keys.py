@@ -1,15 +1,24 @@
-"""`agproxy keys add|list|revoke|rotate|remove`: client keys (SPEC §19). A running serve
-picks the change up within a couple of seconds (it re-reads keys.json when it changes)."""
+"""`agproxy keys add|list|revoke|rotate|remove`: client keys (SPEC §19). While a serve
+(or an in-process TUI) runs on this config the command goes through its control socket
+(SPEC §13, §17): the change applies at once (a revoked key stops working before this
+command returns) and only that process writes keys.json. Otherwise it works on the files."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from proxy import jsoncodec
-from proxy.keys.store import KeyCommandError, KeyStore, describe, parse_expiry
+from proxy.config.model import ConfigError
+from proxy.control.api import ControlError
+from proxy.keys.store import KeyCommandError, parse_expiry
 from proxy.paths import resolve_paths
+
+Job = Callable[[Any], Awaitable[int]]
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -56,10 +65,36 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
-def _store(args: argparse.Namespace) -> KeyStore:
-    store = KeyStore(resolve_paths(getattr(args, "config", None)).data_dir)
-    store.load()
-    return store
+def _run(args: argparse.Namespace, job: Job) -> int:
+    """`job(controller)` with the running proxy's controller, or one over the files."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(_with_controller(args, job))
+    # called from code that runs an event loop (`main([...])` in an async test): a loop
+    # of its own in a worker thread, as asyncio.run cannot nest
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, _with_controller(args, job)).result()
+
+
+async def _with_controller(args: argparse.Namespace, job: Job) -> int:
+    from proxy.control.connect import attach_once, local
+
+    paths = resolve_paths(getattr(args, "config", None))
+    controller: Any = await attach_once(paths)
+    try:
+        if controller is None:
+            controller = local(paths)
+            return await job(controller)
+        code = await job(controller)
+        # on stderr: `keys add` / `rotate` print only the key on stdout (scripts read it)
+        print(f"  (applied by the running proxy, pid {controller.status().pid})", file=sys.stderr)
+        return code
+    except (KeyCommandError, ControlError, ConfigError) as exc:
+        return _fail(exc)
+    finally:
+        if controller is not None:
+            await controller.close()
 
 
 def _fail(exc: Exception) -> int:
@@ -68,58 +103,58 @@ def _fail(exc: Exception) -> int:
 
 
 def run_add(args: argparse.Namespace) -> int:
-    try:
+    async def job(controller: Any) -> int:
         expires = parse_expiry(args.expires) if args.expires else 0.0
         models = [g.strip() for g in args.models.split(",") if g.strip()]
-        key = _store(args).add(
-            args.name,
-            models=models,
-            rpm=args.rpm,
-            tokens_per_day=args.tokens_per_day,
-            expires=expires,
+        key = await controller.add_client_key(
+            args.name, models=models, rpm=args.rpm, tokens_per_day=args.tokens_per_day, expires=expires
         )
-    except KeyCommandError as exc:
-        return _fail(exc)
-    print(key)
-    print(f"client key '{args.name}' added; it is shown only this once", file=sys.stderr)
-    return 0
+        print(key)
+        print(f"client key '{args.name}' added; it is shown only this once", file=sys.stderr)
+        return 0
+
+    return _run(args, job)
 
 
 def run_rotate(args: argparse.Namespace) -> int:
-    try:
-        key = _store(args).rotate(args.name)
-    except KeyCommandError as exc:
-        return _fail(exc)
-    print(key)
-    print(f"client key '{args.name}' rotated; the old key no longer works", file=sys.stderr)
-    return 0
+    async def job(controller: Any) -> int:
+        key = await controller.rotate_client_key(args.name)
+        print(key)
+        print(f"client key '{args.name}' rotated; the old key no longer works", file=sys.stderr)
+        return 0
+
+    return _run(args, job)
 
 
 def _change(method: str, done: str) -> Callable[[argparse.Namespace], int]:
-    """`keys revoke|remove NAME`: call the store's `method`, say what was `done`."""
+    """`keys revoke|remove NAME`: call the controller's `<method>_client_key`, say what was `done`."""
 
     def run(args: argparse.Namespace) -> int:
-        try:
-            getattr(_store(args), method)(args.name)
-        except KeyCommandError as exc:
-            return _fail(exc)
-        print(f"client key '{args.name}' {done}")
-        return 0
+        async def job(controller: Any) -> int:
+            await getattr(controller, f"{method}_client_key")(args.name)
+            print(f"client key '{args.name}' {done}")
+            return 0
+
+        return _run(args, job)
 
     return run
 
 
 def run_list(args: argparse.Namespace) -> int:
-    import time
-
-    now = time.time()
-    rows = [describe(k, now) for k in _store(args).list_keys()]
-    if args.json:
-        print(jsoncodec.dumps_pretty(rows))
+    async def job(controller: Any) -> int:
+        _print_list(await controller.client_keys(), args.json)
         return 0
+
+    return _run(args, job)
+
+
+def _print_list(rows: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        print(jsoncodec.dumps_pretty(rows))
+        return
     if not rows:
         print("no client keys (add one: agproxy keys add NAME)")
-        return 0
+        return
     head = ("NAME", "KEY", "STATE", "MODELS", "RPM", "TOKENS/DAY", "TODAY", "EXPIRES", "LAST USED")
     cells = [
         (
@@ -138,4 +173,3 @@ def run_list(args: argparse.Namespace) -> int:
     widths = [max(len(c[i]) for c in (head, *cells)) for i in range(len(head))]
     for c in (head, *cells):
         print("  ".join(v.ljust(w) for v, w in zip(c, widths)).rstrip())
-    return 0

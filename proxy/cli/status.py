@@ -47,6 +47,11 @@ def run(args: argparse.Namespace) -> int:
         f"  requests: {st.requests} ({st.errors} errors), tokens {st.input_tokens} in / "
         f"{st.output_tokens} out"
     )
+    if st.record_streams:  # attached TUIs and other followers of the live record stream
+        print(
+            f"  live record streams: {st.record_streams} (longest queue {st.stream_backlog}, "
+            f"{st.stream_dropped} updates dropped for slow readers)"
+        )
     if st.lan_open_warning:
         print("  warning: the API is open to your network without a key", file=sys.stderr)
     return 0

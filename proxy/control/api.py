@@ -25,6 +25,7 @@ from proxy.accounts.model import Account
 from proxy.config.model import Config
 from proxy.monitor.filter import RecordFilter
 from proxy.monitor.record import RequestRecord
+from proxy.monitor.rollup import UsageRow
 from proxy.onboarding import AddResult
 from proxy.service import DEFAULT_GRACE, ServiceStatus
 
@@ -60,6 +61,10 @@ class ControlStatus(ServiceStatus):
     config_error: str | None = None  # why the last outside edit of the file was not applied
     control_socket: str = ""  # "" when no control socket serves this proxy
     in_flight: int = 0  # requests and streams not finished yet
+    # the control socket's live record streams (attached TUIs, `agproxy logs`-like readers):
+    record_streams: int = 0  # clients following /v1/records/stream now
+    stream_backlog: int = 0  # updates waiting for the slowest of them (≤ its bounded queue)
+    stream_dropped: int = 0  # updates dropped for slow clients since the socket opened
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -205,10 +210,54 @@ class Controller(Protocol):
     def subscribe_log(self, maxsize: int = 2000) -> LogFeed:
         """Starts with the newest lines already logged."""
 
+    # -- usage statistics (SPEC §18) -----------------------------------------------------
+
+    async def usage(self, by: str, since: float, until: float | None = None) -> list[UsageRow]:
+        """Usage grouped `by` (model, account, key, protocol, status, day, hour, total)."""
+
+    async def usage_series(
+        self, since: float, step: int, until: float | None = None
+    ) -> list[tuple[int, UsageRow]]:
+        """Usage per `step` seconds since `since`."""
+
+    async def totals(self, flt: RecordFilter | str | None) -> dict[str, dict[str, dict[str, Any]]]:
+        """Stored history matching `flt`: {by_model: {…}, by_account: {…}}."""
+
+    # -- models (SPEC §9) ------------------------------------------------------------------
+
+    async def models(self, account: str | None = None) -> dict[str, Any]:
+        """What `agproxy models --json` prints: catalogues, client version, resolutions;
+        `account` (id, label or email) lists only that one (ControlError not_found)."""
+
+    # -- client keys (SPEC §19): written by the process that serves them ------------------
+
+    async def client_keys(self) -> list[dict[str, object]]:
+        """`describe()` of each key (no secret), with the serving process's usage."""
+
+    async def add_client_key(
+        self, name: str, *, models: list[str], rpm: int, tokens_per_day: int, expires: float
+    ) -> str:
+        """A new key; returns it (shown once). KeyCommandError for bad input."""
+
+    async def revoke_client_key(self, name: str) -> None: ...
+
+    async def rotate_client_key(self, name: str) -> str: ...
+
+    async def remove_client_key(self, name: str) -> None: ...
+
 
 def report_to_json(report: ImportReport) -> dict[str, Any]:
     return {"added": report.added, "updated": report.updated, "skipped": report.skipped,
             "warnings": report.warnings}
+
+
+def usage_to_json(row: UsageRow) -> dict[str, Any]:
+    return asdict(row)
+
+
+def usage_from_json(data: dict[str, Any]) -> UsageRow:
+    names = {f.name for f in fields(UsageRow)}
+    return UsageRow(**{k: v for k, v in data.items() if k in names})
 
 
 def report_from_json(data: dict[str, Any]) -> ImportReport:

@@ -20,9 +20,12 @@ from proxy.control.api import (
     RefreshResult,
 )
 from proxy.control.logs import LOG_LINES, LogHub, LogSubscription
+from proxy.control.models import models_report
+from proxy.keys.store import describe
 from proxy.monitor.filter import RecordFilter
 from proxy.monitor.live import Subscription
 from proxy.monitor.record import RequestRecord
+from proxy.monitor.rollup import UsageRow
 from proxy.onboarding import AddResult, LoginFlow
 from proxy.service import DEFAULT_GRACE, ProxyService
 
@@ -109,8 +112,8 @@ class InProcessController:
 
     @property
     def monitor(self) -> Any:
-        """The service's monitor: in-process front ends read history counts and stats
-        from it directly (the socket has no stats route yet)."""
+        """The service's monitor (in-process front ends only; `usage()`, `totals()` and
+        `history()` are the Controller's way, in both modes)."""
         return self.service.monitor
 
     @property
@@ -248,3 +251,53 @@ class InProcessController:
 
     def subscribe_log(self, maxsize: int = LOG_LINES) -> LogSubscription:
         return self.log_hub.subscribe(maxsize)
+
+    # -- usage statistics --------------------------------------------------------------
+
+    async def usage(self, by: str, since: float, until: float | None = None) -> list[UsageRow]:
+        return await self.service.monitor.usage(by, since, until)
+
+    async def usage_series(
+        self, since: float, step: int, until: float | None = None
+    ) -> list[tuple[int, UsageRow]]:
+        return await self.service.monitor.usage_series(since, step, until)
+
+    async def totals(self, flt: RecordFilter | str | None) -> dict[str, dict[str, dict[str, Any]]]:
+        return await self.service.monitor.totals(flt)
+
+    # -- models ----------------------------------------------------------------------------
+
+    async def models(self, account: str | None = None) -> dict[str, Any]:
+        every = self.accounts()
+        shown = every
+        if account:
+            found = self.service.accounts.get(account)
+            if found is None:
+                raise ControlError(f"no account {account!r} (see agproxy accounts list)", "not_found")
+            shown = [found]
+        version = self.service.dispatcher.client_version
+        return models_report(self.config, every, shown, version, time.time())
+
+    # -- client keys -----------------------------------------------------------------------
+
+    async def client_keys(self) -> list[dict[str, object]]:
+        keys = self.service.keys
+        keys.reload_if_changed()
+        now = time.time()
+        return [describe(k, now) for k in keys.list_keys()]
+
+    async def add_client_key(
+        self, name: str, *, models: list[str], rpm: int, tokens_per_day: int, expires: float
+    ) -> str:
+        return self.service.keys.add(
+            name, models=models, rpm=rpm, tokens_per_day=tokens_per_day, expires=expires
+        )
+
+    async def revoke_client_key(self, name: str) -> None:
+        self.service.keys.revoke(name)
+
+    async def rotate_client_key(self, name: str) -> str:
+        return self.service.keys.rotate(name)
+
+    async def remove_client_key(self, name: str) -> None:
+        self.service.keys.remove(name)

@@ -3,8 +3,8 @@
 Snapshots stay current in the background while `open()`: the status is polled
 once a second (one small GET over the unix socket); config and accounts are
 fetched again when their revision in the status moves; record updates and log
-lines arrive as SSE and are kept in bounded local buffers (a mirror ring of the
-newest records, per-consumer feeds that drop when full)."""
+lines arrive as SSE and are kept in bounded local buffers (proxy/control/remote_live.py:
+a mirror ring of the newest records, per-consumer feeds that drop when full)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import OrderedDict, deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,11 +31,15 @@ from proxy.control.api import (
     ControlStatus,
     RefreshResult,
     report_from_json,
+    usage_from_json,
 )
 from proxy.control.logs import LOG_LINES
+from proxy.control.remote_live import RemoteFeed, RemoteLive, RemoteLogFeed
 from proxy.errors import UpstreamError, UpstreamErrorKind
+from proxy.keys.store import KeyCommandError
 from proxy.monitor.filter import RecordFilter
 from proxy.monitor.record import RequestRecord
+from proxy.monitor.rollup import UsageRow
 from proxy.onboarding import AddResult, LoginError
 from proxy.service import DEFAULT_GRACE, StartError
 from proxy.upstream.sse import SSEParser
@@ -45,49 +48,7 @@ log = logging.getLogger(__name__)
 
 BASE = "http://agproxy"
 POLL_S = 1.0
-MIRROR = 5000  # newest records kept locally (what `recent_records` answers from)
 RECONNECT_S = 1.0
-
-
-class RemoteFeed:
-    """A bounded local queue of record updates (same contract as monitor subscriptions)."""
-
-    def __init__(self, owner: RemoteController, maxsize: int) -> None:
-        self._owner = owner
-        self._items: deque[RequestRecord] = deque()
-        self._maxsize = maxsize
-        self.dropped = 0
-
-    def put(self, record: RequestRecord) -> None:
-        if len(self._items) >= self._maxsize:
-            self.dropped += 1
-            return
-        self._items.append(record)
-
-    def get_nowait_batch(self, limit: int | None = None) -> list[RequestRecord]:
-        items = self._items
-        if limit is None or limit >= len(items):
-            batch = list(items)
-            items.clear()
-            return batch
-        return [items.popleft() for _ in range(limit)]
-
-    def close(self) -> None:
-        self._owner._feeds.discard(self)
-
-
-class RemoteLogFeed:
-    def __init__(self, owner: RemoteController, maxsize: int) -> None:
-        self._owner = owner
-        self.pending: deque[tuple[int, str]] = deque(maxlen=maxsize)
-
-    def drain(self) -> list[tuple[int, str]]:
-        out = list(self.pending)
-        self.pending.clear()
-        return out
-
-    def close(self) -> None:
-        self._owner._log_feeds.discard(self)
 
 
 class RemoteLogin:
@@ -149,13 +110,9 @@ class RemoteController:
         self._accounts: list[Account] = []
         self._accounts_rev = -1
         self._listeners: list[Callable[[str], None]] = []
-        self._mirror: OrderedDict[int, RequestRecord] = OrderedDict()
-        self._feeds: set[RemoteFeed] = set()
-        self._log_feeds: set[RemoteLogFeed] = set()
-        self._log_recent: deque[tuple[int, str]] = deque(maxlen=LOG_LINES)
+        self.live = RemoteLive()  # the mirror ring and the feeds the streams fill
         self._tasks: list[asyncio.Task[None]] = []
         self.connected = False
-        self.records_dropped = 0  # updates the daemon dropped for this client (it lagged)
         self._status_at = 0.0
 
     # -- connection ------------------------------------------------------------------
@@ -215,9 +172,14 @@ class RemoteController:
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self._follow_status()),
-            loop.create_task(self._follow_stream("/v1/records/stream?recent=1000", self._on_records)),
-            loop.create_task(self._follow_stream("/v1/log/stream?recent=2000", self._on_log)),
+            loop.create_task(self._follow_stream("/v1/records/stream?recent=1000", self.live.on_records)),
+            loop.create_task(self._follow_stream("/v1/log/stream?recent=2000", self.live.on_log)),
         ]
+
+    @property
+    def records_dropped(self) -> int:
+        """Updates the daemon dropped for this client (it lagged)."""
+        return self.live.records_dropped
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -293,30 +255,6 @@ class RemoteController:
                 log.debug("control stream %s ended: %s", path, exc)
             await asyncio.sleep(RECONNECT_S)
 
-    def _on_records(self, event: str, data: str) -> None:
-        if event == "dropped":
-            self.records_dropped = int(data)
-            return
-        if event != "records":
-            return
-        mirror = self._mirror
-        for item in jsoncodec.loads(data):
-            record = RequestRecord.from_dict(item)
-            mirror[record.id] = record
-            mirror.move_to_end(record.id)
-            for feed in self._feeds:
-                feed.put(record)
-        while len(mirror) > MIRROR:
-            mirror.popitem(last=False)
-
-    def _on_log(self, event: str, data: str) -> None:
-        if event != "log":
-            return
-        lines = [(int(level), str(line)) for level, line in jsoncodec.loads(data)]
-        self._log_recent.extend(lines)
-        for feed in self._log_feeds:
-            feed.pending.extend(lines)
-
     def _notify(self, kind: str) -> None:
         for callback in list(self._listeners):
             try:
@@ -357,9 +295,7 @@ class RemoteController:
         return next((a for a in self._accounts if a.id == account_id), None)
 
     def recent_records(self, n: int) -> list[RequestRecord]:
-        if n <= 0:
-            return []
-        return list(self._mirror.values())[-n:]
+        return self.live.recent(n)
 
     # -- the API listener ------------------------------------------------------------
 
@@ -468,9 +404,7 @@ class RemoteController:
     # -- monitor ---------------------------------------------------------------------
 
     def subscribe_records(self, maxsize: int = 1000) -> RemoteFeed:
-        feed = RemoteFeed(self, maxsize)
-        self._feeds.add(feed)
-        return feed
+        return self.live.subscribe_records(maxsize)
 
     async def history(
         self, flt: RecordFilter | str | None, limit: int, before: RequestRecord | None
@@ -494,10 +428,61 @@ class RemoteController:
             raise
 
     def subscribe_log(self, maxsize: int = LOG_LINES) -> RemoteLogFeed:
-        feed = RemoteLogFeed(self, maxsize)
-        feed.pending.extend(self._log_recent)
-        self._log_feeds.add(feed)
-        return feed
+        return self.live.subscribe_log(maxsize)
+
+    # -- usage statistics ----------------------------------------------------------------
+
+    @staticmethod
+    def _range(since: float, until: float | None) -> dict[str, str]:
+        params = {"since": repr(float(since))}
+        if until is not None:
+            params["until"] = repr(float(until))
+        return params
+
+    async def usage(self, by: str, since: float, until: float | None = None) -> list[UsageRow]:
+        params = {"by": by, **self._range(since, until)}
+        return [usage_from_json(d) for d in await self._call("GET", "/v1/stats/usage", params=params)]
+
+    async def usage_series(
+        self, since: float, step: int, until: float | None = None
+    ) -> list[tuple[int, UsageRow]]:
+        params = {"step": str(int(step)), **self._range(since, until)}
+        data = await self._call("GET", "/v1/stats/series", params=params)
+        return [(int(t), usage_from_json(d)) for t, d in data]
+
+    async def totals(self, flt: RecordFilter | str | None) -> dict[str, dict[str, dict[str, Any]]]:
+        text = flt.text if isinstance(flt, RecordFilter) else flt
+        params = {"filter": text} if text else None
+        data: dict[str, dict[str, dict[str, Any]]] = await self._call("GET", "/v1/stats/totals", params=params)
+        return data
+
+    # -- models --------------------------------------------------------------------------
+
+    async def models(self, account: str | None = None) -> dict[str, Any]:
+        params = {"account": account} if account else None
+        report: dict[str, Any] = await self._call("GET", "/v1/models", params=params)
+        return report
+
+    # -- client keys ---------------------------------------------------------------------
+
+    async def client_keys(self) -> list[dict[str, object]]:
+        return list(await self._call("GET", "/v1/keys"))
+
+    async def add_client_key(
+        self, name: str, *, models: list[str], rpm: int, tokens_per_day: int, expires: float
+    ) -> str:
+        body = {"name": name, "models": models, "rpm": rpm, "tokens_per_day": tokens_per_day,
+                "expires": expires}
+        return str((await self._call("POST", "/v1/keys", body))["key"])
+
+    async def revoke_client_key(self, name: str) -> None:
+        await self._call("POST", f"/v1/keys/{_quote(name)}/revoke")
+
+    async def rotate_client_key(self, name: str) -> str:
+        return str((await self._call("POST", f"/v1/keys/{_quote(name)}/rotate"))["key"])
+
+    async def remove_client_key(self, name: str) -> None:
+        await self._call("DELETE", f"/v1/keys/{_quote(name)}")
 
 
 def _quote(key: str) -> str:
@@ -516,6 +501,8 @@ def _raise(status: int, result: Any) -> None:
         raise ConfigError(message)
     if kind == "login_error":
         raise LoginError(message)
+    if kind == "key_error":
+        raise KeyCommandError(message)
     if kind == "upstream_error":
         try:
             upstream_kind = UpstreamErrorKind(error.get("upstream_kind"))

@@ -5,8 +5,8 @@ an `InProcessController`. Started by `agproxy serve` and by an in-process TUI.
   (SO_PEERCRED on Linux, LOCAL_PEERCRED on macOS) with 403 before any handler runs.
 - A live socket already answering for this config → `AlreadyRunning(pid)`; a stale
   one (nothing accepts on it: a killed process) is replaced.
-- Record and log streams are SSE fed by bounded subscriptions: a slow reader loses
-  updates (counted in `dropped` events), it never slows a request.
+- Record and log streams are SSE fed by bounded subscriptions (proxy/control/streams.py):
+  a slow reader loses updates (counted in `dropped` events), it never slows a request.
 
 Routes (JSON bodies; errors are `{"error": {"kind", "message"}}`):
   GET  /v1/status                          POST /v1/proxy/{start,stop,restart}
@@ -21,6 +21,10 @@ Routes (JSON bodies; errors are `{"error": {"kind", "message"}}`):
   GET  /v1/records?filter=&limit=&before_started=&before_id= · GET /v1/records/{id}
   GET  /v1/records/stream?recent=N (SSE `records`: JSON arrays of records)
   GET  /v1/log/stream?recent=N (SSE `log`: JSON arrays of [level, line])
+  GET  /v1/stats/usage?by=&since=&until= · GET /v1/stats/series?since=&step=&until=
+  GET  /v1/stats/totals?filter= · GET /v1/models?account= (what `agproxy models --json` prints)
+  GET  /v1/keys · POST /v1/keys {name, models, rpm, tokens_per_day, expires} → {key}
+  POST /v1/keys/{name}/revoke · POST /v1/keys/{name}/rotate → {key} · DELETE /v1/keys/{name}
 """
 
 from __future__ import annotations
@@ -42,21 +46,18 @@ from aiohttp import web
 
 from proxy import jsoncodec
 from proxy.config.model import Config, ConfigError
-from proxy.control.api import ControlError, report_to_json
+from proxy.control.api import ControlError, report_to_json, usage_to_json
 from proxy.control.local import InProcessController, LocalLogin
+from proxy.control.streams import LiveStreams
 from proxy.errors import UpstreamError
+from proxy.keys.store import KeyCommandError
 from proxy.logging_setup import FILE_ONLY
 from proxy.monitor.filter import FilterError
-from proxy.monitor.record import RequestRecord
 from proxy.onboarding import AddResult, LoginError
 from proxy.service import StartError
 
 log = logging.getLogger(__name__)
 
-STREAM_QUEUE = 5000  # record updates buffered per stream client before dropping
-STREAM_BATCH = 500  # records in one SSE event at most
-LOG_QUEUE = 2000
-KEEPALIVE_S = 15.0
 PROBE_TIMEOUT_S = 2.0
 
 
@@ -153,7 +154,7 @@ class ControlServer:
         self.allowed_uid = os.getuid() if allowed_uid is None else allowed_uid
         self._runner: web.AppRunner | None = None
         self._logins: dict[str, LocalLogin] = {}
-        self._streams: set[web.StreamResponse] = set()
+        self.streams = LiveStreams(controller)
         self.refused = 0  # peers of another uid turned away
 
     # -- lifecycle -------------------------------------------------------------------
@@ -191,9 +192,7 @@ class ControlServer:
         runner, self._runner = self._runner, None
         if runner is None:
             return
-        for stream in list(self._streams):
-            with contextlib.suppress(Exception):
-                await stream.write_eof()
+        await self.streams.close()
         for login in list(self._logins.values()):
             await login.close()
         self._logins.clear()
@@ -230,6 +229,8 @@ class ControlServer:
             return _error(400, "filter_error", str(exc))
         except LoginError as exc:
             return _error(400, "login_error", str(exc))
+        except KeyCommandError as exc:
+            return _error(400, "key_error", str(exc))
         except UpstreamError as exc:
             return _error(
                 502, "upstream_error", exc.message[:300], upstream_kind=exc.kind.value, upstream_status=exc.status
@@ -261,9 +262,17 @@ class ControlServer:
         r.add_post("/v1/logins/{id}/finish", self.login_finish)
         r.add_delete("/v1/logins/{id}", self.login_cancel)
         r.add_get("/v1/records", self.records)
-        r.add_get("/v1/records/stream", self.record_stream)
+        r.add_get("/v1/records/stream", self.streams.records)
         r.add_get("/v1/records/{id:\\d+}", self.record)
-        r.add_get("/v1/log/stream", self.log_stream)
+        r.add_get("/v1/log/stream", self.streams.log)
+        r.add_get("/v1/stats/usage", self.stats_usage)
+        r.add_get("/v1/stats/series", self.stats_series)
+        r.add_get("/v1/stats/totals", self.stats_totals)
+        r.add_get("/v1/models", self.models)
+        r.add_get("/v1/keys", self.list_keys)
+        r.add_post("/v1/keys", self.add_key_)
+        r.add_post("/v1/keys/{name}/{action:revoke|rotate}", self.key_action)
+        r.add_delete("/v1/keys/{name}", self.remove_key)
 
     @staticmethod
     async def _body(request: web.Request) -> dict[str, Any]:
@@ -277,7 +286,7 @@ class ControlServer:
     # -- status and lifecycle ----------------------------------------------------------
 
     async def status(self, request: web.Request) -> web.Response:
-        return _ok(self.controller.status().to_json())
+        return _ok(self.streams.status(self.controller.status()).to_json())
 
     async def proxy_action(self, request: web.Request) -> web.Response:
         body = await self._body(request)
@@ -424,67 +433,52 @@ class ControlServer:
             raise ControlError("no such record", "not_found")
         return _ok(found.to_dict())
 
-    async def _open_stream(self, request: web.Request) -> web.StreamResponse:
-        resp = web.StreamResponse(
-            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
-        )
-        await resp.prepare(request)
-        self._streams.add(resp)
-        return resp
-
-    async def record_stream(self, request: web.Request) -> web.StreamResponse:
-        recent = max(0, min(int(request.query.get("recent", "0")), 5000))
-        sub = self.controller.subscribe_records(STREAM_QUEUE)
-        resp = await self._open_stream(request)
-        try:
-            if recent:
-                await self._send_records(resp, self.controller.recent_records(recent))
-            reported = 0
-            while True:
-                try:
-                    first = await asyncio.wait_for(sub.get(), KEEPALIVE_S)
-                except TimeoutError:
-                    await resp.write(b": keep-alive\n\n")
-                    continue
-                except StopAsyncIteration:
-                    break
-                batch = [first, *sub.get_nowait_batch(STREAM_BATCH - 1)]
-                await self._send_records(resp, batch)
-                if sub.dropped != reported:
-                    reported = sub.dropped
-                    await resp.write(b"event: dropped\ndata: %d\n\n" % reported)
-        except (ConnectionResetError, asyncio.CancelledError):
-            pass
-        finally:
-            sub.close()
-            self._streams.discard(resp)
-        return resp
+    # -- usage statistics (SPEC §18) -----------------------------------------------------
 
     @staticmethod
-    async def _send_records(resp: web.StreamResponse, batch: list[RequestRecord]) -> None:
-        payload = jsoncodec.dumps([r.to_dict() for r in batch])
-        await resp.write(b"event: records\ndata: " + payload + b"\n\n")
+    def _range(request: web.Request) -> tuple[float, float | None]:
+        until = request.query.get("until")
+        return float(request.query["since"]), None if until is None else float(until)
 
-    async def log_stream(self, request: web.Request) -> web.StreamResponse:
-        recent = max(0, min(int(request.query.get("recent", "2000")), 2000))
-        sub = self.controller.log_hub.subscribe(LOG_QUEUE, recent=recent)
-        resp = await self._open_stream(request)
-        try:
-            while True:
-                if not sub.pending:
-                    try:
-                        await asyncio.wait_for(sub.wait(), KEEPALIVE_S)
-                    except TimeoutError:
-                        await resp.write(b": keep-alive\n\n")
-                        continue
-                if sub.closed:
-                    break
-                lines = sub.drain()
-                if lines:
-                    await resp.write(b"event: log\ndata: " + jsoncodec.dumps(lines) + b"\n\n")
-        except (ConnectionResetError, asyncio.CancelledError):
-            pass
-        finally:
-            sub.close()
-            self._streams.discard(resp)
-        return resp
+    async def stats_usage(self, request: web.Request) -> web.Response:
+        since, until = self._range(request)
+        rows = await self.controller.usage(request.query["by"], since, until)
+        return _ok([usage_to_json(r) for r in rows])
+
+    async def stats_series(self, request: web.Request) -> web.Response:
+        since, until = self._range(request)
+        series = await self.controller.usage_series(since, int(request.query["step"]), until)
+        return _ok([[t, usage_to_json(r)] for t, r in series])
+
+    async def stats_totals(self, request: web.Request) -> web.Response:
+        return _ok(await self.controller.totals(request.query.get("filter") or None))
+
+    async def models(self, request: web.Request) -> web.Response:
+        return _ok(await self.controller.models(request.query.get("account") or None))
+
+    # -- client keys (SPEC §19) ------------------------------------------------------------
+
+    async def list_keys(self, request: web.Request) -> web.Response:
+        return _ok(await self.controller.client_keys())
+
+    async def add_key_(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        key = await self.controller.add_client_key(
+            str(body["name"]),
+            models=[str(m) for m in body.get("models") or []],
+            rpm=int(body.get("rpm") or 0),
+            tokens_per_day=int(body.get("tokens_per_day") or 0),
+            expires=float(body.get("expires") or 0.0),
+        )
+        return _ok({"key": key})
+
+    async def key_action(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if request.match_info["action"] == "rotate":
+            return _ok({"key": await self.controller.rotate_client_key(name)})
+        await self.controller.revoke_client_key(name)
+        return _ok()
+
+    async def remove_key(self, request: web.Request) -> web.Response:
+        await self.controller.remove_client_key(request.match_info["name"])
+        return _ok()

@@ -57,6 +57,23 @@ def build_answers(stream_chunks: int = 3) -> dict[tuple[bool, bool], bytes]:
     }
 
 
+# What `fetchAvailableModels` lists (SPEC §9): the proxy only sends an account a model
+# its catalogue offers, so every model the workload names (or resolves to) is here.
+CATALOGUE_MODELS = ("gemini-2.5-flash", "gemini-2.5-pro", "claude-sonnet-4-5", "claude-sonnet-4-5-thinking")
+
+
+def _catalogue() -> bytes:
+    models = {
+        m: {"displayName": m, "maxTokens": 1_048_576, "maxOutputTokens": 65_536,
+            "quotaInfo": {"remainingFraction": 1.0}}
+        for m in CATALOGUE_MODELS
+    }
+    return _response(200, json.dumps({"models": models}).encode(), b"application/json")
+
+
+CATALOGUE_ANSWER = _catalogue()
+PROJECT_ANSWER = _response(200, b'{"cloudaicompanionProject": "p"}', b"application/json")
+
 MAX_LIFETIME_S = 600.0  # the fake exits by itself after this
 LONG_MARKER = b"BENCH_LONG_STREAM"  # a prompt containing this gets the long stream
 _MARKER_SCAN_MAX = 65536  # only small bodies are scanned (big ones never ask for it)
@@ -106,6 +123,10 @@ class FastUpstream(asyncio.Protocol):
             self.answer(self.target, long)
 
     def answer(self, target: bytes, long: bool = False) -> None:
+        if b":fetchAvailableModels" in target or b":loadCodeAssist" in target:  # catalogue reads
+            answer = CATALOGUE_ANSWER if b"fetchAvailable" in target else PROJECT_ANSWER
+            self.transport.write(answer)  # type: ignore[attr-defined]
+            return
         envelope = b"/v1internal" in target
         stream = b"streamGenerateContent" in target
         if self.long_stream and (long or b"long=1" in target or (stream and b"/long" in target)):

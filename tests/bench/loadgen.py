@@ -8,7 +8,9 @@ A spec names requests (`port`, `raw_file`: the full request bytes on disk) and a
 - `rounds`: `rounds` passes over `requests` in order, one connection per request,
   concurrency 1 (interleaved direct/proxy pairs);
 - `load`: `concurrency` connections sending `requests[0]` for `warmup` + `duration`
-  seconds; only answers started after the warm-up count.
+  seconds; only answers started after the warm-up count;
+- `burst`: `count` requests of `requests[0]` over `concurrency` connections, as fast
+  as they are answered (every answer counts).
 
 Every loop is bounded by a count or a deadline; a request that gets no complete
 answer within `timeout` seconds fails the run."""
@@ -195,6 +197,25 @@ async def run_load(
     return duration
 
 
+async def run_burst(target: Target, concurrency: int, count: int, timeout: float) -> float:
+    conns = [await connect(target.port) for _ in range(concurrency)]
+    left = [count]
+    start = time.perf_counter()
+
+    async def worker(c: Conn) -> None:
+        while left[0] > 0:
+            left[0] -= 1
+            ans = await one(c, target, timeout)
+            target.latencies.append((ans.done - ans.sent) * 1000)
+
+    await asyncio.gather(*(worker(c) for c in conns))
+    elapsed = time.perf_counter() - start
+    for c in conns:
+        assert c.transport is not None
+        c.transport.close()
+    return elapsed
+
+
 def summary(t: Target) -> dict[str, Any]:
     lat = t.latencies
     return {
@@ -220,6 +241,12 @@ async def main(spec: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if spec["mode"] == "rounds":
         await run_rounds(targets, int(spec["rounds"]), int(spec.get("warmup", 3)), timeout)
+    elif spec["mode"] == "burst":
+        elapsed = await run_burst(
+            targets[0], int(spec["concurrency"]), int(spec["count"]), timeout
+        )
+        out["rps"] = len(targets[0].latencies) / elapsed
+        out["seconds"] = elapsed
     else:
         duration = await run_load(
             targets[0],

@@ -27,6 +27,7 @@ from tests.bench.procs import LoadGen, cpu_seconds, mem_kib, reset_peak
 from tests.bench.report import Report
 
 LONG_CHUNKS = 500
+BURST = 4000  # requests in the attached-TUI burst (issue 12: the live stream stays bounded)
 
 
 class Bench:
@@ -123,14 +124,14 @@ class Bench:
             raw = self.ex("small", p).proxy
             before = cpu_seconds(pid)
             await self.rounds([(p, self.proxy_port, raw)], n, 0)
-            self.report.cpu(f"small, {p}", (cpu_seconds(pid) - before) * 1000 / n, n, 0.8)
+            self.report.cpu(f"small, {p}", (cpu_seconds(pid) - before) * 1000 / n, n, 0.3)
         raw = workload.claude_code(self.proxy_port)
         m = 100 if self.quick else 300
         await self.rounds([("cc", self.proxy_port, raw)], 5, 0)
         before = cpu_seconds(pid)
         await self.rounds([("cc", self.proxy_port, raw)], m, 0)
         size = len(raw) - raw.index(b"\r\n\r\n") - 4
-        self.report.cpu(f"Claude Code request ({size / 1024:.0f} KB), anthropic", (cpu_seconds(pid) - before) * 1000 / m, m, 5.0)
+        self.report.cpu(f"Claude Code request ({size / 1024:.0f} KB), anthropic", (cpu_seconds(pid) - before) * 1000 / m, m, 0.7)
 
     async def throughput(self, pid: int) -> None:
         duration = 1.0 if self.quick else 2.0
@@ -236,6 +237,110 @@ class Bench:
         finally:
             await host.stop()
 
+    async def loaded(self, pid: int, raw: bytes, duration: float) -> tuple[float, float]:
+        """(req/s, CPU ms per request of process `pid`) for openai small at c=32."""
+        before = cpu_seconds(pid)
+        r = await self.load("openai", self.proxy_port, raw, 32, duration)
+        return r["rps"], (cpu_seconds(pid) - before) * 1000 / max(1, r["n"])
+
+    async def run_attached(self) -> None:
+        """SPEC §16/§17: `agproxy-tui` attached over the control socket to a separate
+        `agproxy serve`, showing live traffic. Throughput is compared with the same serve
+        headless just before the TUI attaches and just after it leaves (the mean of the
+        two), so the other processes on a shared machine weigh on both sides alike. Then
+        BURST requests at c=128 while the TUI reads the record stream, and again with a
+        second stream client that reads nothing: the serve's per-client queue (sampled
+        from `/v1/status`), the updates dropped and the serve's RSS."""
+        self.configure()
+        proxy = await procs.spawn("serve-attached", self.serve_command(), self.env, self.tmp)
+        samples = self.tmp / "attached-samples.jsonl"
+        host: procs.Proc | None = None
+        table = "6b. `agproxy-tui` attached to a separate `agproxy serve` (control socket, live rows)"
+        try:
+            await procs.wait_http(self.proxy_port, proxy)
+            await self.sanity()
+            raw = self.ex("small", "openai").proxy
+            duration = 1.0 if self.quick else 2.0
+            before = await self.loaded(proxy.pid, raw, duration)
+            host = await procs.spawn("tui-attached", [sys.executable, "-m", "tests.bench.tui_host", str(samples),
+                                                      "120", "attach"], self.env, self.tmp)
+            await _until_sample(samples, host, lambda s: s["mode"] == "attached" and s["refreshes"] >= 0)
+            await asyncio.sleep(1.0)
+            tui_idle = mem_kib(host.pid)["VmRSS"]
+            serve_idle = mem_kib(proxy.pid)["VmRSS"]
+            t0 = time.time()
+            tui_cpu0 = cpu_seconds(host.pid)
+            rps, serve_cpu = await self.loaded(proxy.pid, raw, duration)
+            t1 = time.time()
+            tui_cpu = (cpu_seconds(host.pid) - tui_cpu0) * 1000 / max(1, rps * duration)
+            await asyncio.sleep(0.6)
+            shown = _samples(samples)[-1]
+            normal = await self.burst(proxy.pid, samples)
+            stalled = await self.burst(proxy.pid, samples, stalled_reader=True)
+            Path(str(samples) + ".stop").touch()
+            await asyncio.wait_for(host.proc.wait(), 15)
+            after = await self.loaded(proxy.pid, raw, duration)
+        finally:
+            if host is not None:
+                await host.stop()
+            await proxy.stop()
+        headless = (before[0] + after[0]) / 2
+        headless_cpu = (before[1] + after[1]) / 2
+        all_samples = _samples(samples)
+        self.report.attached(table, tui_idle, serve_idle, rps, headless, (before[0], after[0]),
+                             (serve_cpu, headless_cpu, tui_cpu), [x for x in all_samples if t0 <= x["t"] <= t1 + 0.5],
+                             shown)
+        self.report.burst(table, "the attached TUI reading", normal)
+        self.report.burst(table, "the attached TUI + a stream client that reads nothing", stalled,
+                          compare_rps=normal["rps"])
+
+    async def burst(self, pid: int, samples: Path, stalled_reader: bool = False) -> dict[str, Any]:
+        from proxy.control import streams as control_streams
+        from proxy.control.server import probe
+        from proxy.paths import resolve_paths
+
+        sock = resolve_paths().control_socket
+        writer = None
+        if stalled_reader:  # opens the record stream, then never reads a byte
+            reader, writer = await asyncio.open_unix_connection(str(sock))
+            writer.write(b"GET /v1/records/stream HTTP/1.1\r\nHost: agproxy\r\n\r\n")
+            await writer.drain()
+            await reader.readuntil(b"\r\n\r\n")
+        start = await probe(sock) or {}
+        ingested0 = _samples(samples)[-1]["ingested"]
+        rss0 = mem_kib(pid)["VmRSS"]
+        peak = {"backlog": 0, "rss": rss0}
+
+        async def sample() -> None:
+            while True:
+                st = await probe(sock) or {}
+                peak["backlog"] = max(peak["backlog"], int(st.get("stream_backlog", 0)))
+                peak["rss"] = max(peak["rss"], mem_kib(pid)["VmRSS"])
+                await asyncio.sleep(0.02)
+
+        sampler = asyncio.create_task(sample())
+        try:
+            res = await self.gen.run({"mode": "burst", "concurrency": 128, "count": BURST},
+                                     [("openai", self.proxy_port, self.ex("small", "openai").proxy)])
+            await asyncio.sleep(1.0)  # the stream drains, the TUI's next ticks take the rows in
+        finally:
+            sampler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sampler
+        end = await probe(sock) or {}
+        out = {
+            "rps": res["rps"], "n": res["targets"][0]["n"], "p99": res["targets"][0]["p99"],
+            "rss0": rss0, "rss_peak": peak["rss"], "rss1": mem_kib(pid)["VmRSS"],
+            "backlog_peak": peak["backlog"], "cap": control_streams.STREAM_QUEUE,
+            "dropped": int(end.get("stream_dropped", 0)) - int(start.get("stream_dropped", 0)),
+            "backlog_end": int(end.get("stream_backlog", 0)),
+            "tui_rows": _samples(samples)[-1]["ingested"] - ingested0,
+            "tui_dropped": _samples(samples)[-1]["stream_dropped"],
+        }
+        if writer is not None:
+            writer.close()
+        return out
+
     async def monitor_bench(self) -> None:
         """The monitor engineer's micro-benchmark (tests/bench/bench_monitor.py), in-process."""
         from tests.bench import bench_monitor as bm
@@ -277,6 +382,7 @@ class Bench:
         try:
             await self.section("serve baseline", self.serve_baseline())
             await self.section("tui", self.run_tui())
+            await self.section("tui attached", self.run_attached())
         finally:
             await fake.stop()
 
@@ -286,6 +392,7 @@ class Bench:
             await self.run_serve()
             await self.section("large bodies", self.big_bodies())
             await self.section("tui", self.run_tui())
+            await self.section("tui attached", self.run_attached())
             await self.section("monitor", self.monitor_bench())
         finally:
             await fake.stop()
@@ -306,6 +413,19 @@ async def _result(task: asyncio.Task[int]) -> int:
         return await task
     except asyncio.CancelledError:
         return 0
+
+
+async def _until_sample(path: Path, proc: procs.Proc, ok: Any, timeout: float = 30.0) -> None:
+    """Until the TUI host wrote a sample for which `ok(sample)` holds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.proc.returncode is not None:
+            raise RuntimeError(f"{proc.name} exited ({proc.proc.returncode}):\n{proc.tail()}")
+        if path.exists() and any(ok(x) for x in _samples(path)):
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{proc.name} did not get ready in {timeout:g} s:\n{proc.tail()}")
+        await asyncio.sleep(0.1)
 
 
 def _samples(path: Path) -> list[dict[str, Any]]:
@@ -340,7 +460,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(prog="python -m tests.bench.run", description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="shorter runs (noisier)")
     ap.add_argument("--write", action="store_true", help="also write tests/bench/RESULTS.md")
-    ap.add_argument("--only", choices=["tui"], help="run one section (with the baseline it compares against)")
+    ap.add_argument("--only", choices=["tui"], help="run the TUI sections only (in-process and attached, "
+                    "with the baselines they compare against)")
     args = ap.parse_args()
     if args.only and args.write:
         ap.error("--write needs the full run")

@@ -4,9 +4,15 @@ event loop writing one JSON line every SAMPLE_S to a file: the table's repaint c
 (`app.traffic_refreshes`), this process's RSS and the worst event-loop lag seen since
 the last sample (how long a keypress would have waited).
 
+With `attach` as third argument the TUI attaches, as `agproxy-tui` does, to the
+`agproxy serve` already running on this config (its control socket): the rows then
+arrive over the socket's record stream, and each sample also says how many record
+updates reached the table and how many the serve dropped for this client.
+
 It runs on the same loop `agproxy-tui` picks (uvloop when installed).
-Run as `python -m tests.bench.tui_host SAMPLES_FILE MAX_SECONDS` with AGPROXY_HOME set.
-It exits by itself after MAX_SECONDS, or earlier when SAMPLES_FILE + ".stop" appears."""
+Run as `python -m tests.bench.tui_host SAMPLES_FILE MAX_SECONDS [attach]` with
+AGPROXY_HOME set. It exits by itself after MAX_SECONDS, or earlier when
+SAMPLES_FILE + ".stop" appears."""
 
 from __future__ import annotations
 
@@ -48,12 +54,37 @@ def count_screen_updates() -> None:
     Screen._compositor_refresh = counted  # type: ignore[method-assign]
 
 
-async def main(samples: Path, max_seconds: float) -> None:
+INGESTED = [0]
+
+
+def count_ingested() -> None:
+    """Count the record updates the Traffic table takes in (live rows shown)."""
+    from tui.widgets.traffic import TrafficPane
+
+    inner = TrafficPane.ingest
+
+    def counted(self: TrafficPane, batch: list) -> None:  # type: ignore[type-arg]
+        INGESTED[0] += len(batch)
+        inner(self, batch)
+
+    TrafficPane.ingest = counted  # type: ignore[method-assign]
+
+
+async def main(samples: Path, max_seconds: float, attached: bool = False) -> None:
     from tui.app import AgproxyApp
 
     count_screen_updates()
+    count_ingested()
 
-    app = AgproxyApp()
+    controller = None
+    if attached:
+        from proxy.control.connect import attach
+        from proxy.paths import resolve_paths
+
+        controller = await attach(resolve_paths())
+        if controller is None:
+            raise SystemExit("tui_host: no agproxy serve answers on this config's control socket")
+    app = AgproxyApp(controller=controller)
     app.freeze_gc = True  # as tui.app.run_app does
     runner = asyncio.create_task(app.run_async(headless=True, size=(160, 48)))
     stop_file = Path(str(samples) + ".stop")
@@ -79,6 +110,10 @@ async def main(samples: Path, max_seconds: float) -> None:
                     "screen_updates": SCREEN_UPDATES[0],
                     "rss_kib": rss_kib(),
                     "lag_ms": lag_max * 1000,
+                    "mode": app.controller.mode,
+                    "ingested": INGESTED[0],
+                    # updates the serve dropped for this attached client (it lagged)
+                    "stream_dropped": int(getattr(app.controller, "records_dropped", 0)),
                 }
                 out.write(json.dumps(line) + "\n")
                 out.flush()
@@ -91,13 +126,13 @@ async def main(samples: Path, max_seconds: float) -> None:
             pass
 
 
-async def run(samples: Path, max_seconds: float) -> int:
-    await main(samples, max_seconds)
+async def run(samples: Path, max_seconds: float, attached: bool) -> int:
+    await main(samples, max_seconds, attached)
     return 0
 
 
 if __name__ == "__main__":
     from proxy.cli.serve import run_loop  # uvloop when installed, as `agproxy-tui` runs
 
-    run_loop(run(Path(sys.argv[1]), float(sys.argv[2])))
+    run_loop(run(Path(sys.argv[1]), float(sys.argv[2]), sys.argv[3:4] == ["attach"]))
     os._exit(0)

@@ -91,6 +91,43 @@ async def test_status_second_serve_cli_edits_and_stop(agproxy_home, serve, cli) 
     assert not paths.control_socket.exists()
 
 
+async def answered_with(port: int, key: str) -> int:
+    """The status of a request carrying client key `key` (400 once auth let it in: the
+    body is not JSON)."""
+    headers = {"Authorization": f"Bearer {key}"}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"http://127.0.0.1:{port}/v1/chat/completions", data=b"{x", headers=headers) as r,
+    ):
+        return r.status
+
+
+@pytest.mark.timeout(120)
+async def test_keys_cli_changes_the_running_serve_at_once(agproxy_home, serve, cli) -> None:
+    """`agproxy keys` goes through the serve's socket: the serve writes keys.json and the
+    change holds when the command returns (its file poll would take up to 2 s)."""
+    paths = resolve_paths()
+    write_account_file(paths)
+    port = find_free_port()
+    async with serve(port, "--port", str(port)) as served:
+        strict = await cli("config", "set", "proxy.auth_mode", "strict")  # client keys checked
+        assert strict.rc == 0, strict.err
+        added = await cli("keys", "add", "bob", "--rpm", "100")
+        assert added.rc == 0, added.err
+        key = added.out.strip()
+        assert key.startswith("sk-ag-")
+        assert f"applied by the running proxy, pid {served.proc.pid}" in added.err
+        assert await answered_with(port, key) == 400
+        revoked = await cli("keys", "revoke", "bob")
+        assert revoked.rc == 0 and "client key 'bob' revoked" in revoked.out, revoked.err
+        assert await answered_with(port, key) == 401
+        listed = jsoncodec.loads((await cli("keys", "list", "--json")).out)
+        assert [(k["name"], k["state"], k["rpm"]) for k in listed] == [("bob", "revoked", 100)]
+        refused = await cli("keys", "revoke", "carol")
+        assert refused.rc == 2 and "no client key named 'carol'" in refused.err
+    assert key not in (paths.data_dir / "keys.json").read_text()
+
+
 def stat_mode(path: Path) -> int:
     return path.stat().st_mode & 0o777
 
@@ -129,8 +166,72 @@ async def test_sighup_stops_gracefully_and_keeps_every_record(agproxy_home, serv
     assert stored_records(agproxy_home) >= answered  # every answered request is recorded
 
 
+async def test_sighup_stops_an_in_process_tui_gracefully_and_keeps_every_record(agproxy_home) -> None:
+    """A dropped SSH session hangs up the TUI too (SPEC §17): the proxy inside it stops
+    gracefully, every answered request is in the monitor file, the TUI exits."""
+    from proxy.config.store import ConfigStore
+
+    paths = resolve_paths()
+    write_account_file(paths)
+    port = find_free_port()
+    store = ConfigStore(paths)
+    store.load()
+    store.set("proxy.port", port)
+    app = AgproxyApp(paths)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("s")
+        deadline = time.monotonic() + 10
+        while not app.read_status().running:
+            assert time.monotonic() < deadline
+            await pilot.pause(0.05)
+        some = asyncio.Event()
+        burst = asyncio.ensure_future(bad_requests(port, 200, some))
+        await asyncio.wait_for(some.wait(), 30)
+        os.kill(os.getpid(), signal.SIGHUP)  # the app's loop handles it (no dialog)
+        statuses = await burst
+        deadline = time.monotonic() + 20
+        while app.is_running:
+            assert time.monotonic() < deadline, "the TUI did not exit on SIGHUP"
+            await pilot.pause(0.1)
+    answered = sum(1 for s in statuses if s)
+    assert answered > 0
+    assert stored_records(agproxy_home) >= answered
+
+
+@pytest.mark.timeout(120)
+async def test_status_stop_and_cli_edits_reach_an_in_process_tui(agproxy_home, cli) -> None:
+    """An in-process TUI serves the control socket too: `agproxy status` names it, CLI
+    edits go through it, `agproxy stop` stops its listener and leaves the TUI open."""
+    from proxy.config.store import ConfigStore
+
+    paths = resolve_paths()
+    write_account_file(paths, "acct1")
+    port = find_free_port()
+    store = ConfigStore(paths)
+    store.load()
+    store.set("proxy.port", port)
+    app = AgproxyApp(paths)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("s")
+        deadline = time.monotonic() + 10
+        while not app.read_status().running:
+            assert time.monotonic() < deadline
+            await pilot.pause(0.05)
+        status = await cli("status")
+        assert status.rc == 0 and f"agproxy-tui (in-process), pid {os.getpid()}" in status.out, status.err
+        disabled = await cli("accounts", "disable", "acct1")
+        assert disabled.rc == 0, disabled.err
+        assert app.controller.status().accounts_active == 0  # applied by the TUI's process
+        stopped = await cli("stop")
+        assert stopped.rc == 0, stopped.err
+        assert f"stopped the API listener of agproxy-tui (pid {os.getpid()}); the TUI stays open" in stopped.out
+        assert not app.read_status().running and app.is_running
+        await pilot.pause()
+    assert not paths.control_socket.exists()
+
+
 async def test_tui_attaches_to_serve_with_live_rows_and_leaves_it_running(
-    agproxy_home, serve
+    agproxy_home, serve, cli
 ) -> None:
     paths = resolve_paths()
     write_account_file(paths)
@@ -155,6 +256,8 @@ async def test_tui_attaches_to_serve_with_live_rows_and_leaves_it_running(
                 assert time.monotonic() < deadline, "no live rows from the serve"
                 await pilot.pause(0.1)
             assert {r.status for r in pane.records.values()} == {400}
+            status = await cli("status")
+            assert "live record streams: 1 (longest queue 0, 0 updates dropped" in status.out, status.out
 
             await pilot.press("s")  # stops the daemon's listener, not the daemon
             await until_async(lambda: _running(paths, False))

@@ -15,6 +15,7 @@ from proxy.accounts.store import AccountStore
 from proxy.config.model import ConfigError
 from proxy.config.store import ConfigStore
 from proxy.control.api import ControlError
+from proxy.keys.store import KeyCommandError
 from proxy.onboarding import LoginError
 from proxy.service import StartError
 from tests.conftest import find_free_port, write_account_file
@@ -266,3 +267,67 @@ async def test_a_named_account_answers_under_its_name(rig: Rig, google: FakeUpst
             assert r.status == 200, await r.text()
             assert r.headers["X-Agproxy-Account"] == "work laptop"
     await until(lambda: any(rec.account == "work laptop" for rec in ctl.recent_records(5)))
+
+
+async def test_client_keys_change_in_the_serving_process_at_once(rig: Rig) -> None:
+    keys = rig.service.keys  # what the running proxy checks requests against
+    key = await rig.controller.add_client_key(
+        "bob", models=["gemini-*"], rpm=5, tokens_per_day=1000, expires=0.0
+    )
+    assert key.startswith("sk-ag-") and keys.find(key) is not None
+    assert key not in keys.path.read_text()  # only its hash is stored
+    with pytest.raises(KeyCommandError, match="a key named 'bob' exists"):
+        await rig.controller.add_client_key("bob", models=[], rpm=0, tokens_per_day=0, expires=0.0)
+    listed = await rig.controller.client_keys()
+    assert [(k["name"], k["state"], k["models"], k["rpm"]) for k in listed] == [("bob", "active", "gemini-*", 5)]
+    await rig.controller.revoke_client_key("bob")
+    assert keys.by_name["bob"].revoked
+    assert [k["state"] for k in await rig.controller.client_keys()] == ["revoked"]
+    new = await rig.controller.rotate_client_key("bob")
+    assert keys.find(key) is None and keys.find(new) is not None and not keys.by_name["bob"].revoked
+    await rig.controller.remove_client_key("bob")
+    assert keys.list_keys() == [] and await rig.controller.client_keys() == []
+    with pytest.raises(KeyCommandError, match="no client key named 'bob'"):
+        await rig.controller.revoke_client_key("bob")
+
+
+async def test_usage_and_totals_come_from_the_serving_process(rig: Rig) -> None:
+    write_account_file(rig.service.paths)
+    await rig.controller.start()
+    since = time.time() - 60
+    port = rig.controller.status().port
+    async with aiohttp.ClientSession() as http:
+        for _ in range(3):
+            async with http.post(f"http://127.0.0.1:{port}/v1/chat/completions", data=b"{x") as r:
+                assert r.status == 400
+    monitor = rig.service.monitor
+    total = await rig.controller.usage("total", since)
+    assert [(u.requests, u.errors) for u in total] == [(3, 3)]
+    assert total == await monitor.usage("total", since)
+    series = await rig.controller.usage_series(since, 3600)
+    assert series == await monitor.usage_series(since, 3600)
+    assert sum(u.requests for _t, u in series) == 3
+    totals = await rig.controller.totals("status:400")
+    assert totals == await monitor.totals("status:400")
+    assert sum(t["requests"] for t in totals["by_model"].values()) == 3
+    assert await rig.controller.totals("status:200") == {"by_model": {}, "by_account": {}}
+
+
+async def test_models_report_is_the_serving_process_view(rig: Rig, google: FakeUpstream) -> None:
+    account = (await rig.controller.add_gemini_key(KEY)).account  # its catalogue is read
+    live = rig.service.accounts.by_id(account.id)
+    assert live is not None
+    live.cooldowns["gemini-2.5-flash"] = time.time() + 600  # in memory only: not on disk yet
+    report = await rig.controller.models()
+    assert report == await rig.local.models()
+    assert report["client_version"] and report["user_agent"]
+    [view] = report["accounts"]
+    assert view["id"] == account.id and "model(s), read" in view["catalogue_state"]
+    flash = next(m for m in view["models"] if m["id"] == "gemini-2.5-flash")
+    assert flash["cooling"]  # the serve's live cooldown, which the files do not have
+    resolved = {r["client_model"]: r for r in report["resolutions"]}
+    assert resolved["gemini-2.5-flash"]["offered"]
+    assert (await rig.controller.models(account.label))["accounts"] == [view]
+    with pytest.raises(ControlError, match="no account 'nobody'") as err:
+        await rig.controller.models("nobody")
+    assert err.value.kind == "not_found"
