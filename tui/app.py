@@ -37,6 +37,7 @@ from tui.commands import AgproxyCommands
 from tui.screens.detail import DetailScreen
 from tui.screens.help import HelpScreen
 from tui.screens.quit import HANDOVER, STOP, DrainScreen, QuitScreen
+from tui.theme import ANSI_LIGHT, DARK, LIGHT, THEMES
 from tui.widgets.accounts import AccountsPane
 from tui.widgets.connect import ConnectPane, Snippet
 from tui.widgets.footer import AgproxyFooter
@@ -77,6 +78,10 @@ class AgproxyApp(App[None]):
         controller: Controller | None = None,
     ) -> None:
         super().__init__()
+        for theme in THEMES:  # readable (WCAG AA) colours in both; `t` toggles them
+            self.register_theme(theme)
+        self.theme = DARK
+        self.ansi_theme_light = ANSI_LIGHT
         self.paths = paths or resolve_paths()
         if controller is None:
             if store is None:
@@ -476,7 +481,9 @@ class AgproxyApp(App[None]):
         return saved
 
     def action_toggle_theme(self) -> None:
-        self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
+        self.theme = LIGHT if self.current_theme.dark else DARK
+        # the Accounts table bakes its colours into cells: repaint it in the new palette
+        self.call_after_refresh(self.main_query(AccountsPane).refresh_accounts)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

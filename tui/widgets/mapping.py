@@ -150,7 +150,7 @@ class MappingEditor(Vertical):
         for pattern, target in mapping.items():
             table.add_row(pattern, target, key=pattern)
         if not mapping:
-            table.add_row(Text("(none yet)", style="dim"), Text("type one below", style="dim"))
+            table.add_row(Text("(none yet)", style="italic"), Text("type one below", style="italic"))
         table.move_cursor(row=min(row, table.row_count - 1), animate=False)
         self.show_resolved()
 
