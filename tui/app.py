@@ -45,7 +45,7 @@ from tui.widgets.log import LogPane
 from tui.widgets.settings import SettingsPane
 from tui.widgets.stats import StatsPane
 from tui.widgets.status_header import StatusHeader
-from tui.widgets.traffic import TrafficPane
+from tui.widgets.traffic import ADD_ACCOUNT_KEYS, TrafficPane
 from tui.widgets.traffic_table import TrafficTable
 
 log = logging.getLogger(__name__)
@@ -301,6 +301,9 @@ class AgproxyApp(App[None]):
         except NoMatches:  # mounting or tearing down
             return
         header.show(st)
+        pane = self.main_query(TrafficPane)
+        if not pane.records:  # the first-launch hint follows accounts and start/stop
+            pane.show_first_steps(st)
         if st.running != self.proxy_running:
             self.proxy_running = st.running
         if self._accounts_dirty:
@@ -427,10 +430,7 @@ class AgproxyApp(App[None]):
             log_start_error(str(exc))
             message = str(exc)
             if message == NO_ACCOUNTS:
-                message += (
-                    "\nPress 2 (Accounts), then a to add a refresh token, o to log in with "
-                    "OAuth, k to add a Gemini key or i to import."
-                )
+                message += f"\nTo add one, {ADD_ACCOUNT_KEYS}."
             self.notify(
                 message, title="Proxy not started", severity="error", timeout=10, markup=False
             )

@@ -162,8 +162,9 @@ async def test_starting_without_accounts_names_the_keys_that_add_one(home, port)
         await app.workers.wait_for_complete()
         message = notes(app, "error")[-1]
         assert "no available accounts" in message
-        for words in ("Press 2", "a to add a refresh token", "o to log in", "k to add", "i to"):
-            assert words in message
+        for words in ("press 2 (Accounts)", "a (refresh token)", "o (OAuth login)",
+                      "k (Gemini key)", "i (import)"):  # fmt: skip
+            assert words in message  # worded as the Traffic tab's first-launch hint
 
 
 async def test_log_tab_follows_wraps_filters_by_level_and_searches(home) -> None:
