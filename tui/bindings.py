@@ -99,6 +99,7 @@ TABLE: tuple[Key, ...] = (
         priority=True, display="^↑/PgUp"),
     Key("enter", "edit", "Edit mapping", "mapping", palette=False),
     Key("delete,x", "delete", "Delete mapping", "mapping", display="Del/x", palette=False),
+    Key("u", "undo", "Undo last mapping change", "mapping", palette=False),
     Key("enter,c", "copy_route", "Copy to my mapping", "routes", display="Enter/c", palette=False),
     # -- stats (tui/widgets/stats.py, keys.py) ----------------------------------
     Key("left_square_bracket", "range(-1)", "Shorter range", "stats", display="["),
