@@ -309,6 +309,7 @@ class AgproxyApp(App[None]):
         if self._accounts_dirty:
             self._accounts_dirty = False
             self.main_query(AccountsPane).refresh_accounts()
+            self.main_query(SettingsPane).show_warnings()  # preferred_account may name one now
 
     def refresh_today(self) -> None:
         self.run_worker(self._refresh_today(), group="today", exclusive=True)
