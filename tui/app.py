@@ -17,7 +17,7 @@ import logging
 import signal
 import sys
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 from textual.app import App, ComposeResult
 from textual.css.query import NoMatches
@@ -32,7 +32,7 @@ from proxy.control.server import AlreadyRunning, ControlServer
 from proxy.logging_setup import setup_logging
 from proxy.paths import Paths, resolve_paths
 from proxy.service import DEFAULT_GRACE, NO_ACCOUNTS, ProxyService, StartError, log_start_error
-from tui.bindings import bindings_for
+from tui.bindings import bindings_for, move_bindings
 from tui.commands import AgproxyCommands
 from tui.screens.detail import DetailScreen
 from tui.screens.help import HelpScreen
@@ -63,7 +63,7 @@ SUBSCRIPTION_QUEUE = 20_000  # updates buffered between drains before dropping
 class AgproxyApp(App[None]):
     CSS_PATH = "agproxy.tcss"
     TITLE = "agproxy"
-    BINDINGS = bindings_for("app")
+    BINDINGS: ClassVar[list[Any]] = [*bindings_for("app"), *move_bindings()]
     COMMANDS = App.COMMANDS | {AgproxyCommands}
 
     proxy_running: reactive[bool] = reactive(False, init=False)
@@ -480,6 +480,24 @@ class AgproxyApp(App[None]):
             return None
         self.notify(f"Screenshot saved to {saved}", timeout=6, markup=False)
         return saved
+
+    def action_move(self, action: str) -> None:
+        """j/k/g/G on the focused table or list: its own cursor action, else scrolling."""
+        focused = self.focused
+        if focused is None:
+            return
+        # DataTable: scroll_top/bottom move the cursor (its Home/End scroll sideways)
+        names = {
+            "cursor_up": ("cursor_up", "scroll_up"),
+            "cursor_down": ("cursor_down", "scroll_down"),
+            "scroll_home": ("scroll_top", "scroll_home"),
+            "scroll_end": ("scroll_bottom", "scroll_end"),
+        }.get(action, (action,))
+        for name in names:
+            method = getattr(focused, f"action_{name}", None)
+            if method is not None:
+                method()
+                return
 
     def action_toggle_theme(self) -> None:
         self.theme = LIGHT if self.current_theme.dark else DARK

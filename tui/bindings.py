@@ -66,6 +66,7 @@ TABLE: tuple[Key, ...] = (
     Key("pageup", "page_up", "Page up", "move", show=False, palette=False, display="PgUp"),
     Key("pagedown", "page_down", "Page down", "move", show=False, palette=False, display="PgDn"),
     Key("home,g", "scroll_home", "First row", "move", show=False, palette=False, display="g/Home"),
+    Key("end,G", "scroll_end", "Last row", "move", show=False, palette=False, display="G/End"),
     Key("tab", "app.focus_next", "Next field or table", "move", show=False, palette=False,
         display="Tab"),
     Key("shift+tab", "app.focus_previous", "Previous field or table", "move", show=False,
@@ -73,7 +74,7 @@ TABLE: tuple[Key, ...] = (
     # -- traffic ----------------------------------------------------------------
     Key("slash", "filter", "Filter", "traffic", display="/"),
     Key("enter", "details", "Details", "traffic", palette=False),
-    Key("f,end", "follow", "Follow", "traffic", display="f/End"),
+    Key("f,end,G", "follow", "Follow", "traffic", display="f/End/G"),
     Key("p", "pause", "Pause", "traffic"),
     Key("c", "clear", "Clear view", "traffic"),
     Key("y", "copy_curl", "Copy as curl", "traffic", show=False),
@@ -137,6 +138,22 @@ def bindings_for(scope: str) -> list[Binding]:
         )
         for k in TABLE
         if k.scope == scope
+    ]
+
+
+VI_KEYS = ("j", "k", "g", "G")
+
+
+def move_bindings() -> list[Binding]:
+    """The vi keys of the "move" scope for every table and list (app level: a widget's
+    own binding of the same key wins, e.g. `k` on Accounts adds a key, and in a text
+    field they are text). Arrows, PgUp/PgDn, Home/End are the widgets' own."""
+    return [
+        Binding(key, f"move('{k.action}')", k.description, show=False)
+        for k in TABLE
+        if k.scope == "move"
+        for key in k.keys.split(",")
+        if key in VI_KEYS
     ]
 
 
