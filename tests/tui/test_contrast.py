@@ -171,3 +171,24 @@ async def test_the_measure_catches_textual_s_own_light_theme(home) -> None:
         await pilot.press("3")
         await pilot.pause()
         assert any("'Proxy' 1.49:1" in b for b in low_contrast(app, "")), bad
+
+
+@pytest.mark.parametrize("theme", [DARK, LIGHT])
+async def test_the_focused_settings_field_stands_out_in_both_themes(home, theme: str) -> None:
+    from textual.widgets import Static
+
+    from tui.widgets.settings import SettingsPane
+
+    app = DemoApp()
+    app.theme = theme
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("3")
+        pane = app.query_one(SettingsPane)
+        focused, other = pane.field("proxy.request_timeout"), pane.field("proxy.max_body_mb")
+        focused.control.focus()
+        await pilot.pause()
+        lit = focused.query_one(".field-label", Static).rich_style
+        plain = other.query_one(".field-label", Static).rich_style
+        assert contrast(lit.color, lit.bgcolor) >= AA  # readable on the highlight
+        assert contrast(lit.bgcolor, plain.bgcolor) >= 1.8, (lit.bgcolor, plain.bgcolor)
+        assert lit.bold and not plain.bold

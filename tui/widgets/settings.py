@@ -231,6 +231,19 @@ class SettingsPane(Vertical):
             if key not in self.errors:
                 f.show_error(None, self.warning(key, f.text))
 
+    def on_descendant_focus(self, event: Any) -> None:
+        self._light(event.widget, True)
+
+    def on_descendant_blur(self, event: Any) -> None:
+        self._light(event.widget, False)
+
+    def _light(self, widget: Any, on: bool) -> None:
+        """The focused field's row lights up (label highlighted, bold)."""
+        for node in widget.ancestors:
+            if isinstance(node, SettingField):
+                node.set_class(on, "-focused")
+                return
+
     def on_input_changed(self, event: Input.Changed) -> None:
         if not self._loading:
             self._changed(event.input)
