@@ -154,11 +154,11 @@ async def test_target_completes_from_the_live_catalogue(home) -> None:
         assert target.value == "gemini-3.5-flash-lite"
 
 
-async def test_a_target_no_account_offers_asks_first_and_names_the_closest(home) -> None:
+async def test_a_target_no_account_offers_asks_first_and_names_the_closest(home, make_app) -> None:
     from tui.screens.dialogs import ConfirmScreen
 
     offered_account(home, OFFERED)
-    app = AgproxyApp()
+    app = await make_app()  # the offer comes through the Controller: in-process or attached
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("3")
         editor = app.query_one(MappingEditor)
