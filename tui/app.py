@@ -17,7 +17,7 @@ import logging
 import signal
 import sys
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 from textual.app import App, ComposeResult
 from textual.css.query import NoMatches
@@ -32,11 +32,12 @@ from proxy.control.server import AlreadyRunning, ControlServer
 from proxy.logging_setup import setup_logging
 from proxy.paths import Paths, resolve_paths
 from proxy.service import DEFAULT_GRACE, NO_ACCOUNTS, ProxyService, StartError, log_start_error
-from tui.bindings import bindings_for
+from tui.bindings import bindings_for, move_bindings
 from tui.commands import AgproxyCommands
 from tui.screens.detail import DetailScreen
 from tui.screens.help import HelpScreen
 from tui.screens.quit import HANDOVER, STOP, DrainScreen, QuitScreen
+from tui.theme import ANSI_LIGHT, DARK, LIGHT, THEMES
 from tui.widgets.accounts import AccountsPane
 from tui.widgets.connect import ConnectPane, Snippet
 from tui.widgets.footer import AgproxyFooter
@@ -44,7 +45,7 @@ from tui.widgets.log import LogPane
 from tui.widgets.settings import SettingsPane
 from tui.widgets.stats import StatsPane
 from tui.widgets.status_header import StatusHeader
-from tui.widgets.traffic import TrafficPane
+from tui.widgets.traffic import ADD_ACCOUNT_KEYS, TrafficPane
 from tui.widgets.traffic_table import TrafficTable
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ SUBSCRIPTION_QUEUE = 20_000  # updates buffered between drains before dropping
 class AgproxyApp(App[None]):
     CSS_PATH = "agproxy.tcss"
     TITLE = "agproxy"
-    BINDINGS = bindings_for("app")
+    BINDINGS: ClassVar[list[Any]] = [*bindings_for("app"), *move_bindings()]
     COMMANDS = App.COMMANDS | {AgproxyCommands}
 
     proxy_running: reactive[bool] = reactive(False, init=False)
@@ -77,6 +78,10 @@ class AgproxyApp(App[None]):
         controller: Controller | None = None,
     ) -> None:
         super().__init__()
+        for theme in THEMES:  # readable (WCAG AA) colours in both; `t` toggles them
+            self.register_theme(theme)
+        self.theme = DARK
+        self.ansi_theme_light = ANSI_LIGHT
         self.paths = paths or resolve_paths()
         if controller is None:
             if store is None:
@@ -296,11 +301,15 @@ class AgproxyApp(App[None]):
         except NoMatches:  # mounting or tearing down
             return
         header.show(st)
+        pane = self.main_query(TrafficPane)
+        if not pane.records:  # the first-launch hint follows accounts and start/stop
+            pane.show_first_steps(st)
         if st.running != self.proxy_running:
             self.proxy_running = st.running
         if self._accounts_dirty:
             self._accounts_dirty = False
             self.main_query(AccountsPane).refresh_accounts()
+            self.main_query(SettingsPane).show_warnings()  # preferred_account may name one now
 
     def refresh_today(self) -> None:
         self.run_worker(self._refresh_today(), group="today", exclusive=True)
@@ -422,10 +431,7 @@ class AgproxyApp(App[None]):
             log_start_error(str(exc))
             message = str(exc)
             if message == NO_ACCOUNTS:
-                message += (
-                    "\nPress 2 (Accounts), then a to add a refresh token, o to log in with "
-                    "OAuth, k to add a Gemini key or i to import."
-                )
+                message += f"\nTo add one, {ADD_ACCOUNT_KEYS}."
             self.notify(
                 message, title="Proxy not started", severity="error", timeout=10, markup=False
             )
@@ -475,8 +481,28 @@ class AgproxyApp(App[None]):
         self.notify(f"Screenshot saved to {saved}", timeout=6, markup=False)
         return saved
 
+    def action_move(self, action: str) -> None:
+        """j/k/g/G on the focused table or list: its own cursor action, else scrolling."""
+        focused = self.focused
+        if focused is None:
+            return
+        # DataTable: scroll_top/bottom move the cursor (its Home/End scroll sideways)
+        names = {
+            "cursor_up": ("cursor_up", "scroll_up"),
+            "cursor_down": ("cursor_down", "scroll_down"),
+            "scroll_home": ("scroll_top", "scroll_home"),
+            "scroll_end": ("scroll_bottom", "scroll_end"),
+        }.get(action, (action,))
+        for name in names:
+            method = getattr(focused, f"action_{name}", None)
+            if method is not None:
+                method()
+                return
+
     def action_toggle_theme(self) -> None:
-        self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
+        self.theme = LIGHT if self.current_theme.dark else DARK
+        # the Accounts table bakes its colours into cells: repaint it in the new palette
+        self.call_after_refresh(self.main_query(AccountsPane).refresh_accounts)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

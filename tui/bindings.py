@@ -67,6 +67,7 @@ TABLE: tuple[Key, ...] = (
     Key("pageup", "page_up", "Page up", "move", show=False, palette=False, display="PgUp"),
     Key("pagedown", "page_down", "Page down", "move", show=False, palette=False, display="PgDn"),
     Key("home,g", "scroll_home", "First row", "move", show=False, palette=False, display="g/Home"),
+    Key("end,G", "scroll_end", "Last row", "move", show=False, palette=False, display="G/End"),
     Key("tab", "app.focus_next", "Next field or table", "move", show=False, palette=False,
         display="Tab"),
     Key("shift+tab", "app.focus_previous", "Previous field or table", "move", show=False,
@@ -74,7 +75,7 @@ TABLE: tuple[Key, ...] = (
     # -- traffic ----------------------------------------------------------------
     Key("slash", "filter", "Filter", "traffic", display="/"),
     Key("enter", "details", "Details", "traffic", palette=False),
-    Key("f,end", "follow", "Follow", "traffic", display="f/End"),
+    Key("f,end,G", "follow", "Follow", "traffic", display="f/End/G"),
     Key("p", "pause", "Pause", "traffic"),
     Key("c", "clear", "Clear view", "traffic"),
     Key("y", "copy_curl", "Copy as curl", "traffic", show=False),
@@ -102,6 +103,7 @@ TABLE: tuple[Key, ...] = (
         priority=True, display="^↑/PgUp"),
     Key("enter", "edit", "Edit mapping", "mapping", palette=False),
     Key("delete,x", "delete", "Delete mapping", "mapping", display="Del/x", palette=False),
+    Key("u", "undo", "Undo last mapping change", "mapping", palette=False),
     Key("enter,c", "copy_route", "Copy to my mapping", "routes", display="Enter/c", palette=False),
     # -- stats (tui/widgets/stats.py, keys.py) ----------------------------------
     Key("left_square_bracket", "range(-1)", "Shorter range", "stats", display="["),
@@ -140,6 +142,22 @@ def bindings_for(scope: str) -> list[Binding]:
         )
         for k in TABLE
         if k.scope == scope
+    ]
+
+
+VI_KEYS = ("j", "k", "g", "G")
+
+
+def move_bindings() -> list[Binding]:
+    """The vi keys of the "move" scope for every table and list (app level: a widget's
+    own binding of the same key wins, e.g. `k` on Accounts adds a key, and in a text
+    field they are text). Arrows, PgUp/PgDn, Home/End are the widgets' own."""
+    return [
+        Binding(key, f"move('{k.action}')", k.description, show=False)
+        for k in TABLE
+        if k.scope == "move"
+        for key in k.keys.split(",")
+        if key in VI_KEYS
     ]
 
 

@@ -23,6 +23,23 @@ log = logging.getLogger(__name__)
 Listener = Callable[[str, Account], None]
 
 
+def find_account(key: str, accounts: list[Account]) -> Account | None:
+    """The account `key` names: its id, label or email (case-insensitive), or an
+    unambiguous id prefix. The pool's `preferred_account` and the CLI match this way;
+    the config check (proxy/config/model.py) runs it over the Controller's accounts."""
+    if not key:
+        return None
+    low = key.lower()
+    for acc in accounts:
+        if acc.id == key:
+            return acc
+    for acc in accounts:
+        if acc.label.lower() == low or (acc.email and acc.email.lower() == low):
+            return acc
+    matches = [a for a in accounts if a.id.startswith(low)]
+    return matches[0] if len(matches) == 1 else None
+
+
 class AccountStore:
     """All accounts, in memory, backed by their files. Sync file IO on purpose: a
     save is one small file and happens on rare events."""
@@ -96,16 +113,9 @@ class AccountStore:
 
     def get(self, key: str) -> Account | None:
         """By id, label or email (case-insensitive), or an unambiguous id prefix."""
-        if not key:
-            return None
         if key in self._by_id:
             return self._by_id[key]
-        low = key.lower()
-        for acc in self._ordered:
-            if acc.label.lower() == low or (acc.email and acc.email.lower() == low):
-                return acc
-        matches = [a for a in self._ordered if a.id.startswith(low)]
-        return matches[0] if len(matches) == 1 else None
+        return find_account(key, self._ordered)
 
     def find_duplicate(self, account: Account) -> Account | None:
         """The stored account with the same email (Antigravity) or key (Gemini)."""

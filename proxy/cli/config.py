@@ -13,7 +13,13 @@ from typing import Any
 
 import tomlkit
 
-from proxy.config.model import SECRET_KEYS, ConfigError
+from proxy.config.model import (
+    SECRET_KEYS,
+    Config,
+    ConfigError,
+    api_key_warning,
+    preferred_account_warning,
+)
 from proxy.config.store import ConfigStore
 from proxy.control.api import ControlError
 from proxy.paths import resolve_paths
@@ -57,26 +63,46 @@ def run(args: argparse.Namespace) -> int:
             value = config.get(args.key)
             print(_show(args.key, value, reveal=args.reveal))
         elif args.config_command == "set":
-            config, via = asyncio.run(_set(store, args.key, args.value))
+            config, via, warning = asyncio.run(_set(store, args.key, args.value))
             print(f"{args.key} = {_show(args.key, config.get(args.key))}{via}")
+            if warning:  # saved, but worth a word (the TUI's Settings says the same)
+                print(f"agproxy: warning: {warning}", file=sys.stderr)
     except (ConfigError, ControlError) as exc:
         print(f"agproxy: {exc}", file=sys.stderr)
         return 1
     return 0
 
 
-async def _set(store: ConfigStore, key: str, value: str) -> tuple[Any, str]:
-    """(the saved config, a note saying which process applied it)."""
+async def _set(store: ConfigStore, key: str, value: str) -> tuple[Any, str, str | None]:
+    """(the saved config, a note saying which process applied it, a warning or None)."""
     from proxy.control.connect import attach_once
 
     remote = await attach_once(store.paths)
     if remote is None:
-        return store.set(key, value), ""
+        config = store.set(key, value)
+        return config, "", _warning(key, config, lambda: _stored_accounts(store))
     try:
         pid = remote.status().pid
-        return await remote.set_config(key, value), f"  (applied by the running proxy, pid {pid})"
+        config = await remote.set_config(key, value)
+        note = f"  (applied by the running proxy, pid {pid})"
+        return config, note, _warning(key, config, remote.accounts)
     finally:
         await remote.close()
+
+
+def _warning(key: str, config: Config, accounts: Any) -> str | None:
+    """The config's soft rules (proxy/config/model.py), as the TUI form shows them."""
+    if key == "proxy.api_key":
+        return api_key_warning(config.proxy.api_key)
+    if key == "scheduling.preferred_account":
+        return preferred_account_warning(config.scheduling.preferred_account, accounts())
+    return None
+
+
+def _stored_accounts(store: ConfigStore) -> list[Any]:
+    from proxy.accounts.store import AccountStore
+
+    return AccountStore(store.paths.accounts_dir).load_all()
 
 
 def _mask(data: dict[str, Any], prefix: str) -> None:

@@ -35,6 +35,42 @@ def generate_api_key() -> str:
     return "sk-" + secrets.token_hex(16)
 
 
+# The one API key rule (SPEC §1), for the TUI form and `agproxy config set` alike:
+# `sk-` and at least API_KEY_MIN characters or it is refused (the field's check);
+# shorter than API_KEY_WEAK_BELOW it is accepted with a warning (generated keys: 35).
+API_KEY_MIN = 10
+API_KEY_WEAK_BELOW = 20
+
+
+def api_key_warning(key: str) -> str | None:
+    """Why a valid proxy.api_key is still a poor one, or None."""
+    if len(key) >= API_KEY_WEAK_BELOW:
+        return None
+    return (
+        f"proxy.api_key is only {len(key)} characters, easy to guess; a generated key "
+        "(35 characters) is safer: ^g in the TUI Settings, or "
+        "`agproxy config set proxy.api_key sk-$(openssl rand -hex 16)`"
+    )
+
+
+def preferred_account_warning(value: str, accounts: Any) -> str | None:
+    """scheduling.preferred_account names no account (matched as the pool matches:
+    id, label, email or id prefix): a warning, not a refusal, as the account may be
+    added later; until then the pool schedules as if it were empty."""
+    if not value:
+        return None
+    from proxy.accounts.store import find_account
+
+    accounts = list(accounts)
+    if find_account(value, accounts) is not None:
+        return None
+    names = [a.label or a.email or a.id for a in accounts]
+    known = "there are no accounts yet"
+    if names:
+        known = "accounts: " + ", ".join(names[:5]) + (" …" if len(names) > 5 else "")
+    return f"no account matches {value!r} (an id, label or email; {known}); ignored until one does"
+
+
 def _rule(allowed: str, check=None, choices: tuple[str, ...] | None = None, lo=None, hi=None):
     return {"allowed": allowed, "check": check, "choices": choices, "lo": lo, "hi": hi}
 
@@ -47,8 +83,8 @@ class ProxySettings:
     api_key: str = field(
         default_factory=generate_api_key,
         metadata=_rule(
-            "a string starting with 'sk-', at least 10 characters",
-            check=lambda v: v.startswith("sk-") and len(v) >= 10,
+            f"a string starting with 'sk-', at least {API_KEY_MIN} characters",
+            check=lambda v: v.startswith("sk-") and len(v) >= API_KEY_MIN,
         ),
     )
     request_timeout: int = field(default=120, metadata=_rule("seconds, 30-7200", lo=30, hi=7200))

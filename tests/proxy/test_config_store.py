@@ -184,3 +184,86 @@ def test_model_mapping_names_may_hold_dots_and_an_empty_target_removes_one(
     assert reread.get("model_mapping.claude-3.5-sonnet") == "gemini-2.5-pro"
     config_store.set("model_mapping.claude-3.5-sonnet", "")
     assert ConfigStore(paths).load().model_mapping == {"gpt-*": "gemini-2.5-flash"}
+
+
+# -- the one API key rule and the preferred_account check (issue 13) --------------------
+
+
+def _account_file(paths: Paths, email: str = "alice@example.com") -> str:
+    from proxy.accounts.model import Account
+    from proxy.accounts.store import AccountStore
+
+    acc = Account.antigravity(email, "rt-alice")
+    AccountStore(paths.accounts_dir).add(acc)
+    return acc.id
+
+
+def test_api_key_rule_refuses_below_10_and_warns_below_20(config_store: ConfigStore) -> None:
+    from proxy.config.model import api_key_warning
+
+    for bad in ("sk-short", "pk-long-enough-key-here", ""):
+        with pytest.raises(ConfigError, match="starting with 'sk-', at least 10 characters"):
+            config_store.set("proxy.api_key", bad)
+    short = "sk-1234567"  # 10: accepted, with a word
+    assert config_store.set("proxy.api_key", short).proxy.api_key == short
+    assert "only 10 characters" in (api_key_warning(short) or "")
+    assert api_key_warning("sk-" + "a" * 17) is None  # 20
+    assert api_key_warning(Config().proxy.api_key) is None  # a generated key
+
+
+def test_preferred_account_warning_matches_as_the_pool_does(paths: Paths) -> None:
+    from proxy.accounts.store import AccountStore
+    from proxy.config.model import preferred_account_warning
+
+    assert "there are no accounts yet" in (preferred_account_warning("alice", []) or "")
+    account_id = _account_file(paths)
+    accounts = AccountStore(paths.accounts_dir).load_all()
+    for names_it in (account_id, account_id[:6], "ALICE@example.com", ""):
+        assert preferred_account_warning(names_it, accounts) is None, names_it
+    warning = preferred_account_warning("bob", accounts) or ""
+    assert "no account matches 'bob'" in warning and "alice@example.com" in warning
+
+
+def test_cli_set_warns_for_a_short_key_and_an_unknown_preferred_account(paths: Paths, capsys) -> None:
+    from proxy.cli import main
+
+    assert main(["config", "set", "proxy.api_key", "sk-1234567"]) == 0
+    out = capsys.readouterr()
+    assert "proxy.api_key = " in out.out
+    assert "agproxy: warning: proxy.api_key is only 10 characters" in out.err
+    assert main(["config", "set", "proxy.api_key", "sk-short"]) == 1  # refused, the same rule
+    assert "at least 10 characters" in capsys.readouterr().err
+
+    _account_file(paths)
+    assert main(["config", "set", "scheduling.preferred_account", "bob"]) == 0  # saved: warned
+    err = capsys.readouterr().err
+    assert "warning: no account matches 'bob'" in err and "alice@example.com" in err
+    assert ConfigStore(paths).load().scheduling.preferred_account == "bob"
+    assert main(["config", "set", "scheduling.preferred_account", "alice@example.com"]) == 0
+    assert "warning" not in capsys.readouterr().err
+
+
+async def test_cli_set_through_a_running_proxy_warns_from_its_accounts(paths: Paths, capsys) -> None:
+    import asyncio
+
+    from proxy.cli import main
+    from proxy.control.local import InProcessController
+    from proxy.control.server import ControlServer
+    from proxy.service import ProxyService
+
+    _account_file(paths)
+    store = ConfigStore(paths)
+    store.load()
+    daemon = InProcessController(ProxyService(store), owner="serve")
+    await daemon.open()
+    server = ControlServer(daemon, paths.control_socket)
+    await server.start()
+    try:
+        rc = await asyncio.to_thread(main, ["config", "set", "scheduling.preferred_account", "bob"])
+        out = capsys.readouterr()
+        assert rc == 0 and "applied by the running proxy" in out.out
+        assert "warning: no account matches 'bob'" in out.err and "alice@example.com" in out.err
+        assert daemon.config.scheduling.preferred_account == "bob"
+    finally:
+        await server.close()
+        await daemon.close()

@@ -80,3 +80,49 @@ async def test_regenerate_key_asks_then_saves_a_new_key(home, make_app) -> None:
         new = app.config.proxy.api_key
         assert new != old and new.startswith("sk-")
         assert f'api_key = "{new}"' in (home / "config.toml").read_text()
+
+
+def help_text(app: AgproxyApp, key: str) -> str:
+    f = app.query_one(SettingsPane).field(key)
+    return str(f.query_one(".field-help", Static).render())
+
+
+async def test_a_short_api_key_is_saved_with_a_warning_as_the_cli_does(home) -> None:
+    """One rule (proxy/config/model.py): `sk-` and ≥ 10 characters, shorter than 20 warns."""
+    app = AgproxyApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("3")
+        await type_into(pilot, app, "proxy.api_key", "sk-short")  # 8: refused
+        f = app.query_one(SettingsPane).field("proxy.api_key")
+        assert f.has_class("-invalid") and "at least 10 characters" in help_text(app, "proxy.api_key")
+        await type_into(pilot, app, "proxy.api_key", "sk-12345678")  # 11: accepted, warned
+        assert not f.has_class("-invalid")
+        assert "only 11 characters" in help_text(app, "proxy.api_key")
+        assert f.query_one(".field-help").has_class("field-warning")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.config.proxy.api_key == "sk-12345678"
+        assert "only 11 characters" in notes(app, "warning")[-1]
+
+
+async def test_preferred_account_that_matches_no_account_is_said_inline(home, make_app) -> None:
+    from tests.tui.conftest import write_account
+
+    write_account(home, "alicekey")
+    app = await make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("3")
+        key = "scheduling.preferred_account"
+        await type_into(pilot, app, key, "bob")
+        assert "no account matches 'bob'" in help_text(app, key)
+        assert not app.query_one(SettingsPane).field(key).has_class("-invalid")  # a warning
+        await type_into(pilot, app, key, "alicekey")  # by id (label, email, prefix alike)
+        assert "no account matches" not in help_text(app, key)
+        await type_into(pilot, app, key, "bob")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.config.scheduling.preferred_account == "bob"
+        assert "no account matches 'bob'" in notes(app, "warning")[-1]
+        await pilot.press("escape")
+        await pilot.pause()
+        assert "no account matches 'bob'" in help_text(app, key)  # stays while saved

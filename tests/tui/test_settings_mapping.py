@@ -108,3 +108,124 @@ def test_explain_names_the_rule() -> None:
     assert explain("gemini-2.5-pro", {}, offer) == "gemini-2.5-pro (offered as is)"
     assert "family claude-sonnet-*" in explain("claude-sonnet-9", {}, offer)
     assert "no account offers it" in explain("totally-unknown", {}, offer)
+
+
+def offered_account(home, ids: list[str]):
+    """An account whose live catalogue offers `ids` (as a catalogue read stores it)."""
+    import time
+
+    from proxy.accounts.catalogue import Catalogue, ModelEntry
+    from proxy.accounts.model import Account
+    from proxy.accounts.store import AccountStore
+
+    store = AccountStore(home / "accounts")
+    acc = Account.antigravity("a@example.com", "rt-a")
+    store.add(acc)
+    store.update_catalogue(acc, Catalogue({m: ModelEntry(m) for m in ids}, {}, time.time()))
+    return acc
+
+
+OFFERED = ["claude-sonnet-4-6", "claude-opus-4-6-thinking", "gemini-3-flash", "gemini-3-pro-high"]
+
+
+async def test_target_completes_from_the_live_catalogue(home) -> None:
+    offered_account(home, OFFERED)
+    app = AgproxyApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3")
+        editor = app.query_one(MappingEditor)
+        target = editor.query_one("#map-target", Input)
+        target.focus()
+        await pilot.press(*"claude-s")
+        await pilot.pause(0.1)
+        await pilot.press("right")  # accepts the suggestion
+        assert target.value == "claude-sonnet-4-6"
+        # a model added upstream (the next catalogue read) completes at once
+        from proxy.accounts.catalogue import Catalogue, ModelEntry
+
+        service = app.controller.service
+        acc = service.accounts.list()[0]
+        ids = [*OFFERED, "gemini-3.5-flash-lite"]
+        service.accounts.update_catalogue(acc, Catalogue({m: ModelEntry(m) for m in ids}, {}, 0))
+        target.value = ""
+        await pilot.press(*"gemini-3.5")
+        await pilot.pause(0.1)
+        await pilot.press("right")
+        assert target.value == "gemini-3.5-flash-lite"
+
+
+async def test_a_target_no_account_offers_asks_first_and_names_the_closest(home, make_app) -> None:
+    from tui.screens.dialogs import ConfirmScreen
+
+    offered_account(home, OFFERED)
+    app = await make_app()  # the offer comes through the Controller: in-process or attached
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3")
+        editor = app.query_one(MappingEditor)
+        await type_entry(pilot, editor, "claude-sonnet-4-6", "claude-sonnet-4-6-6")  # the typo
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "No account offers claude-sonnet-4-6-6" in app.screen.question
+        assert "Closest offered: claude-sonnet-4-6" in app.screen.question
+        assert saved_mapping() == {}  # nothing saved while asking
+        await pilot.press("enter")  # Cancel has the focus: a reflexive Enter keeps things
+        await pilot.pause()
+        assert saved_mapping() == {}
+        message = text_of(editor.query_one("#map-message", Static))
+        assert "not saved" in message and "claude-sonnet-4-6" in message
+        assert editor.query_one("#map-target", Input).value == "claude-sonnet-4-6-6"  # kept
+        # confirmed: saved, with the warning
+        await type_entry(pilot, editor, "my-model", "claude-sonnet-4-6-6")
+        await pilot.click("#yes")
+        await pilot.pause()
+        assert saved_mapping() == {"my-model": "claude-sonnet-4-6-6"}
+        assert "not offered by any account" in text_of(editor.query_one("#map-message", Static))
+        # an offered target is saved at once, no question
+        await type_entry(pilot, editor, "gpt-4o*", "gemini-3-flash")
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert saved_mapping()["gpt-4o*"] == "gemini-3-flash"
+
+
+async def test_u_undoes_the_last_mapping_changes_one_by_one(home) -> None:
+    from tests.tui.conftest import notes
+
+    app = AgproxyApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3")
+        editor = app.query_one(MappingEditor)
+        table = editor.query_one(MappingTable)
+        await type_entry(pilot, editor, "gpt-4o*", "gemini-3-flash")  # add
+        await type_entry(pilot, editor, "gpt-5*", "gemini-3-pro-high")  # add
+        table.focus()
+        table.move_cursor(row=0)
+        await pilot.press("enter")
+        await type_entry(pilot, editor, "gpt-4o*", "gemini-2.5-flash")  # edit
+        table.focus()
+        table.move_cursor(row=1)
+        await pilot.press("x")  # delete gpt-5*
+        await pilot.pause()
+        assert saved_mapping() == {"gpt-4o*": "gemini-2.5-flash"}
+        await pilot.press("u")
+        await pilot.pause()
+        assert saved_mapping() == {"gpt-4o*": "gemini-2.5-flash", "gpt-5*": "gemini-3-pro-high"}
+        assert "undone: deleted gpt-5* → gemini-3-pro-high" in notes(app)[-1]
+        await pilot.press("u")
+        await pilot.pause()
+        assert saved_mapping() == {"gpt-4o*": "gemini-3-flash", "gpt-5*": "gemini-3-pro-high"}
+        assert "gpt-4o* → gemini-2.5-flash (was → gemini-3-flash)" in notes(app)[-1]
+        await pilot.press("u", "u")
+        await pilot.pause()
+        assert saved_mapping() == {}
+        assert app.config.model_mapping == {}  # applied, not only written
+        await pilot.press("u")
+        await pilot.pause()
+        assert notes(app)[-1] == "No mapping change to undo."
+
+
+def test_help_lists_the_mapping_undo() -> None:
+    from rich.console import Console
+
+    from tui.screens.help import help_table
+
+    console = Console(width=100, record=True, color_system=None)
+    console.print(help_table())
+    assert "Undo last mapping change" in console.export_text()

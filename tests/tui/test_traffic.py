@@ -327,3 +327,39 @@ async def test_theme_change_repaints_rows_in_the_new_palette(home) -> None:
         await pilot.pause()
         light = segment_style(table, 2, "200")
         assert dark.bgcolor != light.bgcolor
+
+
+async def test_first_launch_says_what_to_do_instead_of_an_empty_table(home, port) -> None:
+    from textual.widgets import Static
+
+    app = AgproxyApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        pane = app.query_one(TrafficPane)
+        hint = pane.query_one("#traffic-empty", Static)
+        assert pane.has_class("-empty") and hint.display and hint.region.height >= 3
+        text = pane.hint
+        for words in ("No requests yet", "press 2", "a (refresh token)", "o (OAuth login)",
+                      "k (Gemini key)", "i (import)", "s starts", f"127.0.0.1:{port}",
+                      "4 (Connect)"):  # fmt: skip
+            assert words in text, words
+        screen_text = "\n".join(
+            "".join(seg.text for seg in strip) for strip in app.screen._compositor.render_strips()
+        )
+        assert "a (refresh token)" in screen_text  # all of it fits at 80×24, not cut
+        # the first row replaces the hint with the table
+        pane.ingest(demo_records()[:1])
+        await pilot.pause()
+        assert not pane.has_class("-empty") and not hint.display
+        # a filter with no match shows the (empty) table, not the first-launch text
+        pane.action_clear()
+        pane.apply_filter("status:5xx")
+        await pilot.pause()
+        assert not pane.has_class("-empty")
+    # with an account: the hint moves on to starting the proxy
+    write_account(home)
+    app = AgproxyApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        hint = app.query_one(TrafficPane).hint
+        assert "Press s to start" in hint and "press 2" not in hint

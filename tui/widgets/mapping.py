@@ -2,7 +2,9 @@
 
 Above: the user's `model_mapping` (client model, exact or with `*` → upstream
 model), editable — `enter` loads a row into the edit line, `x`/`del` deletes it,
-the edit line saves on `enter`. Below: the built-in family rules (proxy/models_table.py
+the edit line saves on `enter`, `u` undoes the last change (add, edit, delete). The
+upstream model completes from the accounts' live catalogues; a target no account
+offers is only saved after a confirmation that names the closest offered ids. Below: the built-in family rules (proxy/models_table.py
 FAMILY_RULES), read-only; `enter`/`c` copies one into the edit line to override
 it. Last: how a typed client model resolves right now over the live catalogue
 (the dispatcher's resolution, with the rule that decided it).
@@ -17,13 +19,14 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.suggester import SuggestFromList
+from textual.suggester import Suggester
 from textual.widgets import Button, DataTable, Input, Static
 
 from proxy.config.model import ConfigError
 from proxy.models_table import FAMILY_RULES
 from proxy.routing import Offer, build_offer, closest_ids, pick_newest, resolve
 from tui.bindings import bindings_for
+from tui.screens.dialogs import ConfirmScreen
 
 if TYPE_CHECKING:
     from tui.app import AgproxyApp
@@ -47,6 +50,24 @@ def explain(client_model: str, mapping: dict[str, str], offer: Offer | None = No
     return resolve(client_model, mapping, offer or Offer(unknown=True)).explain()
 
 
+UNDO_DEPTH = 20
+
+
+class OfferSuggester(Suggester):
+    """Completes an upstream model from the ids the accounts offer *now* (read on each
+    keystroke, not cached: a catalogue read or a new account changes them)."""
+
+    def __init__(self, editor: MappingEditor) -> None:
+        super().__init__(use_cache=False, case_sensitive=False)
+        self.editor = editor
+
+    async def get_suggestion(self, value: str) -> str | None:
+        if not value:
+            return None
+        offered = sorted(self.editor.offer.ids)
+        return next((m for m in offered if m.casefold().startswith(value)), None)
+
+
 class MappingTable(DataTable):
     """The user's mapping rows."""
 
@@ -57,6 +78,9 @@ class MappingTable(DataTable):
 
     async def action_delete(self) -> None:
         await self.editor.delete_selected()
+
+    async def action_undo(self) -> None:
+        await self.editor.undo()
 
     @property
     def editor(self) -> MappingEditor:
@@ -88,6 +112,8 @@ class MappingEditor(Vertical):
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
         self.editing: str | None = None  # the pattern being edited (renames drop it)
+        # (the mapping before a change, what the change was): `u` goes back one step
+        self.undo_stack: list[tuple[dict[str, str], str]] = []
 
     @property
     def agapp(self) -> AgproxyApp:
@@ -96,7 +122,7 @@ class MappingEditor(Vertical):
     def compose(self) -> ComposeResult:
         yield Static(
             "client model (exact, or with * wildcards) → upstream model; yours win over "
-            "the built-in routes. Saved at once.  enter edit · x delete",
+            "the built-in routes. Saved at once.  enter edit · x delete · u undo",
             classes="mapping-note",
             markup=False,
         )
@@ -108,7 +134,7 @@ class MappingEditor(Vertical):
                 placeholder="upstream model",
                 compact=True,
                 id="map-target",
-                suggester=SuggestFromList(sorted(self.offer.ids), case_sensitive=False),
+                suggester=OfferSuggester(self),
             )
             yield Button("Save", id="map-save", compact=True)
         yield Static("", id="map-message", classes="mapping-note", markup=False)
@@ -150,7 +176,7 @@ class MappingEditor(Vertical):
         for pattern, target in mapping.items():
             table.add_row(pattern, target, key=pattern)
         if not mapping:
-            table.add_row(Text("(none yet)", style="dim"), Text("type one below", style="dim"))
+            table.add_row(Text("(none yet)", style="italic"), Text("type one below", style="italic"))
         table.move_cursor(row=min(row, table.row_count - 1), animate=False)
         self.show_resolved()
 
@@ -203,6 +229,14 @@ class MappingEditor(Vertical):
         self.load(pattern, target, self.editing if pattern == self.editing else None)
         self.message(f"override the built-in route {pattern}: change the upstream model, enter")
 
+    def not_offered(self, target: str) -> list[str] | None:
+        """None when some account offers `target` (or nothing is known yet: no
+        catalogue read); else the closest offered ids (routing's own choice)."""
+        offer = self.offer
+        if not offer.ids or target in offer.ids or target in offer.deprecated:
+            return None
+        return closest_ids(target, offer.ids)
+
     async def save_entry(self) -> None:
         pattern = self.query_one("#map-pattern", Input).value.strip()
         target = self.query_one("#map-target", Input).value.strip()
@@ -210,22 +244,38 @@ class MappingEditor(Vertical):
         if problem:
             self.message(problem, error=True)
             return
+        close = self.not_offered(target)
+        if close is None:
+            await self._store_entry(pattern, target)
+            return
+        alike = f" Closest offered: {', '.join(close)}." if close else ""
+
+        async def answer(yes: bool | None) -> None:
+            if yes:
+                await self._store_entry(pattern, target, close)
+            else:
+                self.message(f"not saved: no account offers {target}.{alike}", error=True)
+                self.query_one("#map-target", Input).focus()
+
+        question = f"No account offers {target}.{alike}\nSave {pattern} → {target} anyway?"
+        self.app.push_screen(ConfirmScreen(question, yes="Save anyway"), answer)
+
+    async def _store_entry(self, pattern: str, target: str, close: list[str] | None = None) -> None:
         mapping = self.mapping
         if self.editing and self.editing != pattern:
             mapping.pop(self.editing, None)
-        mapping[pattern] = target
-        if not await self._save(mapping):
+        before = self.mapping.get(pattern)
+        change = f"{pattern} → {target}" + (f" (was → {before})" if before else "")
+        if not await self._save(mapping | {pattern: target}, f"saved {change}"):
             return
         self.editing = None
         for name in ("#map-pattern", "#map-target"):
             self.query_one(name, Input).value = ""
-        offer = self.offer
         note = ""
-        if offer.ids and target not in offer.ids:
-            close = closest_ids(target, offer.ids)
+        if close is not None:
             note = f" ({target} is not offered by any account" + (
                 f"; closest offered: {', '.join(close)})" if close else ")")
-        self.message(f"saved {pattern} → {target}{note}", error=bool(note))
+        self.message(f"saved {change}{note}  (u undoes)", error=bool(note))
         self.query_one(MappingTable).focus()
 
     async def delete_selected(self) -> None:
@@ -233,17 +283,33 @@ class MappingEditor(Vertical):
         if pattern is None:
             return
         mapping = self.mapping
-        del mapping[pattern]
-        if await self._save(mapping):
-            self.message(f"deleted {pattern}")
+        target = mapping.pop(pattern)
+        if await self._save(mapping, f"deleted {pattern} → {target}"):
+            self.message(f"deleted {pattern}  (u undoes)")
 
-    async def _save(self, mapping: dict[str, str]) -> bool:
+    async def undo(self) -> None:
+        """Put back the mapping as it was before the last change made here."""
+        if not self.undo_stack:
+            self.agapp.notify("No mapping change to undo.", timeout=3)
+            return
+        previous, what = self.undo_stack.pop()
+        if await self._save(previous, None):
+            left = len(self.undo_stack)
+            more = f" ({left} more: u again)" if left else ""
+            self.message(f"undid: {what}")
+            self.agapp.notify(f"Mapping change undone: {what}.{more}", timeout=4, markup=False)
+
+    async def _save(self, mapping: dict[str, str], what: str | None) -> bool:
+        """Save the whole mapping; `what` names the change for undo (None: an undo)."""
+        before = self.mapping
         try:
             config = self.agapp.config.with_value("model_mapping", mapping)
             await self.agapp.save_config(config)
         except (ConfigError, OSError) as exc:
             self.message(str(exc), error=True)
             return False
+        if what is not None:
+            self.undo_stack = [*self.undo_stack[-(UNDO_DEPTH - 1):], (before, what)]
         self.refresh_rows()  # the app's listener repaints too, a tick later
         return True
 

@@ -22,8 +22,10 @@ from proxy.config.model import (
     Config,
     ConfigError,
     allowed_values,
+    api_key_warning,
     config_keys,
     generate_api_key,
+    preferred_account_warning,
 )
 from tui.bindings import bindings_for
 from tui.screens.dialogs import ConfirmScreen
@@ -123,11 +125,13 @@ class SettingField(Vertical):
         else:
             control.value = text
 
-    def show_error(self, message: str | None) -> None:
+    def show_error(self, message: str | None, warning: str | None = None) -> None:
+        """The error (refused), else a warning (saved, but said), else the help."""
         help_line = self.query_one(".field-help", Static)
         self.set_class(bool(message), "-invalid")
         help_line.set_class(bool(message), "field-error")
-        help_line.update(message or allowed_values(self.key))
+        help_line.set_class(not message and bool(warning), "field-warning")
+        help_line.update(message or warning or allowed_values(self.key))
 
 
 class SettingsPane(Vertical):
@@ -160,6 +164,7 @@ class SettingsPane(Vertical):
 
     def on_mount(self) -> None:
         self.set_running(self.agapp.proxy_running)
+        self.show_warnings()
         self.update_bar()
         self.set_interval(RELOAD_POLL_S, self.poll_config_file)
 
@@ -208,8 +213,36 @@ class SettingsPane(Vertical):
             f.show_error(str(exc))
         else:
             self.errors.pop(f.key, None)
-            f.show_error(None)
+            f.show_error(None, self.warning(f.key, f.text))
         self.update_bar()
+
+    def warning(self, key: str, text: str) -> str | None:
+        """The config's soft rules (the same `agproxy config set` warns with)."""
+        if key == "proxy.api_key":
+            return api_key_warning(text)
+        if key == "scheduling.preferred_account":
+            return preferred_account_warning(text.strip(), self.agapp.controller.accounts())
+        return None
+
+    def show_warnings(self) -> None:
+        """Saved values that deserve a word (e.g. a preferred account that was removed)."""
+        for key in ("proxy.api_key", "scheduling.preferred_account"):
+            f = self.field(key)
+            if key not in self.errors:
+                f.show_error(None, self.warning(key, f.text))
+
+    def on_descendant_focus(self, event: Any) -> None:
+        self._light(event.widget, True)
+
+    def on_descendant_blur(self, event: Any) -> None:
+        self._light(event.widget, False)
+
+    def _light(self, widget: Any, on: bool) -> None:
+        """The focused field's row lights up (label highlighted, bold)."""
+        for node in widget.ancestors:
+            if isinstance(node, SettingField):
+                node.set_class(on, "-focused")
+                return
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if not self._loading:
@@ -250,6 +283,7 @@ class SettingsPane(Vertical):
                     f.initial = value_text(cfg.get(f.key))
         finally:
             self.call_after_refresh(self._done_loading)
+        self.show_warnings()
         self.update_bar()
 
     def _done_loading(self) -> None:
@@ -337,10 +371,15 @@ class SettingsPane(Vertical):
         except (ConfigError, OSError) as exc:
             self.agapp.notify(str(exc), title="Not saved", severity="error", markup=False)
             return
+        warnings = [w for f in self.dirty() if (w := self.warning(f.key, f.text))]
         for f in self.fields():
             f.initial = f.text
         self.update_bar()
-        self.agapp.notify("Settings saved and applied.", timeout=3)
+        if warnings:
+            self.agapp.notify("Settings saved and applied; note: " + "; ".join(warnings),
+                              severity="warning", timeout=10, markup=False)  # fmt: skip
+        else:
+            self.agapp.notify("Settings saved and applied.", timeout=3)
 
     def action_revert(self) -> None:
         self._loading = True
@@ -349,6 +388,7 @@ class SettingsPane(Vertical):
         self.errors.clear()
         for f in self.fields():
             f.show_error(None)
+        self.show_warnings()
         self.call_after_refresh(self._done_loading)
         self.set_running(self.agapp.proxy_running)
 

@@ -23,6 +23,22 @@ MAX_ROWS = 1000
 # Trim in chunks, so the O(rows) slice runs once per TRIM_SLACK new records.
 TRIM_SLACK = 200
 HISTORY_PAGE = 200
+# How to add an account, worded once: the first-launch hint and the "no available
+# accounts" toast say the same keys.
+ADD_ACCOUNT_KEYS = (
+    "press 2 (Accounts), then a (refresh token) · o (OAuth login) · k (Gemini key) · i (import)"
+)
+
+
+def first_steps(accounts: int, running: bool, url: str) -> str:
+    """What to do on an empty Traffic tab (first launch), by how far the user got."""
+    connect = f"Point a client at {url} with the API key: 4 (Connect) has ready-made snippets."
+    if not accounts:
+        return (f"No requests yet. Add an account: {ADD_ACCOUNT_KEYS}. "
+                f"Then s starts the proxy.\n{connect}")  # fmt: skip
+    if not running:
+        return f"No requests yet. Press s to start the proxy.\n{connect}"
+    return f"No requests yet. {connect}"
 
 
 class TrafficPane(Vertical):
@@ -39,6 +55,7 @@ class TrafficPane(Vertical):
         self._history_done = False
         self._loading_history = False
         self._bar_text = ""
+        self.hint = ""  # the first-launch text shown while the view is empty
         self.account_width = 0  # the widest account name seen (the column's need)
         self.matched: int | None = None  # stored records matching the filter (None: unknown)
 
@@ -48,6 +65,7 @@ class TrafficPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(id="traffic-bar")
+        yield Static(id="traffic-empty", markup=False)
         yield Input(
             placeholder="filter: status:4xx model:gemini* account:alice text  (Enter apply, Esc cancel)",
             id="traffic-filter",
@@ -304,6 +322,20 @@ class TrafficPane(Vertical):
         if text != self._bar_text:  # fixed height: no layout pass needed
             self._bar_text = text
             self.query_one("#traffic-bar", Static).update(text, layout=False)
+        self.show_first_steps()
+
+    def show_first_steps(self, st: Any = None) -> None:
+        """An empty, unfiltered view says what to do (only while there is no row; the
+        app calls it with each status tick, so it follows accounts and start/stop)."""
+        empty = not self.records and self.filter is None and not self.paused
+        if empty:
+            st = st or self.agapp.read_status()
+            url = st.base_urls[0] if st.base_urls else f"http://127.0.0.1:{st.port}"
+            hint = first_steps(st.accounts_total, st.running, url)
+            if hint != self.hint:
+                self.hint = hint
+                self.query_one("#traffic-empty", Static).update(hint)
+        self.set_class(empty, "-empty")
 
 
 def plural(n: int, noun: str) -> str:
