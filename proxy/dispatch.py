@@ -518,7 +518,7 @@ class Dispatcher:
     def not_served(self, client_model: str, tried: list[str]) -> ApiError:
         """404 naming the client model, the upstream ids tried and a few offered ids."""
         offer = self.resolver.offer
-        close = closest_ids(tried[-1], offer.ids) if offer.ids else []
+        close, alike = closest_ids(tried[-1], offer.ids) if offer.ids else ([], False)
         ids = list(dict.fromkeys(tried))
         if ids == [client_model]:
             shown = repr(client_model)
@@ -526,7 +526,9 @@ class Dispatcher:
             shown = f"{client_model!r} (mapped to {ids[0]!r})"
         else:
             shown = f"{client_model!r} (tried upstream ids {', '.join(map(repr, ids))})"
-        hint = f"; offered ids like it: {', '.join(close)}" if close else ""
+        hint = ""
+        if close:
+            hint = f"; {'offered ids like it' if alike else 'nothing like it; offered'}: {', '.join(close)}"
         return ApiError(ErrorKind.NOT_FOUND,
                         f"model {shown} is not served by any account{hint} "
                         "(see GET /v1/models or `agproxy models`; map it in model_mapping)", param="model")

@@ -173,12 +173,15 @@ def wildcard_match(pattern: str, name: str) -> bool:
     return _pattern(pattern).fullmatch(name) is not None
 
 
-def closest_ids(name: str, ids: Iterable[str], n: int = 3) -> list[str]:
-    """A few offered ids that look like `name` (for a 404 and the mapping editor)."""
+def closest_ids(name: str, ids: Iterable[str], n: int = 3) -> tuple[list[str], bool]:
+    """A few offered ids for a name nobody serves (a 404, the mapping editor), and
+    whether they look like it: spelled alike or of its family; else the newest offered
+    ids, so the person still sees what is there."""
     import difflib
 
     pool = sorted(ids)
-    close = difflib.get_close_matches(name, pool, n=n, cutoff=0.3)
+    # 0.6: "claude-sonet-4-6" finds claude-sonnet-4-6; "llama-3-70b" finds no Claude
+    close = difflib.get_close_matches(name, pool, n=n, cutoff=0.6)
     if len(close) < n:
         rule = best_rule(name)
         if rule is not None:
@@ -186,9 +189,9 @@ def closest_ids(name: str, ids: Iterable[str], n: int = 3) -> list[str]:
                 for m in sorted(family_members(pool, FAMILIES[fam]), key=version_key, reverse=True):
                     if m not in close and len(close) < n:
                         close.append(m)
-    if not close:  # nothing alike: still name what is offered, the newest first
-        close = sorted(pool, key=version_key, reverse=True)[:n]
-    return close
+    if close:
+        return close, True
+    return sorted(pool, key=version_key, reverse=True)[:n], False
 
 
 # -- the cache the request path uses ---------------------------------------------------

@@ -131,3 +131,14 @@ async def test_budget_spent_on_429s_is_a_429_with_retry_after(harness: Harness):
     with pytest.raises(ApiError) as exc:
         await harness.dispatcher.generate(call("gemini-2.5-pro"))
     assert exc.value.status == 429 and exc.value.retry_after and exc.value.retry_after >= 1
+
+
+async def test_a_404_for_a_name_like_no_offered_id_says_so_and_names_the_newest(harness: Harness):
+    harness.add_antigravity("a")
+    harness.fake.use_catalogues(today())
+    await read_all(harness)
+    with pytest.raises(ApiError) as exc:
+        await harness.dispatcher.generate(UpstreamCall("llama-3-70b", REQ))
+    assert exc.value.status == 404
+    assert "offered ids like it" not in exc.value.message  # no Claude "looks like" llama
+    assert "nothing like it; offered: " in exc.value.message

@@ -139,3 +139,14 @@ def test_offer_skips_internal_and_deprecated_ids():
     offer = build_offer([acc])
     assert offer.ids == {"gemini-2.5-flash"} and not offer.unknown
     assert build_offer([Account.antigravity("b@example.com", "rt")]).unknown
+
+
+def test_closest_ids_are_alike_only_when_spelled_alike_or_of_the_family() -> None:
+    from proxy.routing import closest_ids
+
+    ids = ["claude-sonnet-4-6", "claude-opus-4-6-thinking", "gemini-3-flash", "gemini-3-pro-high"]
+    close, alike = closest_ids("claude-sonet-4-6", ids)
+    assert alike and close[0] == "claude-sonnet-4-6"
+    assert closest_ids("gemini-9-flash", ids)[0][0] == "gemini-3-flash"
+    newest, alike = closest_ids("llama-3-70b", ids)
+    assert not alike and len(newest) == 3 and set(newest) <= set(ids)

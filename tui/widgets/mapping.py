@@ -235,7 +235,7 @@ class MappingEditor(Vertical):
         offer = self.offer
         if not offer.ids or target in offer.ids or target in offer.deprecated:
             return None
-        return closest_ids(target, offer.ids)
+        return closest_ids(target, offer.ids)[0]
 
     async def save_entry(self) -> None:
         pattern = self.query_one("#map-pattern", Input).value.strip()
