@@ -302,12 +302,14 @@ def seed_account(home: Path, **fields) -> str:
     now = time.time()
     models = {f"gemini-9.{i}-pro": ModelEntry(f"gemini-9.{i}-pro") for i in range(30)}
     models["claude-old-1"] = ModelEntry("claude-old-1")
+    models["chat_20706"] = ModelEntry("chat_20706", internal=True)  # reported with quota, never offered
     cat = Catalogue(models=models, deprecated={"claude-old-1": "gemini-9.0-pro",
                                                "gemini-8-pro": "gemini-9.1-pro"}, read_at=now - 180)
     acc = Account.antigravity("detail@example.com", "1//rt", id="acc00001", catalogue=cat,
                               project_id="proj-x", **fields)
     acc.quota = {"gemini-9.0-pro": QuotaInfo(0.25, now + 3 * 3600, now - 180),
-                 "gemini-9.1-pro": QuotaInfo(1.0, None, now - 180)}
+                 "gemini-9.1-pro": QuotaInfo(1.0, None, now - 180),
+                 "chat_20706": QuotaInfo(0.01, None, now - 180)}
     acc.quota_fetched_at = now - 180
     acc.cooldowns = {"gemini-9.2-pro": now + 600}
     store = AccountStore(home / "accounts")
@@ -345,6 +347,7 @@ async def test_enter_opens_the_account_in_full_live_and_scrollable_at_80x24(home
         assert "gemini-9.2-pro" in text and "cooling 9m" in text  # the per-model cooldown
         assert "gemini-9.29-pro" in text  # every model, not a summary
         assert "claude-old-1 → gemini-9.0-pro" in text and "gemini-8-pro → gemini-9.1-pro" in text
+        assert "chat_20706" not in text and "+1 internal id the upstream reports" in text
         body = app.screen.query_one(VerticalScroll)
         assert body.max_scroll_y > 0  # a long list at 80×24: the keyboard scrolls it
         await pilot.press("pagedown")

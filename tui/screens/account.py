@@ -137,8 +137,12 @@ class AccountScreen(Screen[None]):
 
     def _models(self, out: Text, acc: Any, now: float, s: Any) -> None:
         cooling = model_cooldowns(acc, now)
-        # the offered ids, and those with a quota or a mark (all a never-read catalogue has)
-        models = sorted(acc.offered() | acc.unavailable.keys() | acc.quota.keys() | cooling.keys())
+        # the offered ids and those with a mark; a never-read catalogue: the quota's ids.
+        # Internal ids (chat_…, tab_…) carry quota too but are never offered: counted only.
+        known = acc.offered() if acc.catalogue is not None else acc.quota.keys()
+        models = sorted(set(known) | acc.unavailable.keys() | cooling.keys())
+        cat = acc.catalogue
+        internal = sum(1 for e in cat.models.values() if e.internal) if cat is not None else 0
         if not models:
             out.append("  (it offers no model)\n", s("muted"))
         width = min(36, max((len(m) for m in models), default=10))
@@ -162,6 +166,9 @@ class AccountScreen(Screen[None]):
             elif model in cooling:
                 out.append(f"  cooling {units.span(cooling[model] - now)}", s("warn"))
             out.append("\n")
+        if internal > 0:
+            out.append(f"  (+{internal} internal id{'s' if internal != 1 else ''} the upstream "
+                       "reports, never offered to clients)\n", s("muted"))
 
     def action_close(self) -> None:
         self.dismiss()

@@ -221,7 +221,10 @@ class AccountsPane(Vertical):
         if not acc.quota:
             return Text("unknown (never fetched)", style=table.style("accounts--muted"))
         out = Text(no_wrap=True)
-        groups = quota_groups(acc.quota)
+        offered = acc.offered() if acc.catalogue is not None else None
+        groups = quota_groups(
+            acc.quota if offered is None else {m: q for m, q in acc.quota.items() if m in offered}
+        )
         pad, bar = (7, BAR - 2) if self.narrow else (12, BAR)
         for i, (group, frac, reset) in enumerate(groups):
             if i:
