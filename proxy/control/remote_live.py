@@ -9,33 +9,18 @@ from collections import OrderedDict, deque
 
 from proxy import jsoncodec
 from proxy.control.logs import LOG_LINES
+from proxy.monitor.live import BoundedFeed
 from proxy.monitor.record import RequestRecord
 
 MIRROR = 5000  # newest records kept locally
 
 
-class RemoteFeed:
+class RemoteFeed(BoundedFeed):
     """A bounded local queue of record updates (same contract as monitor subscriptions)."""
 
     def __init__(self, owner: RemoteLive, maxsize: int) -> None:
+        super().__init__(maxsize)
         self._owner = owner
-        self._items: deque[RequestRecord] = deque()
-        self._maxsize = maxsize
-        self.dropped = 0
-
-    def put(self, record: RequestRecord) -> None:
-        if len(self._items) >= self._maxsize:
-            self.dropped += 1
-            return
-        self._items.append(record)
-
-    def get_nowait_batch(self, limit: int | None = None) -> list[RequestRecord]:
-        items = self._items
-        if limit is None or limit >= len(items):
-            batch = list(items)
-            items.clear()
-            return batch
-        return [items.popleft() for _ in range(limit)]
 
     def close(self) -> None:
         self._owner.feeds.discard(self)

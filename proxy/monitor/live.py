@@ -24,29 +24,21 @@ class MonitorStats:
     in_flight: int = 0
 
 
-class Subscription:
-    """Updates (a record when it begins and again when it finishes) for one consumer.
+class BoundedFeed:
+    """A consumer's queue of record updates that never makes the producer wait: when
+    it is full an update is dropped and counted in `dropped`."""
 
-    Use `async for record in sub` or poll `get_nowait_batch()` (the TUI does, a few times
-    a second). When the queue is full the update is dropped and counted in `dropped`.
-    """
-
-    def __init__(self, hub: LiveHub, maxsize: int) -> None:
-        self._hub = hub
+    def __init__(self, maxsize: int) -> None:
         self._items: deque[RequestRecord] = deque()
         self._maxsize = maxsize
-        self._waiter: asyncio.Future[None] | None = None
         self.dropped = 0
-        self.closed = False
 
-    def put(self, record: RequestRecord) -> None:
+    def put(self, record: RequestRecord) -> bool:
         if len(self._items) >= self._maxsize:
             self.dropped += 1
-            return
+            return False
         self._items.append(record)
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        return True
 
     def get_nowait_batch(self, limit: int | None = None) -> list[RequestRecord]:
         """Everything queued (up to `limit`), oldest first; never waits."""
@@ -56,6 +48,28 @@ class Subscription:
             items.clear()
             return batch
         return [items.popleft() for _ in range(limit)]
+
+
+class Subscription(BoundedFeed):
+    """Updates (a record when it begins and again when it finishes) for one consumer.
+
+    Use `async for record in sub` or poll `get_nowait_batch()` (the TUI does, a few times
+    a second). When the queue is full the update is dropped and counted in `dropped`.
+    """
+
+    def __init__(self, hub: LiveHub, maxsize: int) -> None:
+        super().__init__(maxsize)
+        self._hub = hub
+        self._waiter: asyncio.Future[None] | None = None
+        self.closed = False
+
+    def put(self, record: RequestRecord) -> bool:
+        if not super().put(record):
+            return False
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        return True
 
     async def get(self) -> RequestRecord:
         """The next update; raises StopAsyncIteration once closed and drained."""
