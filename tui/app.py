@@ -294,6 +294,9 @@ class AgproxyApp(App[None]):
     async def _refresh_today(self) -> None:
         try:
             today = await self.today_totals()
+        except ControlError as exc:  # attached and the serve is away: the header says so already
+            log.debug("today's totals: %s", exc)
+            return
         except Exception:
             log.exception("today's totals failed")
             return
