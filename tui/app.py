@@ -143,20 +143,20 @@ class AgproxyApp(App[None]):
         return await self.controller.history(flt, limit, before)
 
     async def count_history(self, flt: Any) -> int | None:
-        """How many stored records match `flt` (None when there is no store)."""
-        if self.monitor is None:
+        """How many stored records match `flt` (None when the proxy cannot say now)."""
+        try:
+            totals = await self.controller.totals(flt)
+        except ControlError as exc:  # attached and the serve went away: no count, no crash
+            log.warning("history count failed: %s", exc)
             return None
-        totals = await self.monitor.totals(flt)
         return sum(int(t.get("requests", 0)) for t in totals["by_model"].values())
 
     async def today_totals(self) -> tuple[int, int] | None:
         """(requests, errors) stored since local midnight: the header's "today"."""
-        if self.monitor is None:
-            return None
         from proxy.monitor.filter import parse_filter
 
         midnight = time.strftime("%Y-%m-%dT00:00", time.localtime(self.now()))
-        totals = await self.monitor.totals(parse_filter(f"since:{midnight}"))
+        totals = await self.controller.totals(parse_filter(f"since:{midnight}"))
         rows = totals["by_model"].values()
         return sum(int(t.get("requests", 0)) for t in rows), sum(
             int(t.get("errors", 0)) for t in rows
@@ -164,29 +164,6 @@ class AgproxyApp(App[None]):
 
     async def fetch_record(self, record_id: int) -> Any:
         return await self.controller.record(record_id)
-
-    async def usage(self, by: str, since: float) -> list[Any]:
-        """Usage rows from the monitor's rollups (the Stats tab)."""
-        return await self.monitor.usage(by, since) if self.monitor is not None else []
-
-    async def usage_series(self, since: float, step: int) -> list[Any]:
-        return await self.monitor.usage_series(since, step) if self.monitor is not None else []
-
-    def key_store(self) -> Any:
-        """The client keys (SPEC §19): the in-process service's KeyStore, else one over
-        the same keys.json (a running serve picks its changes up by the file poll)."""
-        keys = getattr(self.controller, "keys", None)
-        if keys is None:
-            from proxy.keys.store import KeyStore
-
-            keys = KeyStore(self.paths.data_dir)
-            keys.load()
-        return keys
-
-    @property
-    def monitor(self) -> Any:
-        """The in-process monitor (history counts, stats); None when attached."""
-        return getattr(self.controller, "monitor", None)
 
     async def save_config(self, config: Config) -> None:
         """Validated write through the one ConfigStore (of this process or the daemon's);
@@ -317,6 +294,9 @@ class AgproxyApp(App[None]):
     async def _refresh_today(self) -> None:
         try:
             today = await self.today_totals()
+        except ControlError as exc:  # attached and the serve is away: the header says so already
+            log.debug("today's totals: %s", exc)
+            return
         except Exception:
             log.exception("today's totals failed")
             return

@@ -110,6 +110,9 @@ TABLE: tuple[Key, ...] = (
     Key("right_square_bracket", "range(1)", "Longer range", "stats", display="]"),
     Key("n", "new_key", "New client key", "keys"),
     Key("v", "revoke_key", "Revoke key", "keys"),
+    # not in the footer (80 columns hold the four above); the section title lists them
+    Key("R", "rotate_key", "Rotate key (new secret)", "keys", show=False),
+    Key("delete,x", "remove_key", "Remove key", "keys", display="Del/x", show=False),
     Key("y", "copy_prefix", "Copy key prefix", "keys", show=False),
     # -- connect ----------------------------------------------------------------
     Key("y", "copy_snippet", "Copy snippet", "connect"),

@@ -8,7 +8,6 @@ import random
 import sqlite3
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from proxy import jsoncodec
 from proxy.accounts.catalogue import Catalogue, ModelEntry
@@ -17,8 +16,10 @@ from proxy.accounts.store import AccountStore
 from proxy.config.store import ConfigStore
 from proxy.control.api import ControlStatus
 from proxy.control.local import InProcessController
-from proxy.keys.store import KeyStore
+from proxy.keys.store import KeyStore, describe
+from proxy.monitor import rollup
 from proxy.monitor.record import Attempt, RequestRecord
+from proxy.monitor.rollup import UsageRow
 from proxy.paths import Paths
 from proxy.routing import best_rule
 from proxy.service import ProxyService
@@ -159,8 +160,6 @@ def demo_accounts() -> list[Account]:
 
 def demo_usage_db() -> sqlite3.Connection:
     """30 days of seeded traffic in the real rollup tables (an in-memory database)."""
-    from proxy.monitor import rollup
-
     rng = random.Random(14)
     conn = sqlite3.connect(":memory:", check_same_thread=False)
     for table in rollup.STEP:
@@ -220,10 +219,18 @@ class DemoController(InProcessController):
     """The in-process controller over a never-started service, answering with the
     seeded accounts, traffic and a status that never moves."""
 
-    def __init__(self, store: ConfigStore, accounts: AccountStore, records: list[RequestRecord]) -> None:
+    def __init__(
+        self,
+        store: ConfigStore,
+        accounts: AccountStore,
+        records: list[RequestRecord],
+        keys: KeyStore,
+    ) -> None:
         super().__init__(ProxyService(store))
         self._demo_accounts = accounts
         self._records = records
+        self._usage_db = demo_usage_db()
+        self.service.keys = keys  # the never-started service: add/revoke/… act on the seeded keys
         for line in (
             "agproxy listening on http://127.0.0.1:8045 (auth: off)",
             "account bob@example.com is now cooling: 429 quota exhausted",
@@ -265,6 +272,17 @@ class DemoController(InProcessController):
     async def record(self, record_id: int) -> RequestRecord | None:
         return None
 
+    async def usage(self, by: str, since: float, until: float | None = None) -> list[UsageRow]:
+        return rollup.query_usage(self._usage_db, by, since, now=NOW)
+
+    async def usage_series(
+        self, since: float, step: int, until: float | None = None
+    ) -> list[tuple[int, UsageRow]]:
+        return rollup.query_series(self._usage_db, since, step, now=NOW)
+
+    async def client_keys(self) -> list[dict[str, object]]:
+        return [describe(k, NOW) for k in self.service.keys.list_keys()]  # the frozen clock
+
 
 class DemoApp(AgproxyApp):
     """AgproxyApp over a temporary home with frozen time and seeded data."""
@@ -282,27 +300,13 @@ class DemoApp(AgproxyApp):
         for acc in demo_accounts():
             demo_store.add(acc)
         self._records = demo_records()
-        super().__init__(paths, controller=DemoController(store, demo_store, self._records))
+        controller = DemoController(store, demo_store, self._records, demo_keys(home))
+        super().__init__(paths, controller=controller)
         self.utc_clock = True
         self.mask_secrets = True
-        self._usage_db = demo_usage_db()
-        self._keys = demo_keys(home)
 
     def now(self) -> float:
         return NOW
-
-    async def usage(self, by: str, since: float) -> list[Any]:
-        from proxy.monitor import rollup
-
-        return rollup.query_usage(self._usage_db, by, since, now=NOW)
-
-    async def usage_series(self, since: float, step: int) -> list[Any]:
-        from proxy.monitor import rollup
-
-        return rollup.query_series(self._usage_db, since, step, now=NOW)
-
-    def key_store(self) -> Any:
-        return self._keys
 
     def install_logging(self) -> None:
         pass  # the Log tab shows the seeded lines only

@@ -110,16 +110,6 @@ class InProcessController:
 
     # -- snapshots -------------------------------------------------------------------
 
-    @property
-    def monitor(self) -> Any:
-        """The service's monitor (in-process front ends only; `usage()`, `totals()` and
-        `history()` are the Controller's way, in both modes)."""
-        return self.service.monitor
-
-    @property
-    def keys(self) -> Any:
-        return self.service.keys
-
     def status(self) -> ControlStatus:
         st = self.service.status()
         out = ControlStatus(**vars(st))

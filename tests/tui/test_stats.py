@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
 import pytest
 from rich.console import Console
 from textual.widgets import Static
 
-from proxy.keys.store import hash_key
+from proxy.config.store import ConfigStore
+from proxy.keys.store import KeyStore, hash_key
+from proxy.paths import resolve_paths
+from tests.fakes.upstream import FakeUpstream
+from tests.tui.conftest import notes, write_account
+from tests.tui.test_accounts import until
 from tui.app import AgproxyApp
 from tui.demo import DemoApp
 from tui.screens.dialogs import ConfirmScreen, PromptScreen
@@ -27,50 +36,39 @@ async def wait_loaded(pilot, pane: StatsPane, after: int) -> None:
     raise AssertionError("the stats never loaded")
 
 
-def finish(monitor, **fields) -> None:
-    rec = monitor.begin(
-        method="POST",
-        path="/v1/messages",
-        protocol="anthropic",
-        client="c",
-        user_agent="u",
-        headers={},
-        body=None,
-    )
-    for k, v in fields.items():
-        setattr(rec, k, v)
-    monitor.finish(rec, status=fields.pop("status", 200))
+@pytest.fixture
+async def gemini(home: Path, port: int) -> AsyncIterator[FakeUpstream]:
+    """A Gemini-key account on the fake Google upstream (real requests get real answers)."""
+    async with FakeUpstream() as upstream:
+        store = ConfigStore(resolve_paths())
+        store.load()
+        store.set("upstream.gemini_base_url", upstream.url)
+        write_account(home)
+        yield upstream
 
 
-async def test_stats_tab_shows_usage_by_model_account_and_key(home) -> None:
-    app = AgproxyApp()
+async def test_stats_tab_shows_real_requests_by_model_account_and_key(gemini, port, make_app) -> None:
+    app = await make_app()  # attached: the numbers come from the serve's rollups
     async with app.run_test(size=(100, 40)) as pilot:
-        for _ in range(3):
-            finish(
-                app.monitor,
-                client_model="claude-sonnet-4-5",
-                account="alice@example.com",
-                client_key="alice",
-                input_tokens=1000,
-                output_tokens=100,
-            )
-        finish(
-            app.monitor,
-            client_model="gemini-2.5-pro",
-            account="bob@example.com",
-            input_tokens=10,
-            output_tokens=1,
-        )
+        await pilot.press("s")
+        await until(pilot, lambda: app.controller.status().running)
+        async with aiohttp.ClientSession() as http:
+            body = {"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "hi"}]}
+            for _ in range(3):
+                async with http.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=body) as r:
+                    assert r.status == 200, await r.text()
+            async with http.post(f"http://127.0.0.1:{port}/v1/chat/completions", data=b"{") as r:
+                assert r.status == 400
         pane = app.main_query(StatsPane)
         before = pane.loads
         await pilot.press("6")
         await wait_loaded(pilot, pane, before)
         by_model = text_of(app, "#stats-by-model")
-        assert "claude-sonnet-4-5" in by_model and "75%" in by_model and "3.3k" in by_model
-        assert "gemini-2.5-pro" in by_model and "25%" in by_model
-        assert "alice@example.com" in text_of(app, "#stats-by-account")
-        by_key = text_of(app, "#stats-by-key")
-        assert "alice" in by_key and "(proxy key)" in by_key
+        assert "gemini-2.5-flash" in by_model and " 3 " in by_model and "75%" in by_model
+        assert "4 total" in text_of(app, "#chart-requests .stats-chart-value")
+        assert "25.0% overall" in text_of(app, "#chart-errors .stats-chart-value")
+        assert "key …0001" in text_of(app, "#stats-by-account")
+        assert "(proxy key)" in text_of(app, "#stats-by-key")
 
 
 async def test_brackets_change_the_range(home) -> None:
@@ -87,34 +85,91 @@ async def test_brackets_change_the_range(home) -> None:
         assert pane.range == "1h"
 
 
-async def test_a_new_key_is_shown_once_copyable_and_only_its_hash_is_kept(home) -> None:
-    app = AgproxyApp()
+def stored_keys(home: Path) -> KeyStore:
+    """keys.json as the serving process wrote it."""
+    store = KeyStore(home)
+    store.load()
+    return store
+
+
+def key_rows(app) -> dict[str, str]:
+    """name → state, as the keys table shows them."""
+    table = app.main_query("#keys-table")
+    return {str(table.get_row_at(i)[0]): str(table.get_row_at(i)[2]) for i in range(table.row_count)}
+
+
+async def answer_yes(pilot, app) -> None:
+    await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+    await pilot.click("#yes")
+
+
+async def shown_key(pilot, app) -> str:
+    """The key the "shown only now" dialog holds (then closed with Copy)."""
+    await until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and "sk-ag-" in app.screen.question)
+    key = app.screen.question.split()[-1]
+    await pilot.click("#yes")
+    assert app.clipboard == key
+    return key
+
+
+async def models_status(port: int, key: str) -> int:
+    async with aiohttp.ClientSession() as http, http.get(
+        f"http://127.0.0.1:{port}/v1/models", headers={"Authorization": f"Bearer {key}"}
+    ) as r:
+        return r.status
+
+
+async def test_client_keys_added_revoked_rotated_removed_apply_at_once(home, gemini, port, make_app) -> None:
+    """Every change goes to the process that serves the keys: an attached TUI's revoke is
+    refused by the serve on the very next request (no file poll in between)."""
+    store = ConfigStore(resolve_paths())
+    store.load()
+    store.set("proxy.auth_mode", "all_except_health")
+    app = await make_app()
     async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.press("s")
+        await until(pilot, lambda: app.controller.status().running)
         await pilot.press("6", "n")
         assert isinstance(app.screen, PromptScreen)
-        await pilot.press(*"alice rpm=5", "enter")
-        await pilot.pause()
-        assert isinstance(app.screen, ConfirmScreen)
-        key = app.screen.question.split()[-1]
-        assert key.startswith("sk-ag-")
-        stored = app.key_store().by_name["alice"]
-        assert stored.hash == hash_key(key) and stored.rpm == 5
-        await pilot.click("#yes")
-        assert app.clipboard == key
+        await pilot.press(*"alice rpm=50", "enter")
+        key = await shown_key(pilot, app)
+        assert key.startswith("sk-ag-") and await models_status(port, key) == 200
+        stored = stored_keys(home).by_name["alice"]
+        assert stored.hash == hash_key(key) and stored.rpm == 50
         assert key not in (home / "keys.json").read_text()
-        assert app.main_query("#keys-table").row_count == 1
+        await until(pilot, lambda: key_rows(app) == {"alice": "active"})
 
-
-async def test_revoke_from_the_keys_section(home) -> None:
-    app = AgproxyApp()
-    app.key_store().add("ci")
-    async with app.run_test(size=(100, 40)) as pilot:
-        await pilot.press("6")
-        app.main_query(StatsPane).query_one("#keys-table").reload()
         await pilot.press("v")
-        assert isinstance(app.screen, ConfirmScreen) and "'ci'" in app.screen.question
-        await pilot.click("#yes")
-        assert app.key_store().by_name["ci"].revoked
+        assert "'alice'" in app.screen.question
+        await answer_yes(pilot, app)
+        await until(pilot, lambda: key_rows(app) == {"alice": "revoked"})
+        assert await models_status(port, key) == 401
+
+        await pilot.press("R")
+        await answer_yes(pilot, app)
+        rotated = await shown_key(pilot, app)
+        assert rotated != key and await models_status(port, rotated) == 200
+        assert await models_status(port, key) == 401
+        await until(pilot, lambda: key_rows(app) == {"alice": "active"})
+        await pilot.press("y")
+        assert app.clipboard == rotated[:10]  # the prefix, without the ellipsis
+
+        await pilot.press("x")
+        await answer_yes(pilot, app)
+        await until(pilot, lambda: key_rows(app) == {})
+        assert await models_status(port, rotated) == 401
+        assert "alice" not in stored_keys(home).by_name
+
+
+async def test_a_key_the_proxy_refuses_says_why(home, make_app) -> None:
+    app = await make_app()
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.press("6", "n", *"alice", "enter")
+        await shown_key(pilot, app)
+        await pilot.press("n", *"alice", "enter")  # the serving process refuses a second alice
+        await until(pilot, lambda: any("a key named 'alice' exists" in n for n in notes(app, "error")))
+        assert list(stored_keys(home).by_name) == ["alice"]
+        assert key_rows(app) == {"alice": "active"}
 
 
 async def test_a_bad_new_key_line_says_why(home) -> None:
@@ -123,7 +178,7 @@ async def test_a_bad_new_key_line_says_why(home) -> None:
         await pilot.press("6", "n", *"alice rpm=lots", "enter")
         await pilot.pause()
         assert any("rpm must be a whole number" in n.message for n in app._notifications)
-        assert "alice" not in app.key_store().by_name
+        assert "alice" not in stored_keys(home).by_name
 
 
 def test_share_bars_fill_in_eighths() -> None:

@@ -56,7 +56,9 @@ async def test_requests_to_the_running_proxy_appear_live(home, port, make_app) -
         assert pane.follow and table.cursor_row == 3
 
 
-async def test_a_relaunch_shows_history_and_today_and_filters_and_pages_cover_it(home, port) -> None:
+async def test_a_relaunch_shows_history_and_today_and_filters_and_pages_cover_it(
+    home, port, make_app
+) -> None:
     write_account(home)
     earlier = ProxyService(ConfigStore(resolve_paths()))
     earlier.store.load()
@@ -68,7 +70,7 @@ async def test_a_relaunch_shows_history_and_today_and_filters_and_pages_cover_it
                 assert r.status == 400
     await earlier.close()
 
-    app = AgproxyApp()  # in-process: history counts and today come from its monitor
+    app = await make_app()  # attached: history, counts and today come from the serve's store
     async with app.run_test(size=(120, 30)) as pilot:
         await settle(app, pilot)
         pane = app.query_one(TrafficPane)

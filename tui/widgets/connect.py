@@ -63,12 +63,18 @@ class ConnectPane(VerticalScroll):
         cfg = app.config
         key = cfg.proxy.api_key
         base = app.local_base_url()
-        health_needs_key = cfg.effective_auth_mode == "strict"
+        health_needs_key = self.auth_mode() == "strict"
         real = connect_snippets(base, key, health_needs_key)
         if app.mask_secrets or not self.revealed:
             shown = connect_snippets(base, mask_secret(key), health_needs_key)
             return [(r, s.text) for r, s in zip(real, shown, strict=True)]
         return [(r, r.text) for r in real]
+
+    def auth_mode(self) -> str:
+        """What the running proxy enforces (its listener keeps the LAN state it was bound
+        with, whatever the file says now); stopped, what a start would enforce."""
+        st = self.agapp.read_status()
+        return str(st.auth_mode) if st.running else self.agapp.config.effective_auth_mode
 
     def lan_urls(self) -> list[str]:
         """LAN base URLs: the running proxy's, or where it will listen once started."""
@@ -83,8 +89,7 @@ class ConnectPane(VerticalScroll):
 
     def refresh_snippets(self) -> None:
         app = self.agapp
-        cfg = app.config
-        mode = cfg.effective_auth_mode
+        mode = self.auth_mode()
         lines = Text()
         lines.append("Base URL: ", style="bold")
         lines.append(app.local_base_url())

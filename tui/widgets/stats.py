@@ -1,4 +1,5 @@
-"""The Stats tab (SPEC §18): usage over 1h · 24h · 7d · 30d from the monitor's rollups —
+"""The Stats tab (SPEC §18): usage over 1h · 24h · 7d · 30d through the Controller
+(the monitor's rollups of this process or of the attached serve) —
 requests, tokens, error rate and p95 latency over time, and who used what (by model,
 account and client key, with share bars) — plus the client keys (SPEC §19).
 
@@ -114,7 +115,7 @@ class StatsPane(VerticalScroll):
         yield Static(id="stats-by-model", classes="stats-table")
         yield Static(id="stats-by-account", classes="stats-table")
         yield Static(id="stats-by-key", classes="stats-table")
-        yield Static("Client keys  (n new · v revoke · y copy prefix)", classes="stats-keys-title")
+        yield Static("Client keys  (n new · v revoke · R rotate · x remove · y copy prefix)", classes="stats-keys-title")
         yield KeysTable(id="keys-table")
 
     def on_mount(self) -> None:
@@ -141,14 +142,13 @@ class StatsPane(VerticalScroll):
         self.run_worker(self.reload(), exclusive=True, group="stats")
 
     async def reload(self) -> None:
-        app = self.agapp
+        controller = self.agapp.controller  # in-process or attached: the same rollups
         span, step = RANGES[self.range]
-        now = app.now()
-        since = now - span
+        since = self.agapp.now() - span
         try:
-            series = await app.usage_series(since, step)
-            by = {b: await app.usage(b, since) for b in ("model", "account", "key", "total")}
-        except Exception:  # a stats failure must not take the panel down
+            series = await controller.usage_series(since, step)
+            by = {b: await controller.usage(b, since) for b in ("model", "account", "key", "total")}
+        except Exception:  # a stats failure (a serve gone away) must not take the panel down
             log.exception("stats query failed")
             return
         total = by["total"][0] if by["total"] else None
@@ -175,7 +175,7 @@ class StatsPane(VerticalScroll):
             self.query_one(f"#stats-by-{name}", Static).update(
                 usage_table(f"by {name}", by[name], reqs, empty)
             )
-        self.query_one(KeysTable).reload(now)
+        await self.query_one(KeysTable).reload()
         self.loads += 1
 
     def focus_keys(self) -> DataTable:
