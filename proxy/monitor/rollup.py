@@ -24,6 +24,7 @@ from proxy.monitor.record import RequestRecord
 # Latency histogram bucket upper bounds (ms); one more bucket holds everything slower.
 LATENCY_BUCKETS_MS: tuple[int, ...] = (100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000)
 N_LAT = len(LATENCY_BUCKETS_MS) + 1
+INF = float("inf")
 LAT_COLUMNS = tuple(f"lat{i}" for i in range(N_LAT))
 
 HOURLY, FINE, DAILY = "rollups", "rollups_5m", "rollups_1d"
@@ -238,6 +239,40 @@ _BY_EXPR = {
 _SUM_SELECT = ", ".join(f"sum({s})" for s in SUMS)
 
 
+def _bounds(i: int) -> tuple[float, float]:
+    """Latency bucket i's range in ms: (lower, upper]; the last has no upper bound."""
+    lo = float(LATENCY_BUCKETS_MS[i - 1]) if i else 0.0
+    hi = float(LATENCY_BUCKETS_MS[i]) if i < len(LATENCY_BUCKETS_MS) else INF
+    return lo, hi
+
+
+def bucket_means(hist: list[int], duration_sum: float) -> list[float]:
+    """Each bucket's mean latency (ms), as near its midpoint as the total allows: the
+    rollups keep only counts per bucket and one summed duration, and the sum bounds each
+    bucket's share (the other buckets hold at least their lower bounds and at most their
+    upper ones). With every request in one bucket its mean is exact."""
+    bounds = [_bounds(i) for i in range(len(hist))]
+    floor = sum(n * lo for n, (lo, _) in zip(hist, bounds))
+    ceiling = sum(n * hi for n, (_, hi) in zip(hist, bounds) if n and hi != INF)
+    open_ended = sum(1 for n, (_, hi) in zip(hist, bounds) if n and hi == INF)
+    means: list[float] = []
+    for n, (lo, hi) in zip(hist, bounds):
+        if not n:
+            means.append(lo)
+            continue
+        # this bucket's sum lies between the total less the most and the least the
+        # other buckets can hold
+        others_unbounded = open_ended - (hi == INF) > 0
+        least = n * lo if others_unbounded else duration_sum - (ceiling - (0 if hi == INF else n * hi))
+        most = duration_sum - (floor - n * lo)
+        low_mean, high_mean = max(lo, least / n), min(hi, most / n)
+        if low_mean > high_mean:  # sums that do not fit the counts: the bucket alone
+            low_mean, high_mean = lo, hi
+        mid = lo if hi == INF else (lo + hi) / 2  # open-ended: "at least"
+        means.append(min(max(mid, low_mean), high_mean))
+    return means
+
+
 @dataclass(slots=True)
 class UsageRow:
     """Usage of one group (a model, an account, a key, a day…) over a time range."""
@@ -288,22 +323,27 @@ class UsageRow:
         return self.input_tokens + self.output_tokens
 
     def percentile_ms(self, q: float) -> float:
-        """Estimated from the histogram: linear within the bucket holding the q-th request
-        (the last bucket has no upper bound: its lower bound is reported)."""
-        total = sum(self.latency_hist)
+        """Estimated from the histogram and the summed duration: the q-th request's
+        bucket, narrowed to what the sum allows (see `bucket_means`), then linear within
+        a range centred on that bucket's mean. All requests at 2 ms give ~2 ms, not the
+        0-100 ms bucket's midpoint; the last bucket has no upper bound, its mean is used."""
+        hist = self.latency_hist
+        total = sum(hist)
         if not total:
             return 0.0
         rank = q * total
         seen = 0
-        lo = 0.0
-        for i, n in enumerate(self.latency_hist):
+        means = bucket_means(hist, self.duration_ms)
+        for i, n in enumerate(hist):
             if n and seen + n >= rank:
-                if i >= len(LATENCY_BUCKETS_MS):
-                    return float(LATENCY_BUCKETS_MS[-1])
-                hi = float(LATENCY_BUCKETS_MS[i])
-                return round(lo + (hi - lo) * (rank - seen) / n, 1)
+                lo, hi = _bounds(i)
+                mean = means[i]
+                if hi == INF:
+                    return round(mean, 1)
+                # the widest even spread inside the bucket with this mean
+                half = min(mean - lo, hi - mean)
+                return round(mean - half + 2 * half * (rank - seen) / n, 1)
             seen += n
-            lo = float(LATENCY_BUCKETS_MS[i]) if i < len(LATENCY_BUCKETS_MS) else lo
         return float(LATENCY_BUCKETS_MS[-1])
 
     @property

@@ -331,3 +331,22 @@ async def test_models_report_is_the_serving_process_view(rig: Rig, google: FakeU
     with pytest.raises(ControlError, match="no account 'nobody'") as err:
         await rig.controller.models("nobody")
     assert err.value.kind == "not_found"
+
+
+async def test_usage_percentiles_of_fast_requests_follow_their_real_latency(rig: Rig) -> None:
+    """What the TUI's Stats tab reads (usage and its series): a few-ms request is not
+    reported as the 0-100 ms bucket's 50 / 95 ms."""
+    write_account_file(rig.service.paths)
+    await rig.controller.start()
+    since = time.time() - 60
+    port = rig.controller.status().port
+    async with aiohttp.ClientSession() as http:
+        for _ in range(20):
+            async with http.post(f"http://127.0.0.1:{port}/v1/chat/completions", data=b"{x") as r:
+                assert r.status == 400
+    durations = [r.duration_ms for r in await rig.controller.history(None, 50, None)]
+    assert len(durations) == 20 and max(durations) < 40  # fast: well inside the first bucket
+    [total] = await rig.controller.usage("total", since)
+    assert total.p50_ms <= max(durations) and total.p95_ms <= 2 * max(durations)
+    [(_, hour)] = [(t, u) for t, u in await rig.controller.usage_series(since, 3600) if u.requests]
+    assert hour.p95_ms == total.p95_ms

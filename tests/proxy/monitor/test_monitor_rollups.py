@@ -12,7 +12,14 @@ import pytest
 
 from proxy.config.model import MonitorSettings
 from proxy.monitor.record import RequestRecord
-from proxy.monitor.rollup import LATENCY_BUCKETS_MS, UsageRow, query_series, range_start
+from proxy.monitor.rollup import (
+    LATENCY_BUCKETS_MS,
+    N_LAT,
+    UsageRow,
+    latency_bucket,
+    query_series,
+    range_start,
+)
 from proxy.monitor.store import MonitorStore
 
 MODELS = [
@@ -242,8 +249,36 @@ def test_a_database_from_before_rollups_gets_them_from_its_raw_records(tmp_path)
 
 
 def test_percentiles_come_from_the_histogram():
+    # sums that do not fit the counts (no duration kept): linear within the bucket
     u = UsageRow("m", requests=100, latency_hist=[0, 50, 40, 10, 0, 0, 0, 0, 0, 0])
     assert u.p50_ms == 250.0  # the 50th request is the last of the 100-250 ms bucket
     assert 250 < u.p95_ms <= 1000
     assert UsageRow("m").p95_ms == 0.0
     assert UsageRow("m", requests=1, latency_hist=[0] * 9 + [1]).p95_ms == 60_000
+
+
+def seeded(durations: list[float]) -> UsageRow:
+    hist = [0] * N_LAT
+    for ms in durations:
+        hist[latency_bucket(ms)] += 1
+    return UsageRow("m", requests=len(durations), duration_ms=sum(durations), latency_hist=hist)
+
+
+def test_percentiles_of_fast_requests_are_not_the_bucket_midpoint():
+    """All requests at 1-3 ms sit in the 0-100 ms bucket: the summed duration says how
+    fast they were (the estimate was 50 / 95 ms, whatever their real latency)."""
+    assert seeded([2.0] * 53).p50_ms <= 10 and seeded([2.0] * 53).p95_ms <= 10
+    mixed = seeded([1.0, 2.0, 3.0] * 20)
+    assert 1 <= mixed.p50_ms <= 4 and mixed.p95_ms <= 4
+    # one bucket only: its mean is exact, the open-ended last bucket included
+    assert seeded([70_000.0] * 5).p95_ms == 70_000
+    assert seeded([40.0] * 10).p50_ms == 40
+
+
+def test_percentiles_of_a_mix_land_in_the_right_buckets():
+    mix = seeded([50.0] * 90 + [5000.0] * 10)
+    assert mix.p50_ms <= 100  # 50 ms requests
+    assert 2500 < mix.p95_ms <= 5000  # the 5 s ones' bucket (2.5-5 s)
+    assert seeded([50.0] * 94 + [5000.0] * 6).p95_ms > 2500
+    spread = seeded([40.0, 60.0, 80.0, 120.0, 300.0, 700.0] * 5)
+    assert 0 < spread.p50_ms <= 100 and 500 < spread.p95_ms <= 1000

@@ -167,7 +167,7 @@ def test_stats_by_model_table(capsys, day):
             "900",
             "57.1%",
         ],
-        ["gemini-2.5-pro", "2", "1", "50.0%", "500", "100", "0", "0", "100", "2,350", "28.6%"],
+        ["gemini-2.5-pro", "2", "1", "50.0%", "500", "100", "0", "0", "100", "2,386", "28.6%"],
         [
             "gemini-2.5-flash",
             "1",
@@ -177,11 +177,11 @@ def test_stats_by_model_table(capsys, day):
             "4,000",
             "0",
             "1,000",
-            "60,000",
-            "60,000",
+            "70,000",  # one request: exact (the histogram alone said "over 60 s")
+            "70,000",
             "14.3%",
         ],
-        ["TOTAL", "7", "2", "28.6%", "16,500", "5,100", "300", "1,150", "225", "60,000", "100.0%"],
+        ["TOTAL", "7", "2", "28.6%", "16,500", "5,100", "300", "1,150", "225", "69,080", "100.0%"],
     ]
     widths = {len(line) for line in out.splitlines()[1:3]}
     assert len(widths) == 1  # columns line up
@@ -237,3 +237,34 @@ def test_stats_on_an_empty_range_says_so(capsys, day):
 def test_stats_rejects_a_bad_range(capsys, day):
     assert main(["stats", "--since", "yesterday"]) == 2
     assert "bad time 'yesterday'" in capsys.readouterr().err
+
+
+def test_stats_percentiles_of_fast_requests_are_honest(capsys, tmp_path, monkeypatch):
+    """53 requests at 1-3 ms: p50/p95 near 2 ms, not the 0-100 ms bucket's 50 and 95; a
+    mix of 50 ms and 5 s requests: p95 in the 2.5-5 s bucket."""
+    monkeypatch.setenv("AGPROXY_HOME", str(tmp_path))
+    monkeypatch.delenv("AGPROXY_CONFIG", raising=False)
+    start = datetime.now().replace(second=0, microsecond=0) - timedelta(hours=1)
+    store = MonitorStore(tmp_path / "monitor.sqlite3", MonitorSettings())
+    store.open()
+    durations = [("fast", 1.0 + i % 3) for i in range(53)]
+    durations += [("mixed", 50.0)] * 90 + [("mixed", 5000.0)] * 10
+    for i, (model, ms) in enumerate(durations):
+        store.put(
+            RequestRecord(
+                id=i + 1,
+                started=start.timestamp() + i,
+                protocol="openai",
+                client_model=model,
+                upstream_model=model,
+                status=200,
+                duration_ms=ms,
+            )
+        )
+    store.close()
+    rows = {r[0]: r for r in cells(stats(capsys, start, "--by", "model"))}
+    head = rows["MODEL"]
+    p50, p95 = head.index("P50 MS"), head.index("P95 MS")
+    assert float(rows["fast"][p50]) <= 10 and float(rows["fast"][p95]) <= 10
+    assert float(rows["mixed"][p50]) <= 100
+    assert 2500 < float(rows["mixed"][p95].replace(",", "")) <= 5000
