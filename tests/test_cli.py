@@ -71,6 +71,26 @@ def test_config_set_invalid_value_is_one_line_and_exit_1(agproxy_home: Path) -> 
     assert "proxy.port" in done.stderr and "80" in done.stderr and "1024-65535" in done.stderr
 
 
+def test_config_set_refused_secret_is_not_echoed(agproxy_home: Path) -> None:
+    done = agproxy("config", "set", "proxy.api_key", "sk-abc", env_home=agproxy_home)
+    assert done.returncode == 1
+    assert "invalid value for proxy.api_key: …" in done.stderr
+    assert "sk-abc" not in done.stderr + done.stdout
+
+
+def test_secrets_in_the_file_are_masked_in_its_errors() -> None:
+    from proxy.config.model import Config, ConfigError
+
+    for section, name in (("zai", "api_key"), ("upstream", "oauth_client_secret"), ("proxy", "api_key")):
+        with pytest.raises(ConfigError) as refused:
+            Config.from_dict({section: {name: 987654321987654321}})
+        assert f"{section}.{name}" in str(refused.value)
+        assert "987654321987654321" not in str(refused.value)
+        assert "…4321" in str(refused.value)  # the one masker's display: last four only
+    with pytest.raises(ConfigError, match="'fastest'"):  # other values are still shown
+        Config().with_value("scheduling.mode", "fastest")
+
+
 def test_config_show_on_corrupt_file_names_line_and_exit_1(agproxy_home: Path) -> None:
     (agproxy_home / "config.toml").write_text("[proxy\n")
     done = agproxy("config", "show", env_home=agproxy_home)

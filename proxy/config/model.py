@@ -7,6 +7,8 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
+from proxy.redact import mask_secret
+
 AUTH_MODES = ("off", "strict", "all_except_health", "auto")
 SCHEDULING_MODES = ("cache_first", "balance", "performance_first")
 CAPTURE_MODES = ("off", "errors", "all")
@@ -299,7 +301,12 @@ def allowed_values(dotted: str) -> str:
 
 
 def _bad(key: str, value: Any, allowed: str) -> ConfigError:
-    return ConfigError(f"invalid value for {key}: {value!r} (allowed: {allowed})")
+    """The one refusal message; a secret key's attempted value is masked (it may be a
+    real key mistyped), as the CLI and the TUI's Settings both show this text."""
+    shown = repr(value)
+    if key in SECRET_KEYS:
+        shown = mask_secret(str(value)) or "''"
+    return ConfigError(f"invalid value for {key}: {shown} (allowed: {allowed})")
 
 
 def _fill(obj: Any, data: dict[str, Any], prefix: str) -> None:

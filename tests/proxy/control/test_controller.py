@@ -60,6 +60,16 @@ async def test_start_stop_restart(rig: Rig) -> None:
     assert not rig.service.running and not rig.controller.status().running
 
 
+async def test_a_refused_secret_is_masked_in_the_error(rig: Rig) -> None:
+    """The message the CLI and the TUI's Settings show: the key named, its value not."""
+    for attempt in ("sk-abc", "not-a-key-but-a-real-secret-0123456789"):
+        with pytest.raises(ConfigError) as refused:
+            await rig.controller.set_config("proxy.api_key", attempt)
+        message = str(refused.value)
+        assert "invalid value for proxy.api_key" in message and "sk-" in message
+        assert attempt not in message and attempt[:8] not in message
+
+
 async def test_config_write_is_validated_and_saved_by_the_one_store(rig: Rig) -> None:
     with pytest.raises(ConfigError, match="proxy.port"):
         await rig.controller.set_config("proxy.port", "80")
