@@ -86,15 +86,36 @@ async def _with_controller(args: argparse.Namespace, job: Job) -> int:
         if controller is None:
             controller = local(paths)
             return await job(controller)
+        pid = controller.status().pid
         code = await job(controller)
         # on stderr: `keys add` / `rotate` print only the key on stdout (scripts read it)
-        print(f"  (applied by the running proxy, pid {controller.status().pid})", file=sys.stderr)
+        print(f"  (applied by the running proxy, pid {pid})", file=sys.stderr)
         return code
     except (KeyCommandError, ControlError, ConfigError) as exc:
         return _fail(exc)
     finally:
         if controller is not None:
             await controller.close()
+
+
+def auth_off_note(controller: Any) -> str | None:
+    """Why client keys would not be checked, or None. The status's auth mode is the one
+    enforced: a running proxy's (it follows the LAN state it is bound with), else the
+    file's, both from `resolve_auth_mode`."""
+    if controller.status().auth_mode != "off":
+        return None
+    asked = controller.config.proxy.auth_mode
+    why = "auto on localhost" if asked == "auto" else asked
+    return (
+        f"auth is off (proxy.auth_mode = {why}): client keys and their limits are not "
+        "checked until you set proxy.auth_mode = all_except_health or strict"
+    )
+
+
+def _warn_if_auth_off(controller: Any) -> None:
+    note = auth_off_note(controller)
+    if note:
+        print(f"agproxy keys: warning: {note}", file=sys.stderr)
 
 
 def _fail(exc: Exception) -> int:
@@ -111,6 +132,7 @@ def run_add(args: argparse.Namespace) -> int:
         )
         print(key)
         print(f"client key '{args.name}' added; it is shown only this once", file=sys.stderr)
+        _warn_if_auth_off(controller)
         return 0
 
     return _run(args, job)
@@ -121,6 +143,7 @@ def run_rotate(args: argparse.Namespace) -> int:
         key = await controller.rotate_client_key(args.name)
         print(key)
         print(f"client key '{args.name}' rotated; the old key no longer works", file=sys.stderr)
+        _warn_if_auth_off(controller)
         return 0
 
     return _run(args, job)
@@ -143,6 +166,9 @@ def _change(method: str, done: str) -> Callable[[argparse.Namespace], int]:
 def run_list(args: argparse.Namespace) -> int:
     async def job(controller: Any) -> int:
         _print_list(await controller.client_keys(), args.json)
+        note = auth_off_note(controller)
+        if note:  # on stderr with --json: stdout stays one JSON document
+            print(f"note: {note}", file=sys.stderr if args.json else sys.stdout)
         return 0
 
     return _run(args, job)
