@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import os
 import sys
 import traceback
+from typing import Any
 
 from proxy.paths import Paths
 from proxy.redact import redact_text
@@ -31,6 +33,25 @@ class RedactingFilter(logging.Filter):
         if record.exc_info and not record.exc_text:
             record.exc_text = redact_text("".join(traceback.format_exception(*record.exc_info))).rstrip()
         return True
+
+
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A RotatingFileHandler whose files are 0600 like every other agproxy file (the log
+    names accounts and paths). Rotation renames, so the backups keep the mode; a log an
+    older agproxy left 0644, with its backups, is made 0600 when opened."""
+
+    def __init__(self, filename: str | os.PathLike[str], **kwargs: Any) -> None:
+        super().__init__(filename, **kwargs)  # opens the log (0600, below)
+        for n in range(1, self.backupCount + 1):
+            try:
+                os.chmod(f"{self.baseFilename}.{n}", 0o600)
+            except FileNotFoundError:
+                pass
+
+    def _open(self) -> Any:
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.fchmod(fd, 0o600)
+        return open(fd, self.mode, encoding=self.encoding, errors=self.errors)
 
 
 class _NotFileOnly(logging.Filter):
@@ -59,7 +80,7 @@ def setup_logging(
     try:
         paths.log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         handlers.append(
-            logging.handlers.RotatingFileHandler(
+            PrivateRotatingFileHandler(
                 paths.log_file, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT, encoding="utf-8"
             )
         )

@@ -52,3 +52,30 @@ def test_unwritable_log_dir_is_reported_in_the_log_not_on_the_terminal(tmp_path,
     out, err = capfd.readouterr()
     assert out == "" and err == ""
     assert any("cannot write log file" in line for line in extra.lines)
+
+
+def _mode(path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_the_log_file_and_its_rotations_are_0600(paths: Paths, monkeypatch) -> None:
+    import os
+
+    old_umask = os.umask(0o022)  # the usual umask, which made the log 0644
+    try:
+        paths.log_dir.mkdir(parents=True, exist_ok=True)
+        # a log and a backup an older agproxy left world-readable
+        for path in (paths.log_file, paths.log_file.with_name(paths.log_file.name + ".1")):
+            path.write_text("old line\n")
+            path.chmod(0o644)
+        monkeypatch.setattr("proxy.logging_setup.MAX_BYTES", 300)
+        setup_logging(paths, stderr=False)
+        assert _mode(paths.log_file) == 0o600
+        assert _mode(paths.log_file.with_name(paths.log_file.name + ".1")) == 0o600
+        for i in range(20):  # several rollovers
+            logging.getLogger("agproxy.test").warning("line %d %s", i, "x" * 60)
+        rotated = sorted(paths.log_dir.glob(paths.log_file.name + "*"))
+        assert len(rotated) == 4  # the log and three backups
+        assert {p.name: _mode(p) for p in rotated} == {p.name: 0o600 for p in rotated}
+    finally:
+        os.umask(old_umask)
