@@ -178,13 +178,25 @@ def describe_state(acc: Account, now: float) -> str:
     return text
 
 
+def shown_quota(acc: Account) -> tuple[dict[str, Any], int]:
+    """(the quota of the models the account offers, how many other ids it holds): once
+    the catalogue is read, the quota listing's internal ids (chat_…, tab_…) are not
+    models a client can ask for, as `accounts show` and the TUI leave them out."""
+    if acc.catalogue is None:
+        return dict(acc.quota), 0
+    listed = acc.offered() | acc.unavailable.keys()  # as `account_view` lists them
+    shown = {m: q for m, q in acc.quota.items() if m in listed}
+    return shown, len(acc.quota) - len(shown)
+
+
 def quota_lines(acc: Account, now: float) -> list[str]:
     if acc.kind is not AccountKind.ANTIGRAVITY:
         return []
     if not acc.quota:
         return ["    quota: unknown (never fetched; run `agproxy accounts refresh`)"]
+    shown, hidden = shown_quota(acc)
     lines = [f"    quota (data {duration(now - acc.quota_fetched_at)} old):"]
-    for model, q in sorted(acc.quota.items()):
+    for model, q in sorted(shown.items()):
         pct = "?" if q.remaining_fraction is None else f"{q.remaining_fraction * 100:.0f}%"
         reset = ""
         if q.reset_time is not None:
@@ -194,7 +206,14 @@ def quota_lines(acc: Account, now: float) -> list[str]:
                 else ", reset due"
             )
         lines.append(f"      {model:<32} {pct:>5}{reset}")
+    if hidden:
+        lines.append(f"      (+{hidden} internal ids)")
     return lines
+
+
+def quota_count(acc: Account) -> str:
+    """"quota for N model(s)": offered models only (see `shown_quota`)."""
+    return f"quota for {len(shown_quota(acc)[0])} model(s)"
 
 
 # -- commands -------------------------------------------------------------------------
@@ -374,7 +393,7 @@ def _report_added(result: Any) -> int:
     if acc.project_id:
         print(f"  project: {acc.project_id}")
     if acc.quota:
-        print(f"  quota for {len(acc.quota)} model(s) fetched")
+        print(f"  {quota_count(acc)} fetched")
     for warning in result.warnings:
         print(f"  warning: {warning}", file=sys.stderr)
     return 0
@@ -421,7 +440,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
                 failed += 1
                 print(f"{acc.label}: " + "; ".join(result.problems), file=sys.stderr)
             else:
-                print(f"{acc.label}: ok, quota for {len(result.account.quota)} model(s)")
+                print(f"{acc.label}: ok, {quota_count(result.account)}")
         return 1 if failed else 0
 
     return _run(args, job)

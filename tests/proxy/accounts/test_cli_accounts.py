@@ -15,9 +15,11 @@ import aiohttp
 import pytest
 
 from proxy import jsoncodec
+from proxy.accounts.catalogue import Catalogue, ModelEntry
 from proxy.accounts.model import Account, AccountState, QuotaInfo
 from proxy.accounts.store import AccountStore
 from proxy.cli import main
+from proxy.cli.accounts import quota_count
 from proxy.config.store import ConfigStore
 from proxy.onboarding import LoginError, LoginFlow, parse_pasted
 from proxy.paths import resolve_paths
@@ -93,6 +95,33 @@ def test_list_shows_state_cooling_and_quota(home, capsys):
     assert "key …2345" in out and "gemini_key" in out
     assert "quota: unknown" in out
     assert "1//secret-rt" not in out and "AIzaSyD-abc" not in out
+
+
+def test_list_shows_the_quota_of_offered_models_only(home, capsys):
+    """Once the catalogue is read, the quota listing's internal ids (chat_…, tab_…) are
+    counted, not listed: as `accounts show` and the TUI show the account."""
+    store = accounts(home)
+    now = time.time()
+    a, _ = store.add(Account.antigravity("alice@example.com", "1//rt"))
+    offered = ["claude-sonnet-4-6", "gemini-3-flash"]
+    internal = ["chat_20706", "tab_flash_lite_preview", "chat_23310"]
+    entries = {m: ModelEntry(m) for m in offered} | {m: ModelEntry(m, internal=True) for m in internal}
+    quota = {m: QuotaInfo(0.5, now + 3600, now) for m in offered + internal}
+    store.update_catalogue(a, Catalogue(entries, {}, now), quota)
+    before, _ = store.add(Account.antigravity("bob@example.com", "1//rt2"))  # no catalogue yet
+    before.quota = {"chat_20706": QuotaInfo(1.0, None, now), "gemini-3-flash": QuotaInfo(1.0, None, now)}
+    before.quota_fetched_at = now
+    store.save(before)
+    assert main(["accounts", "list"]) == 0
+    out = capsys.readouterr().out
+    alice = out.split("alice@example.com")[1].split("bob@example.com")[0]
+    assert "claude-sonnet-4-6" in alice and "gemini-3-flash" in alice
+    assert not any(m in alice for m in internal)
+    assert "(+3 internal ids)" in alice
+    # an account whose catalogue is unknown lists what the quota holds
+    bob = out.split("bob@example.com")[1]
+    assert "chat_20706" in bob and "internal ids" not in bob
+    assert quota_count(accounts(home).get(a.id)) == "quota for 2 model(s)"
 
 
 def test_list_json_has_no_secrets(home, capsys):
