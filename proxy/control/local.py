@@ -19,6 +19,7 @@ from proxy.control.api import (
     ControlStatus,
     RefreshResult,
 )
+from proxy.control.audit import log_account, log_client_key, log_config
 from proxy.control.logs import LOG_LINES, LogHub, LogSubscription
 from proxy.control.models import models_report
 from proxy.keys.store import describe
@@ -53,7 +54,8 @@ class LocalLogin:
         if self._code is None:
             await self.wait_code(0)
         assert self._code is not None
-        return await self._controller.service.onboarding.finish_login(self.flow, self._code)
+        result = await self._controller.service.onboarding.finish_login(self.flow, self._code)
+        return _logged_add(result, "signed in")
 
     async def close(self) -> None:
         await self.flow.close()
@@ -165,11 +167,14 @@ class InProcessController:
         return self._saving(lambda: self.service.store.set(key, text), own)
 
     def _saving(self, write: Callable[[], Config], own: bool) -> Config:
+        old = self.service.store.config
         self._own_save = own
         try:
-            return write()
+            saved = write()
         finally:
             self._own_save = False
+        log_config(old, saved, self.owner if own else "control socket")
+        return saved
 
     def reload_config_if_changed(self) -> bool:
         self.service.store.reload_if_changed()
@@ -193,16 +198,20 @@ class InProcessController:
         return self.service.accounts.get(key)
 
     async def add_refresh_token(self, token: str) -> AddResult:
-        return await self.service.onboarding.add_refresh_token(token)
+        return _logged_add(await self.service.onboarding.add_refresh_token(token), "refresh token")
 
     async def add_gemini_key(self, key: str, force: bool = False) -> AddResult:
         try:
-            return await self.service.onboarding.add_gemini_key(key, force)
+            result = await self.service.onboarding.add_gemini_key(key, force)
         except ValueError as exc:
             raise ControlError(str(exc)) from None
+        return _logged_add(result, "API key")
 
     async def import_accounts(self, path: str) -> ImportReport:
-        return await self.service.onboarding.import_path(path)
+        report = await self.service.onboarding.import_path(path)
+        if report.added or report.updated:
+            log_account(f"import from {path}", None, report.summary())
+        return report
 
     async def login(self, port: int | None = None) -> LocalLogin:
         upstream = self.config.upstream
@@ -211,15 +220,23 @@ class InProcessController:
         return LocalLogin(self, flow)
 
     async def set_disabled(self, account_id: str, disabled: bool) -> Account:
-        return self.service.accounts.set_disabled(self._account(account_id).id, disabled)
+        account = self.service.accounts.set_disabled(self._account(account_id).id, disabled)
+        log_account("disabled" if disabled else "enabled", account)
+        return account
 
     async def remove_account(self, account_id: str) -> bool:
-        return self.service.accounts.remove(self._account(account_id).id)
+        account = self._account(account_id)
+        removed = self.service.accounts.remove(account.id)
+        if removed:
+            log_account("removed", account)
+        return removed
 
     async def rename_account(self, account_id: str, name: str) -> Account:
         if len(name) > MAX_NAME:
             raise ControlError(f"a name is at most {MAX_NAME} characters")
-        return self.service.accounts.rename(self._account(account_id).id, name)
+        account = self.service.accounts.rename(self._account(account_id).id, name)
+        log_account("renamed" if name else "name removed", account)
+        return account
 
     async def refresh_account(self, account_id: str) -> RefreshResult:
         account = self._account(account_id)
@@ -279,15 +296,27 @@ class InProcessController:
     async def add_client_key(
         self, name: str, *, models: list[str], rpm: int, tokens_per_day: int, expires: float
     ) -> str:
-        return self.service.keys.add(
+        key = self.service.keys.add(
             name, models=models, rpm=rpm, tokens_per_day=tokens_per_day, expires=expires
         )
+        log_client_key("added", name, models=models, rpm=rpm, tokens_per_day=tokens_per_day,
+                       expires=expires)
+        return key
 
     async def revoke_client_key(self, name: str) -> None:
         self.service.keys.revoke(name)
+        log_client_key("revoked", name)
 
     async def rotate_client_key(self, name: str) -> str:
-        return self.service.keys.rotate(name)
+        key = self.service.keys.rotate(name)
+        log_client_key("rotated (a new secret; the old one no longer works)", name)
+        return key
 
     async def remove_client_key(self, name: str) -> None:
         self.service.keys.remove(name)
+        log_client_key("removed", name)
+
+
+def _logged_add(result: AddResult, how: str) -> AddResult:
+    log_account(f"{'added' if result.created else 'updated'} ({how})", result.account)
+    return result
