@@ -378,7 +378,9 @@ class AgproxyApp(App[None]):
         if tab == "settings":
             widgets = [w for w in pane.query(".field-input") if w.focusable]
         if widgets:
-            widgets[0].focus()
+            # the first snippet sits under the URLs: scrolling to it while the tab is not
+            # laid out yet would hide them
+            widgets[0].focus(scroll_visible=tab != "connect")
 
     def action_toggle_proxy(self) -> None:
         self._lifecycle(self._toggle())

@@ -90,6 +90,40 @@ async def test_every_tab_footer_shows_help_and_quit_at_80_columns(home) -> None:
             assert "Help" in labels and "Quit" in labels, (key, labels)
 
 
+async def test_accounts_hint_is_one_line_and_the_footer_cuts_no_key_in_half(home) -> None:
+    """A real proxy has a client version on the hint line: at 120 columns it still fits
+    one line with every key; at 80 it drops wording, not keys the footer leaves out, and
+    the footer shows whole keys, the adding ones first."""
+    from rich.console import Console
+    from textual.widgets import Static
+
+    from tests.tui.conftest import write_account
+
+    write_account(home)
+    for width, footer_wanted in ((120, ["Name", "Import"]), (80, ["Token", "OAuth", "Refresh"])):
+        app = AgproxyApp()
+        async with app.run_test(size=(width, 30)) as pilot:
+            await pilot.press("2")
+            await pilot.pause(0.2)
+            note = app.main_query("#accounts-note", Static)
+            console = Console(width=width, record=True, color_system=None)
+            console.print(note.content)
+            lines = console.export_text().rstrip("\n").splitlines()
+            assert len(lines) == 1 and note.size.height == 1, lines
+            assert "client version" in lines[0] or width == 80
+            assert "…" not in lines[0]
+            for key in ("Enter details", "n name", "x remove", "i import"):
+                assert key in lines[0], (width, lines[0])
+            if width == 120:
+                assert "e on/off" in lines[0] and "u refresh" in lines[0]
+            footer = app.screen.query_one(AgproxyFooter)
+            keys = list(footer.children)
+            assert keys and max(k.region.right for k in keys) <= width
+            labels = [k.description for k in keys]
+            assert labels[:4] == ["Help", "Quit", "Token", "OAuth"], labels
+            assert all(w in labels for w in footer_wanted), labels
+
+
 async def test_esc_leaves_a_settings_field_and_keys_work_again(home) -> None:
     app = AgproxyApp()
     async with app.run_test(size=(100, 30)) as pilot:
