@@ -257,8 +257,10 @@ async def test_connect_lines_fit_80_columns_and_snippets_end_with_a_call(home) -
     from tui.snippets import connect_snippets
 
     key = "sk-" + "f" * 32
-    snippets = {s.id: s.text for s in connect_snippets("http://127.0.0.1:8045", key, True)}
-    assert all(len(line) <= 74 for text in snippets.values() for line in text.splitlines())
+    for mode in ("off", "all_except_health", "strict"):
+        texts = [s.text for s in connect_snippets("http://127.0.0.1:8045", key, mode)]
+        assert all(len(line) <= 74 for text in texts for line in text.splitlines()), mode
+    snippets = {s.id: s.text for s in connect_snippets("http://127.0.0.1:8045", key, "strict")}
     assert "messages.create(" in snippets["anthropic"] and "print(" in snippets["anthropic"]
     assert "generate_content(" in snippets["genai"]
     codex = snippets["codex"]
@@ -268,6 +270,10 @@ async def test_connect_lines_fit_80_columns_and_snippets_end_with_a_call(home) -
     assert "settings.json" in snippets["gemini"] and "gemini-api-key" in snippets["gemini"]
     assert "codex login --with-api-key" in snippets["codex-builtin"]
     assert snippets["curl"].splitlines()[0].endswith("\\")  # one command, continued
+    # the Anthropic model is one the README uses, not one the catalogues mark deprecated
+    assert 'model="claude-sonnet-4-6"' in snippets["anthropic"]
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    assert 'model="claude-sonnet-4-6"' in readme and "claude-sonnet-4-5" not in snippets["anthropic"]
 
 
 async def test_connect_shows_the_lan_url_when_lan_access_is_on(home, monkeypatch) -> None:

@@ -63,10 +63,10 @@ class ConnectPane(VerticalScroll):
         cfg = app.config
         key = cfg.proxy.api_key
         base = app.local_base_url()
-        health_needs_key = self.auth_mode() == "strict"
-        real = connect_snippets(base, key, health_needs_key)
+        mode = self.auth_mode()
+        real = connect_snippets(base, key, mode)
         if app.mask_secrets or not self.revealed:
-            shown = connect_snippets(base, mask_secret(key), health_needs_key)
+            shown = connect_snippets(base, mask_secret(key), mode)
             return [(r, s.text) for r, s in zip(real, shown, strict=True)]
         return [(r, r.text) for r in real]
 
