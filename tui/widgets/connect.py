@@ -21,6 +21,13 @@ if TYPE_CHECKING:
     from tui.app import AgproxyApp
 
 
+def enforced_auth_mode(app: AgproxyApp) -> str:
+    """What the running proxy enforces (its listener keeps the LAN state it was bound
+    with, whatever the file says now); stopped, what a start would enforce."""
+    st = app.read_status()
+    return str(st.auth_mode) if st.running else app.config.effective_auth_mode
+
+
 class Snippet(Static, can_focus=True):
     """One snippet; focus it (tab / arrows / click) and press y."""
 
@@ -71,10 +78,7 @@ class ConnectPane(VerticalScroll):
         return [(r, r.text) for r in real]
 
     def auth_mode(self) -> str:
-        """What the running proxy enforces (its listener keeps the LAN state it was bound
-        with, whatever the file says now); stopped, what a start would enforce."""
-        st = self.agapp.read_status()
-        return str(st.auth_mode) if st.running else self.agapp.config.effective_auth_mode
+        return enforced_auth_mode(self.agapp)
 
     def lan_urls(self) -> list[str]:
         """LAN base URLs: the running proxy's, or where it will listen once started."""
