@@ -376,3 +376,20 @@ async def test_esc_leaves_every_settings_input_including_the_mapping_editor(home
             await pilot.press("escape")
             await pilot.pause()
             assert not isinstance(app.focused, Input), control.id or control.parent
+
+
+def test_readme_names_the_key_variable_one_way_and_sets_it_before_use() -> None:
+    """One name for the proxy key in every README example (the one copy-as-curl reads),
+    exported before the first example uses it."""
+    import re
+
+    from tui.curl import _AUTH
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    names = set(re.findall(r"\bAGPROXY_[A-Z_]*KEY\b", readme))
+    assert names == {"AGPROXY_API_KEY"}, names
+    export = readme.index("export AGPROXY_API_KEY=$(agproxy config get proxy.api_key --reveal)")
+    uses = [m.start() for m in re.finditer(r"\$AGPROXY_API_KEY|\[\"AGPROXY_API_KEY\"\]", readme)]
+    assert uses and export < min(uses)
+    # copy-as-curl reads the same variable
+    assert all("$AGPROXY_API_KEY" in v for v in _AUTH.values())
