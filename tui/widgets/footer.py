@@ -32,7 +32,7 @@ class AgproxyFooter(Footer):
             room -= len(self.app.get_key_display(item[0])) + len(item[0].description) + (
                 2 if self.compact else 3
             )
-            if room < 0:
+            if room < -1:  # the last key may lose its trailing space, not a letter
                 break
             fitting.append(item)
         self.styles.grid_size_columns = len(fitting)
