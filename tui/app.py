@@ -33,6 +33,7 @@ from proxy.logging_setup import setup_logging
 from proxy.paths import Paths, resolve_paths
 from proxy.service import DEFAULT_GRACE, NO_ACCOUNTS, ProxyService, StartError, log_start_error
 from tui.bindings import bindings_for, move_bindings
+from tui.clipboard import forget_copies, prune_copies
 from tui.commands import AgproxyCommands
 from tui.screens.detail import DetailScreen
 from tui.screens.help import HelpScreen
@@ -194,6 +195,7 @@ class AgproxyApp(App[None]):
 
     async def on_mount(self) -> None:
         self.install_logging()
+        prune_copies(self.paths.data_dir)  # copies a killed TUI left (they may hold the key)
         await self.controller.open()
         self.controller.add_listener(self._on_controller_change)
         await self._serve_control()
@@ -250,6 +252,7 @@ class AgproxyApp(App[None]):
         if self._closed:
             return
         self._closed = True
+        forget_copies(self.paths.data_dir)
         if self._sub is not None:
             self._sub.close()
         if self.control is not None:
@@ -375,7 +378,9 @@ class AgproxyApp(App[None]):
         if tab == "settings":
             widgets = [w for w in pane.query(".field-input") if w.focusable]
         if widgets:
-            widgets[0].focus()
+            # the first snippet sits under the URLs: scrolling to it while the tab is not
+            # laid out yet would hide them
+            widgets[0].focus(scroll_visible=tab != "connect")
 
     def action_toggle_proxy(self) -> None:
         self._lifecycle(self._toggle())

@@ -41,6 +41,7 @@ class Key:
     priority: bool = False
     palette: bool = True  # offered in the command palette
     display: str | None = None  # how the key is printed in help/footer
+    footer: str | None = None  # a shorter description for the footer (help says it whole)
 
 
 TABLE: tuple[Key, ...] = (
@@ -83,14 +84,16 @@ TABLE: tuple[Key, ...] = (
     Key("escape", "clear_filter", "Clear filter", "traffic", show=False),
     # -- accounts ---------------------------------------------------------------
     Key("enter", "details", "Details", "accounts", palette=False),
-    Key("a", "add_token", "Add token", "accounts"),
-    Key("o", "add_oauth", "OAuth login", "accounts"),
-    Key("k", "add_gemini_key", "Add Gemini key", "accounts"),
-    Key("i", "import_accounts", "Import", "accounts"),
-    Key("e", "toggle_enabled", "Enable/disable", "accounts"),
+    # footer order = usefulness, short footer labels: 80 columns show the adding keys
+    # and e/u; the line above the table names the rest (tui/widgets/accounts.py)
+    Key("a", "add_token", "Add token", "accounts", footer="Token"),
+    Key("o", "add_oauth", "OAuth login", "accounts", footer="OAuth"),
+    Key("k", "add_gemini_key", "Add Gemini key", "accounts", footer="Gemini key"),
+    Key("e", "toggle_enabled", "Enable/disable", "accounts", footer="On/off"),
+    Key("u", "refresh_quota", "Refresh quota", "accounts", footer="Refresh"),
     Key("delete,x", "remove", "Remove", "accounts", display="Del/x"),
-    Key("u", "refresh_quota", "Refresh quota", "accounts"),
-    Key("n", "rename", "Name account", "accounts"),
+    Key("n", "rename", "Name account", "accounts", footer="Name"),
+    Key("i", "import_accounts", "Import", "accounts"),
     # -- settings ---------------------------------------------------------------
     Key("ctrl+s", "save", "Save", "settings", priority=True),
     Key("ctrl+r", "reveal_key", "Reveal key", "settings", priority=True),
@@ -141,7 +144,12 @@ def bindings_for(scope: str) -> list[Binding]:
     """Textual bindings for one scope, in table order."""
     return [
         Binding(
-            k.keys, k.action, k.description, show=k.show, priority=k.priority, key_display=k.display
+            k.keys,
+            k.action,
+            k.footer or k.description,
+            show=k.show,
+            priority=k.priority,
+            key_display=k.display,
         )
         for k in TABLE
         if k.scope == scope

@@ -15,15 +15,23 @@ class Snippet:
     text: str
 
 
-def connect_snippets(base_url: str, key: str, health_needs_key: bool) -> list[Snippet]:
+def connect_snippets(base_url: str, key: str, auth_mode: str) -> list[Snippet]:
+    """`auth_mode` is what the proxy enforces: the key header goes where it is needed
+    (every path under `strict`, every path but /healthz under `all_except_health`)."""
     base = base_url.rstrip("/")
+    header = f'-H "Authorization: Bearer {key}"'
     health = (
-        f'curl -H "Authorization: Bearer {key}" \\\n  {base}/healthz'
-        if health_needs_key
-        else f"curl {base}/healthz"
+        f"curl {header} \\\n  {base}/healthz" if auth_mode == "strict" else f"curl {base}/healthz"
+    )
+    chat = (
+        f"curl {base}/v1/chat/completions \\\n"
+        + (f"  {header} \\\n" if auth_mode != "off" else "")
+        + '  -H "Content-Type: application/json" \\\n'
+        + '  -d \'{"model": "gemini-2.5-flash",\n'
+        + '       "messages": [{"role": "user", "content": "hi"}]}\''
     )
     return [
-        Snippet("curl", "curl: health check", health),
+        Snippet("curl", "curl: health check, then a chat", f"{health}\n{chat}"),
         Snippet(
             "openai",
             "OpenAI SDK (Python) — base_url ends in /v1",
@@ -42,7 +50,7 @@ def connect_snippets(base_url: str, key: str, health_needs_key: bool) -> list[Sn
             f'client = Anthropic(base_url="{base}",\n'
             f'                   api_key="{key}")\n'
             "reply = client.messages.create(\n"
-            '    model="claude-sonnet-4-5", max_tokens=512,\n'
+            '    model="claude-sonnet-4-6", max_tokens=512,\n'
             '    messages=[{"role": "user", "content": "hi"}])\n'
             "print(reply.content[0].text)",
         ),

@@ -6,8 +6,11 @@ import aiohttp
 from rich.console import Console
 from textual.widgets import Static
 
+from proxy.config.store import ConfigStore
+from proxy.paths import resolve_paths
 from tests.tui.conftest import write_account
 from tests.tui.test_accounts import until
+from tests.tui.test_stats import gemini  # noqa: F401  (the fake Google upstream fixture)
 
 
 def auth_line(app) -> str:
@@ -40,3 +43,40 @@ async def test_connect_shows_the_bound_auth_mode_while_running(home, port, make_
         await pilot.press("s")
         await until(pilot, lambda: not app.controller.status().running)
         await until(pilot, lambda: auth_line(app).startswith("auth: all_except_health"))
+
+
+async def test_the_curl_snippet_runs_as_pasted_under_each_auth_mode(home, gemini, port) -> None:
+    """The Connect curl snippet, pasted into a shell as copied (`y`, the real key): the
+    health check and the chat both answer, the chat with the key where auth needs it."""
+    import asyncio
+    import json
+
+    from tui.app import AgproxyApp
+    from tui.widgets.connect import Snippet
+
+    for mode in ("off", "all_except_health", "strict"):
+        store = ConfigStore(resolve_paths())
+        store.load()
+        store.set("proxy.auth_mode", mode)
+        app = AgproxyApp()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("s")
+            await until(pilot, lambda: app.controller.status().running)
+            await pilot.press("4")
+            await until(pilot, lambda: auth_line(app).startswith(f"auth: {mode}"))
+            text = next(v for v in app.query(Snippet) if v.snippet.id == "curl").snippet.text
+            assert ("Authorization" in text) == (mode != "off")
+            proc = await asyncio.create_subprocess_exec(
+                "bash", "-c", text.replace("curl ", "curl -sS --fail-with-body "),
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            )
+            out, err = await proc.communicate()
+            assert proc.returncode == 0, (mode, out, err)
+            # two JSON answers back to back: /healthz's, then the chat completion
+            decoder = json.JSONDecoder()
+            health, end = decoder.raw_decode(out.decode())
+            reply, _ = decoder.raw_decode(out.decode(), end)
+            assert health["status"] == "ok"
+            assert reply["choices"][0]["message"]["content"] == "echo: hi", (mode, reply)
+            await pilot.press("s")
+            await until(pilot, lambda: not app.controller.status().running)

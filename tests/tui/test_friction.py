@@ -90,6 +90,40 @@ async def test_every_tab_footer_shows_help_and_quit_at_80_columns(home) -> None:
             assert "Help" in labels and "Quit" in labels, (key, labels)
 
 
+async def test_accounts_hint_is_one_line_and_the_footer_cuts_no_key_in_half(home) -> None:
+    """A real proxy has a client version on the hint line: at 120 columns it still fits
+    one line with every key; at 80 it drops wording, not keys the footer leaves out, and
+    the footer shows whole keys, the adding ones first."""
+    from rich.console import Console
+    from textual.widgets import Static
+
+    from tests.tui.conftest import write_account
+
+    write_account(home)
+    for width, footer_wanted in ((120, ["Name", "Import"]), (80, ["Token", "OAuth", "Refresh"])):
+        app = AgproxyApp()
+        async with app.run_test(size=(width, 30)) as pilot:
+            await pilot.press("2")
+            await pilot.pause(0.2)
+            note = app.main_query("#accounts-note", Static)
+            console = Console(width=width, record=True, color_system=None)
+            console.print(note.content)
+            lines = console.export_text().rstrip("\n").splitlines()
+            assert len(lines) == 1 and note.size.height == 1, lines
+            assert "client version" in lines[0] or width == 80
+            assert "…" not in lines[0]
+            for key in ("Enter details", "n name", "x remove", "i import"):
+                assert key in lines[0], (width, lines[0])
+            if width == 120:
+                assert "e on/off" in lines[0] and "u refresh" in lines[0]
+            footer = app.screen.query_one(AgproxyFooter)
+            keys = list(footer.children)
+            assert keys and max(k.region.right for k in keys) <= width
+            labels = [k.description for k in keys]
+            assert labels[:4] == ["Help", "Quit", "Token", "OAuth"], labels
+            assert all(w in labels for w in footer_wanted), labels
+
+
 async def test_esc_leaves_a_settings_field_and_keys_work_again(home) -> None:
     app = AgproxyApp()
     async with app.run_test(size=(100, 30)) as pilot:
@@ -223,8 +257,10 @@ async def test_connect_lines_fit_80_columns_and_snippets_end_with_a_call(home) -
     from tui.snippets import connect_snippets
 
     key = "sk-" + "f" * 32
-    snippets = {s.id: s.text for s in connect_snippets("http://127.0.0.1:8045", key, True)}
-    assert all(len(line) <= 74 for text in snippets.values() for line in text.splitlines())
+    for mode in ("off", "all_except_health", "strict"):
+        texts = [s.text for s in connect_snippets("http://127.0.0.1:8045", key, mode)]
+        assert all(len(line) <= 74 for text in texts for line in text.splitlines()), mode
+    snippets = {s.id: s.text for s in connect_snippets("http://127.0.0.1:8045", key, "strict")}
     assert "messages.create(" in snippets["anthropic"] and "print(" in snippets["anthropic"]
     assert "generate_content(" in snippets["genai"]
     codex = snippets["codex"]
@@ -234,6 +270,10 @@ async def test_connect_lines_fit_80_columns_and_snippets_end_with_a_call(home) -
     assert "settings.json" in snippets["gemini"] and "gemini-api-key" in snippets["gemini"]
     assert "codex login --with-api-key" in snippets["codex-builtin"]
     assert snippets["curl"].splitlines()[0].endswith("\\")  # one command, continued
+    # the Anthropic model is one the README uses, not one the catalogues mark deprecated
+    assert 'model="claude-sonnet-4-6"' in snippets["anthropic"]
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    assert 'model="claude-sonnet-4-6"' in readme and "claude-sonnet-4-5" not in snippets["anthropic"]
 
 
 async def test_connect_shows_the_lan_url_when_lan_access_is_on(home, monkeypatch) -> None:
@@ -336,3 +376,20 @@ async def test_esc_leaves_every_settings_input_including_the_mapping_editor(home
             await pilot.press("escape")
             await pilot.pause()
             assert not isinstance(app.focused, Input), control.id or control.parent
+
+
+def test_readme_names_the_key_variable_one_way_and_sets_it_before_use() -> None:
+    """One name for the proxy key in every README example (the one copy-as-curl reads),
+    exported before the first example uses it."""
+    import re
+
+    from tui.curl import _AUTH
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    names = set(re.findall(r"\bAGPROXY_[A-Z_]*KEY\b", readme))
+    assert names == {"AGPROXY_API_KEY"}, names
+    export = readme.index("export AGPROXY_API_KEY=$(agproxy config get proxy.api_key --reveal)")
+    uses = [m.start() for m in re.finditer(r"\$AGPROXY_API_KEY|\[\"AGPROXY_API_KEY\"\]", readme)]
+    assert uses and export < min(uses)
+    # copy-as-curl reads the same variable
+    assert all("$AGPROXY_API_KEY" in v for v in _AUTH.values())

@@ -229,3 +229,43 @@ def test_help_lists_the_mapping_undo() -> None:
     console = Console(width=100, record=True, color_system=None)
     console.print(help_table())
     assert "Undo last mapping change" in console.export_text()
+
+
+def table_lines(table) -> list[str]:
+    return [table.render_line(y).text for y in range(table.size.height)]
+
+
+async def test_builtin_routes_show_the_chosen_id_first_at_80_and_120_columns(home) -> None:
+    """The id a route picks today is what a user looks for: first in its cell, and whole on
+    screen at 80 columns (the note after it may be cut); a catalogue read updates it."""
+    acc = offered_account(home, ["claude-opus-4-7-thinking", "claude-sonnet-4-6", "gemini-3-flash"])
+    for width in (80, 120):
+        app = AgproxyApp()
+        async with app.run_test(size=(width, 40)) as pilot:
+            await pilot.press("3")
+            routes = app.query_one(RoutesTable)
+            routes.focus()
+            routes.scroll_visible()
+            await pilot.pause(0.2)
+            assert routes.get_row_at(0)[1].startswith("claude-opus-4-7-thinking  (newest Claude")
+            opus = next(line for line in table_lines(routes) if "claude-opus-*" in line)
+            assert "claude-opus-4-7-thinking  (newest Claude Opus" in opus
+            flash = next(line for line in table_lines(routes) if "gemini-*flash*" in line)
+            assert "gemini-3-flash" in flash
+            if width == 120:
+                assert "(newest Claude Opus; of claude-opus, claude-sonnet, gemini-pro)" in opus
+                # a newer Opus appears in the next catalogue read: the route shows it
+                from proxy.accounts.catalogue import Catalogue, ModelEntry
+
+                ids = ["claude-opus-4-8", "claude-sonnet-4-6", "gemini-3-flash"]
+                store = app.controller.service.accounts
+                store.update_catalogue(
+                    store.get(acc.id), Catalogue({m: ModelEntry(m) for m in ids}, {}, 0)
+                )
+                await until_routes(pilot, routes, "claude-opus-4-8  (")
+
+
+async def until_routes(pilot, routes, start: str) -> None:
+    from tests.tui.test_accounts import until
+
+    await until(pilot, lambda: str(routes.get_row_at(0)[1]).startswith(start))

@@ -196,3 +196,29 @@ def test_stats_tab(snap_compare, home, size) -> None:
         await wait_loaded(pilot, pane, before)
 
     assert snap_compare(DemoApp(), run_before=loaded, terminal_size=size)
+
+
+async def test_a_key_added_while_auth_is_off_says_it_is_not_checked(home, gemini, port, make_app) -> None:
+    """Under `off` the proxy accepts any key, so a new key and its limits do nothing yet:
+    the dialog and the shown-once key say so; under `strict` they do not."""
+    app = await make_app()
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.press("s")
+        await until(pilot, lambda: app.controller.status().running)
+        assert app.controller.status().auth_mode == "off"
+        await pilot.press("6", "n")
+        assert isinstance(app.screen, PromptScreen)
+        assert "not checked until proxy.auth_mode is all_except_health or strict" in app.screen.extra
+        await pilot.press(*"alice rpm=1", "enter")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "not checked until proxy.auth_mode" in app.screen.question
+        key = await shown_key(pilot, app)
+        # it really is not checked: rpm=1, yet a second request in the minute passes
+        assert await models_status(port, key) == 200 and await models_status(port, key) == 200
+        await pilot.press("s")
+        await until(pilot, lambda: not app.controller.status().running)
+        await app.controller.save_config(app.config.with_value("proxy.auth_mode", "strict"))
+        await until(pilot, lambda: app.config.proxy.auth_mode == "strict")
+        await pilot.press("n")
+        assert isinstance(app.screen, PromptScreen)
+        assert "not checked" not in app.screen.extra

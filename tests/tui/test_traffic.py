@@ -365,3 +365,41 @@ async def test_first_launch_says_what_to_do_instead_of_an_empty_table(home, port
         await pilot.pause()
         hint = app.query_one(TrafficPane).hint
         assert "Press s to start" in hint and "press 2" not in hint
+
+
+async def test_detail_names_the_client_key_and_says_when_no_upstream_was_called(
+    home, port
+) -> None:
+    """A request refused before any upstream call (403: the key may not use the model)
+    shows the key's name, never the key, and says no upstream was called."""
+    write_account(home)
+    store = ConfigStore(resolve_paths())
+    store.load()
+    store.set("proxy.auth_mode", "all_except_health")
+    app = AgproxyApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("s")
+        await settle(app, pilot)
+        key = await app.controller.add_client_key(
+            "alice", models=["gemini-*"], rpm=0, tokens_per_day=0, expires=0.0
+        )
+        async with aiohttp.ClientSession() as http, http.post(
+            f"http://127.0.0.1:{port}/v1/chat/completions",
+            json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]},
+            headers={"Authorization": f"Bearer {key}"},
+        ) as r:
+            assert r.status == 403
+        pane = app.query_one(TrafficPane)
+        for _ in range(20):
+            await settle(app, pilot)
+            if pane.records and all(r.status for r in pane.records.values()):
+                break
+        rec = next(r for r in pane.records.values() if r.status == 403)
+        app.query_one(TrafficTable).move_cursor(row=list(pane.records).index(rec.id))
+        await pilot.press("1", "enter")
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, DetailScreen)
+        lines = app.screen.plain_text().splitlines()
+        assert any(line.split() == ["client", "key", "alice"] for line in lines), lines
+        assert any(line.split() == ["account", "—", "(no", "upstream", "call)"] for line in lines)
+        assert key not in "\n".join(lines) and key[-8:] not in "\n".join(lines)

@@ -46,6 +46,15 @@ def pretty_body(body: Any) -> str:
     return text
 
 
+def account_cell(rec: Any) -> str:
+    """The account that served the request, or why there is none."""
+    if rec.account:
+        return f"{rec.account} ({rec.upstream_kind or '—'})"
+    if rec.status == 0:
+        return "— (not chosen yet)"
+    return "— (no upstream call)" if not rec.attempts else "—"
+
+
 def summary_table(rec: Any, utc: bool) -> Table:
     table = Table(box=None, show_header=False, pad_edge=False)
     table.add_column(style="bold", min_width=14)
@@ -65,11 +74,13 @@ def summary_table(rec: Any, utc: bool) -> Table:
         ("model", rec.client_model or "—"),
         ("upstream model", rec.upstream_model or "—"),
         ("chosen by", rec.mapping_rule or "—"),  # SPEC §9: the rule that decided the upstream model
-        ("account", f"{rec.account or '—'} ({rec.upstream_kind or '—'})"),
+        ("account", account_cell(rec)),
         ("duration", f"{took}  (first byte {ttfb})"),
         ("stream", "yes" if rec.stream else "no"),
         ("tokens", f"{rec.input_tokens} in, {rec.output_tokens} out, {rec.cached_tokens} cached"),
         ("client", f"{rec.client or '—'}  {rec.user_agent}"),
+        # SPEC §19: the client key's name (never the key); none = the proxy key or no key
+        ("client key", getattr(rec, "client_key", "") or "—"),
     ]
     if rec.error:
         rows.append(("error", rec.error))

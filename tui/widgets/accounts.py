@@ -66,6 +66,33 @@ def layout_for(width: int) -> tuple[list[tuple[str, int]], bool]:
     raise AssertionError("LAYOUTS ends with a 0 width")
 
 
+# The line above the table, longest wording first: the first that fits the width is
+# shown (one line always). The short ones name first the keys the footer leaves out.
+NOTE_KEYS = (
+    ("Enter details · a token · o OAuth · k key · i import · n name · e on/off · x remove · "
+     "u refresh"),
+    "Enter details · n name · x remove · i import · a/o/k add · e on/off · u refresh",
+    "Enter details · n name · x remove · i import",
+)
+NOTE_EMPTY = (
+    "No accounts yet: a add refresh token · o OAuth login · k Gemini key · i import",
+    "No accounts yet: a token · o OAuth login · k Gemini key · i import",
+)
+
+
+def accounts_note(width: int, total: int, active: int, version: str | None) -> str:
+    """The hint line for a pane `width` columns wide (the client version goes last)."""
+    head = "" if not total else f"{active}/{total} active   "
+    tiers = NOTE_KEYS if total else NOTE_EMPTY
+    clients = [f"client version {version}   ", f"client {version}   ", ""] if version else [""]
+    for client in clients:
+        for keys in tiers:
+            text = f"{head}{client}{keys}"
+            if len(text) <= width:
+                return text
+    return f"{head}{tiers[-1]}"
+
+
 def model_group(model: str) -> str:
     m = model.lower()
     if m.startswith("claude"):
@@ -129,6 +156,8 @@ class AccountsPane(Vertical):
     def on_resize(self, event: Resize) -> None:
         if self._set_columns(event.size.width):
             self.refresh_accounts()
+        else:
+            self.show_note(self.agapp.controller.accounts(), self.agapp.now())
 
     def _set_columns(self, width: int) -> bool:
         """Lay the columns out for `width`; True when they changed."""
@@ -158,20 +187,15 @@ class AccountsPane(Vertical):
             ids = [a.id for a in accounts]
             if selected in ids:
                 table.move_cursor(row=ids.index(selected), animate=False)
-        note = self.query_one("#accounts-note", Static)
+        self.show_note(accounts, now)
+
+    def show_note(self, accounts: list[Any], now: float) -> None:
+        active = sum(1 for a in accounts if a.effective_state(now).value == "active")
         version = self.agapp.controller.status().client_version
-        client = f"client version {version}   " if version else ""
-        if not accounts:
-            note.update(
-                f"{client}No accounts yet: a add refresh token · o OAuth login · k Gemini key · "
-                "i import"
-            )
-        else:
-            active = sum(1 for a in accounts if a.effective_state(now).value == "active")
-            note.update(
-                f"{active}/{len(accounts)} active   {client}Enter details · a token · o OAuth · "
-                "k key · i import · n name · e on/off · x remove · u refresh"
-            )
+        text = accounts_note(self.size.width or 120, len(accounts), active, version)
+        self.query_one("#accounts-note", Static).update(
+            Text(text, no_wrap=True, overflow="ellipsis")
+        )
 
     def row(self, table: AccountsTable, acc: Any, now: float) -> tuple[dict[str, Text], int]:
         state = acc.effective_state(now).value

@@ -21,6 +21,13 @@ if TYPE_CHECKING:
     from tui.app import AgproxyApp
 
 
+def enforced_auth_mode(app: AgproxyApp) -> str:
+    """What the running proxy enforces (its listener keeps the LAN state it was bound
+    with, whatever the file says now); stopped, what a start would enforce."""
+    st = app.read_status()
+    return str(st.auth_mode) if st.running else app.config.effective_auth_mode
+
+
 class Snippet(Static, can_focus=True):
     """One snippet; focus it (tab / arrows / click) and press y."""
 
@@ -63,18 +70,15 @@ class ConnectPane(VerticalScroll):
         cfg = app.config
         key = cfg.proxy.api_key
         base = app.local_base_url()
-        health_needs_key = self.auth_mode() == "strict"
-        real = connect_snippets(base, key, health_needs_key)
+        mode = self.auth_mode()
+        real = connect_snippets(base, key, mode)
         if app.mask_secrets or not self.revealed:
-            shown = connect_snippets(base, mask_secret(key), health_needs_key)
+            shown = connect_snippets(base, mask_secret(key), mode)
             return [(r, s.text) for r, s in zip(real, shown, strict=True)]
         return [(r, r.text) for r in real]
 
     def auth_mode(self) -> str:
-        """What the running proxy enforces (its listener keeps the LAN state it was bound
-        with, whatever the file says now); stopped, what a start would enforce."""
-        st = self.agapp.read_status()
-        return str(st.auth_mode) if st.running else self.agapp.config.effective_auth_mode
+        return enforced_auth_mode(self.agapp)
 
     def lan_urls(self) -> list[str]:
         """LAN base URLs: the running proxy's, or where it will listen once started."""

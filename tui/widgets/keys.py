@@ -26,6 +26,11 @@ ADD_HELP = (
     "e.g.  alice models=claude-*,gemini-* rpm=30 tokens=2000000 expires=90d"
 )
 
+AUTH_OFF_NOTE = (
+    "auth is off: keys and their limits are not checked until proxy.auth_mode is "
+    "all_except_health or strict (Settings)."
+)
+
 
 def parse_add(text: str) -> dict[str, Any]:
     """`alice models=claude-* rpm=10 tokens=1000 expires=30d` → KeyStore.add() arguments."""
@@ -109,8 +114,15 @@ class KeysTable(DataTable):
             self.app.notify(f"client keys: {exc}", severity="error", markup=False)
         return result
 
+    def auth_off_note(self) -> str:
+        """A key added while auth is off is accepted and does nothing yet: say so."""
+        from tui.widgets.connect import enforced_auth_mode
+
+        return AUTH_OFF_NOTE if enforced_auth_mode(self.agapp) == "off" else ""
+
     def _show_once(self, title: str, key: str) -> None:
         shown = key if not self.agapp.mask_secrets else key[:10] + "…"
+        note = self.auth_off_note()
 
         def copy(yes: bool | None) -> None:
             if yes:
@@ -119,7 +131,9 @@ class KeysTable(DataTable):
 
         self.app.push_screen(
             ConfirmScreen(
-                f"{title} (shown only now; agproxy keeps only its hash):\n\n{shown}",
+                f"{title} (shown only now; agproxy keeps only its hash):\n\n"
+                + (f"{note}\n\n" if note else "")
+                + shown,
                 yes="Copy",
                 no="Close",
             ),
@@ -137,7 +151,9 @@ class KeysTable(DataTable):
                 return
             self.run_worker(self._add(args), group="keys")
 
-        self.app.push_screen(PromptScreen("New client key", "alice rpm=30", extra=ADD_HELP), done)
+        note = self.auth_off_note()
+        extra = f"{ADD_HELP}\n{note}" if note else ADD_HELP
+        self.app.push_screen(PromptScreen("New client key", "alice rpm=30", extra=extra), done)
 
     async def _add(self, args: dict[str, Any]) -> None:
         key = await self._change(

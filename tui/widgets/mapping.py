@@ -23,7 +23,8 @@ from textual.suggester import Suggester
 from textual.widgets import Button, DataTable, Input, Static
 
 from proxy.config.model import ConfigError
-from proxy.models_table import FAMILY_RULES
+from proxy.control.api import ACCOUNTS
+from proxy.models_table import FAMILY_RULES, FamilyRule
 from proxy.routing import Offer, build_offer, closest_ids, pick_newest, resolve
 from tui.bindings import bindings_for
 from tui.screens.dialogs import ConfirmScreen
@@ -51,6 +52,15 @@ def explain(client_model: str, mapping: dict[str, str], offer: Offer | None = No
 
 
 UNDO_DEPTH = 20
+PATTERN_WIDTH = 30
+MIN_TARGET_WIDTH = 30
+
+
+def route_cell(rule: FamilyRule, offered: frozenset[str]) -> str:
+    """The id a built-in route picks today first (what a request gets), then why."""
+    chosen = pick_newest(offered, rule.families, False)
+    why = f"{rule.note}; of {', '.join(rule.families)}"
+    return f"{chosen}  ({why})" if chosen else f"nothing offered yet  ({why})"
 
 
 class OfferSuggester(Suggester):
@@ -147,13 +157,62 @@ class MappingEditor(Vertical):
         yield Static("", id="map-resolved", classes="mapping-note", markup=False)
 
     def on_mount(self) -> None:
-        for table in self.query(DataTable):
-            table.add_column("client model", key="pattern", width=30)
-            table.add_column("upstream model", key="target", width=30)
-        routes = self.query_one(RoutesTable)
-        for rule in FAMILY_RULES:
-            routes.add_row(rule.pattern, rule.describe(), key=rule.pattern)
+        self.widths = (0, 0)
+        self.route_cells: list[str] = []
+        self._routes_due = False
+        self.agapp.controller.add_listener(self._on_controller_change)
+        self.set_interval(1.0, self._routes_tick)
+        self.size_columns()
         self.refresh_rows()
+
+    def on_unmount(self) -> None:
+        self.agapp.controller.remove_listener(self._on_controller_change)
+
+    def on_resize(self) -> None:
+        if self.size_columns():
+            self.refresh_rows()
+
+    def _on_controller_change(self, kind: str) -> None:
+        # a catalogue read or a new account changes the id a route picks; accounts change
+        # on every request (maybe off the loop): a flag, looked at once a second
+        if kind == ACCOUNTS:
+            self._routes_due = True
+
+    def _routes_tick(self) -> None:
+        if self._routes_due:
+            self.refresh_routes()
+
+    def size_columns(self) -> bool:
+        """Give the upstream model what the client model column leaves (the chosen id of
+        a route must show at 80 columns); True when the widths changed."""
+        width = self.size.width or self.app.size.width
+        patterns = [r.pattern for r in FAMILY_RULES] + list(self.mapping)
+        left = min(PATTERN_WIDTH, max(len("client model"), *map(len, patterns)))
+        # the table's 2-column margin, its scrollbar and 1 cell of padding each side
+        right = max(MIN_TARGET_WIDTH, width - 2 - 2 - 4 - left)
+        if (left, right) == self.widths:
+            return False
+        self.widths = (left, right)
+        for table in self.query(DataTable):
+            table.clear(columns=True)
+            table.add_column("client model", key="pattern", width=left)
+            table.add_column("upstream model", key="target", width=right)
+        self.route_cells = []
+        return True
+
+    def refresh_routes(self) -> None:
+        """The built-in routes with the id each picks from the live catalogues now."""
+        self._routes_due = False
+        cells = [route_cell(rule, self.offer.ids) for rule in FAMILY_RULES]
+        if cells == self.route_cells:
+            return
+        self.route_cells = cells
+        routes = self.query_one(RoutesTable)
+        row = routes.cursor_row
+        routes.clear()
+        for rule, cell in zip(FAMILY_RULES, cells, strict=True):
+            routes.add_row(rule.pattern, cell, key=rule.pattern)
+        routes.move_cursor(row=max(0, min(row, routes.row_count - 1)), animate=False)
 
     # -- showing ----------------------------------------------------------------------
 
@@ -178,6 +237,7 @@ class MappingEditor(Vertical):
         if not mapping:
             table.add_row(Text("(none yet)", style="italic"), Text("type one below", style="italic"))
         table.move_cursor(row=min(row, table.row_count - 1), animate=False)
+        self.refresh_routes()
         self.show_resolved()
 
     def message(self, text: str, error: bool = False) -> None:
