@@ -19,6 +19,8 @@ SHOTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("connect", ("4",)),
     ("log", ("5",)),
     ("detail", ("up", "up", "up", "up", "up", "up", "up", "up", "enter")),
+    ("account", ("2", "down", "enter")),
+    ("stats", ("6",)),
     ("help", ("question_mark",)),
 )
 
