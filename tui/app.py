@@ -319,9 +319,11 @@ class AgproxyApp(App[None]):
 
     def _drain_once(self) -> bool:
         try:
-            pane = self.main_query(TrafficPane)
-        except NoMatches:  # mounting or tearing down
+            return self._drain_into(self.main_query(TrafficPane))
+        except NoMatches:  # mounting or tearing down (the pane's children may be gone)
             return False
+
+    def _drain_into(self, pane: TrafficPane) -> bool:
         if self._sub is None:
             self._sub = self.controller.subscribe_records(SUBSCRIPTION_QUEUE)
             recent = self.controller.recent_records(1000)

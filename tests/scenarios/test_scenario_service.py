@@ -192,7 +192,7 @@ async def test_sighup_stops_an_in_process_tui_gracefully_and_keeps_every_record(
         deadline = time.monotonic() + 20
         while app.is_running:
             assert time.monotonic() < deadline, "the TUI did not exit on SIGHUP"
-            await pilot.pause(0.1)
+            await asyncio.sleep(0.1)  # not pilot.pause: the app is shutting down, its screen too
     answered = sum(1 for s in statuses if s)
     assert answered > 0
     assert stored_records(agproxy_home) >= answered
@@ -303,7 +303,7 @@ async def test_in_process_tui_hands_over_to_a_background_serve(agproxy_home) -> 
             deadline = time.monotonic() + 30
             while app.is_running and app.handed_over_to is None:
                 assert time.monotonic() < deadline, "no hand-over"
-                await pilot.pause(0.1)
+                await asyncio.sleep(0.1)  # not pilot.pause: the app exits after the hand-over
         pid = app.handed_over_to
         assert pid is not None and pid != os.getpid()
         async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/healthz") as r:

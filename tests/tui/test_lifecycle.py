@@ -153,7 +153,7 @@ async def test_quit_dialog_stop_waits_for_streams_with_a_countdown_then_exits(ho
         deadline = time.monotonic() + 5
         while app.is_running:
             assert time.monotonic() < deadline, "ctrl+c did not force the exit"
-            await pilot.pause(0.05)
+            await asyncio.sleep(0.05)  # not pilot.pause: the app is shutting down
         writer.close()
     assert not app.controller.status().running
 
