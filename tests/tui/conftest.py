@@ -1,8 +1,10 @@
-"""Fixtures for the TUI tests: a throw-away AGPROXY_HOME, a free port, an account file."""
+"""Fixtures for the TUI tests: a throw-away AGPROXY_HOME, a free port, an account file,
+the fake Google upstream (`fake`: Google accounts; `gemini`: a Gemini-key account)."""
 
 from __future__ import annotations
 
 import socket
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from proxy import jsoncodec
 from proxy.config.store import ConfigStore
 from proxy.paths import resolve_paths
+from tests.fakes.upstream import FakeUpstream
 
 
 def free_port() -> int:
@@ -100,3 +103,28 @@ async def make_app(request: pytest.FixtureRequest, home: Path):
     for daemon, server in daemons:
         await server.close()
         await daemon.close()
+
+
+@pytest.fixture
+async def fake(home: Path) -> AsyncIterator[FakeUpstream]:
+    """The fake Google upstream, with the app's config pointed at it."""
+    async with FakeUpstream(email="new.user@example.com") as upstream:
+        store = ConfigStore(resolve_paths())
+        store.load()
+        store.set("upstream.oauth_token_url", upstream.token_url)
+        store.set("upstream.oauth_userinfo_url", upstream.userinfo_url)
+        store.set("upstream.antigravity_endpoints", upstream.endpoints)
+        store.set("upstream.gemini_base_url", upstream.url)
+        store.set("upstream.oauth_redirect_port", str(free_port()))  # tests run side by side
+        yield upstream
+
+
+@pytest.fixture
+async def gemini(home: Path, port: int) -> AsyncIterator[FakeUpstream]:
+    """A Gemini-key account on the fake Google upstream (real requests get real answers)."""
+    async with FakeUpstream() as upstream:
+        store = ConfigStore(resolve_paths())
+        store.load()
+        store.set("upstream.gemini_base_url", upstream.url)
+        write_account(home)
+        yield upstream

@@ -5,17 +5,14 @@ Gemini key, import, enable/disable, remove with confirm, refresh quota."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
 import pytest
-from textual.widgets import Input, TabbedContent
+from textual.widgets import Input
 
-from proxy.config.store import ConfigStore
-from proxy.paths import resolve_paths
-from tests.fakes.upstream import FakeUpstream
-from tests.tui.conftest import free_port, login_state, notes, stored_accounts
+from tests.tui.conftest import login_state, notes, stored_accounts
 from tui.app import AgproxyApp
 from tui.screens.dialogs import ConfirmScreen, PromptScreen
 from tui.screens.login import LoginScreen
@@ -23,20 +20,6 @@ from tui.widgets.accounts import AccountsTable
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "reference_accounts"
 SIZE = (120, 40)
-
-
-@pytest.fixture
-async def fake(home: Path) -> AsyncIterator[FakeUpstream]:
-    """The fake Google upstream, with the app's config pointed at it."""
-    async with FakeUpstream(email="new.user@example.com") as upstream:
-        store = ConfigStore(resolve_paths())
-        store.load()
-        store.set("upstream.oauth_token_url", upstream.token_url)
-        store.set("upstream.oauth_userinfo_url", upstream.userinfo_url)
-        store.set("upstream.antigravity_endpoints", upstream.endpoints)
-        store.set("upstream.gemini_base_url", upstream.url)
-        store.set("upstream.oauth_redirect_port", str(free_port()))  # tests run side by side
-        yield upstream
 
 
 async def until(pilot, check: Callable[[], object], timeout: float = 5.0) -> None:
@@ -439,9 +422,8 @@ async def test_accounts_tab_at_80x24_keeps_label_state_quota_and_help(home, make
 async def test_version_in_the_note_and_the_gate_banner_in_the_header(fake, home, port) -> None:
     """The fake refuses old clients by User-Agent; one real request through the proxy
     trips the dispatcher's gate, and the header says so with the fix."""
-    from tui.widgets.status_header import StatusHeader
-
     from proxy.upstream.client_version import ANTIGRAVITY_VERSION
+    from tui.widgets.status_header import StatusHeader
 
     app = AgproxyApp()
     async with app.run_test(size=SIZE) as pilot:

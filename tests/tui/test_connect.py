@@ -10,7 +10,6 @@ from proxy.config.store import ConfigStore
 from proxy.paths import resolve_paths
 from tests.tui.conftest import write_account
 from tests.tui.test_accounts import until
-from tests.tui.test_stats import gemini  # noqa: F401  (the fake Google upstream fixture)
 
 
 def auth_line(app) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -13,8 +12,7 @@ from textual.widgets import Static
 from proxy.config.store import ConfigStore
 from proxy.keys.store import KeyStore, hash_key
 from proxy.paths import resolve_paths
-from tests.fakes.upstream import FakeUpstream
-from tests.tui.conftest import notes, write_account
+from tests.tui.conftest import notes
 from tests.tui.test_accounts import until
 from tui.app import AgproxyApp
 from tui.demo import DemoApp
@@ -34,17 +32,6 @@ async def wait_loaded(pilot, pane: StatsPane, after: int) -> None:
             return
         await pilot.pause(0.02)
     raise AssertionError("the stats never loaded")
-
-
-@pytest.fixture
-async def gemini(home: Path, port: int) -> AsyncIterator[FakeUpstream]:
-    """A Gemini-key account on the fake Google upstream (real requests get real answers)."""
-    async with FakeUpstream() as upstream:
-        store = ConfigStore(resolve_paths())
-        store.load()
-        store.set("upstream.gemini_base_url", upstream.url)
-        write_account(home)
-        yield upstream
 
 
 async def test_stats_tab_shows_real_requests_by_model_account_and_key(gemini, port, make_app) -> None:

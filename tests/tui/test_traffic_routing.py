@@ -4,32 +4,15 @@ request through the TUI's proxy to the fake Google upstream, in-process and atta
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import aiohttp
-import pytest
 
-from proxy.config.store import ConfigStore
-from proxy.paths import resolve_paths
-from tests.fakes.upstream import FakeUpstream
 from tests.tui.test_accounts import open_tab, prompt_answer, table_text, until
 from tui.screens.detail import DetailScreen
 from tui.widgets.traffic import TrafficPane
 
 
-@pytest.fixture
-async def google(home: Path, port: int) -> AsyncIterator[FakeUpstream]:
-    async with FakeUpstream(email="new.user@example.com") as upstream:
-        store = ConfigStore(resolve_paths())
-        store.load()
-        store.set("upstream.oauth_token_url", upstream.token_url)
-        store.set("upstream.oauth_userinfo_url", upstream.userinfo_url)
-        store.set("upstream.antigravity_endpoints", upstream.endpoints)
-        yield upstream
-
-
-async def test_detail_names_the_rule_that_chose_the_upstream_model(google, port, make_app) -> None:
+async def test_detail_names_the_rule_that_chose_the_upstream_model(fake, port, make_app) -> None:
     app = await make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await open_tab(pilot)
