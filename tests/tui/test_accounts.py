@@ -16,6 +16,7 @@ from tests.tui.conftest import login_state, notes, stored_accounts
 from tui.app import AgproxyApp
 from tui.screens.dialogs import ConfirmScreen, PromptScreen
 from tui.screens.login import LoginScreen
+from tui.screens.plain import PlainTextScreen
 from tui.widgets.accounts import AccountsTable
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "reference_accounts"
@@ -112,6 +113,15 @@ async def test_oauth_login_with_a_pasted_redirect_url(fake, make_app) -> None:
         screen = app.screen
         await until(pilot, lambda: screen.flow.url and app.clipboard == screen.flow.url)
         assert "accounts.google.com" in app.clipboard and login_state(screen.flow.url) in app.clipboard
+        # honest copy: what happened is said, and the URL is in a file and in a plain view
+        said = [n for n in notes(app) if "Login URL sent to the terminal clipboard (OSC 52" in n]
+        assert said and "copied to your clipboard" not in " ".join(notes(app))
+        assert screen.url_file is not None and screen.url_file.read_text().strip() == screen.flow.url
+        await pilot.click("#view")
+        await until(pilot, lambda: isinstance(app.screen, PlainTextScreen))
+        assert app.screen.text == screen.flow.url and app.screen.path == screen.url_file
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is screen)
         paste = screen.query_one(Input)
         # a redirect from another attempt is refused inline and the dialog stays
         paste.value = f"{screen.flow.redirect_uri}?state=other&code=4/0bad"

@@ -11,6 +11,8 @@ dismisses with the onboarding AddResult, or None when cancelled or failed
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
@@ -20,6 +22,8 @@ from proxy.control.api import Controller, LoginSession
 from tui import account_actions
 from tui.account_actions import AddResult, LoginError
 from tui.bindings import bindings_for
+from tui.clipboard import copy_text
+from tui.screens.plain import PlainTextScreen
 
 
 class LoginScreen(ModalScreen[AddResult | None]):
@@ -41,12 +45,13 @@ class LoginScreen(ModalScreen[AddResult | None]):
         super().__init__()
         self.controller = controller
         self.flow: LoginSession | None = None
+        self.url_file: Path | None = None  # the URL's copy on disk (the honest clipboard)
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(
-                "OAuth login: open this URL in a browser (copied to your clipboard) and "
-                "sign in with the Google account to add:",
+                "OAuth login: open this URL in a browser and sign in with the Google account "
+                "to add (View URL shows it unwrapped, for a mouse selection):",
                 markup=False,
             )
             yield Static("starting the redirect listener…", id="login-url", markup=False)
@@ -59,10 +64,17 @@ class LoginScreen(ModalScreen[AddResult | None]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Cancel", id="cancel", compact=True)
                 yield Button("Copy URL", id="copy", compact=True)
+                yield Button("View URL", id="view", compact=True)
                 yield Button("Use pasted", id="ok", variant="primary", compact=True)
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
+
+    def on_screen_resume(self) -> None:
+        # back from View URL: the next thing to do is pasting the redirect
+        paste = self.query_one(Input)
+        if not paste.disabled:
+            paste.focus()
         self.run_worker(self._login(), group="login", exclusive=True)
 
     # -- the flow ----------------------------------------------------------------------
@@ -92,7 +104,7 @@ class LoginScreen(ModalScreen[AddResult | None]):
     async def _run_flow(self) -> AddResult:
         self.flow = flow = await self.controller.login()
         self.query_one("#login-url", Static).update(flow.url)
-        self.app.copy_to_clipboard(flow.url)
+        self.url_file = copy_text(self.app, flow.url, "Login URL", "login-url")
         port = flow.redirect_uri.rsplit(":", 1)[1].split("/")[0]
         self._status(
             f"Waiting for the redirect to {flow.redirect_uri}. Over SSH that page fails "
@@ -126,8 +138,10 @@ class LoginScreen(ModalScreen[AddResult | None]):
         if event.button.id == "ok":
             await self._submit()
         elif event.button.id == "copy" and self.flow is not None and self.flow.url:
-            self.app.copy_to_clipboard(self.flow.url)
-            self.app.notify("Login URL copied (OSC 52).", timeout=2)
+            self.url_file = copy_text(self.app, self.flow.url, "Login URL", "login-url")
+        elif event.button.id == "view" and self.flow is not None and self.flow.url:
+            # the dialog wraps the ~600-character URL inside its border; this view does not
+            self.app.push_screen(PlainTextScreen("Login URL", self.flow.url, self.url_file))
         elif event.button.id == "cancel":
             self.action_cancel()
 
