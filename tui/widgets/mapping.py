@@ -203,7 +203,8 @@ class MappingEditor(Vertical):
     def refresh_routes(self) -> None:
         """The built-in routes with the id each picks from the live catalogues now."""
         self._routes_due = False
-        cells = [route_cell(rule, self.offer.ids) for rule in FAMILY_RULES]
+        offered = self.offer.ids  # one walk over the accounts, not one per route
+        cells = [route_cell(rule, offered) for rule in FAMILY_RULES]
         if cells == self.route_cells:
             return
         self.route_cells = cells
