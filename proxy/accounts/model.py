@@ -206,6 +206,17 @@ class Account:
             until = max(until, self.cooldowns.get(model, 0.0))
         return until
 
+    def model_cooldowns(self, now: float) -> dict[str, float]:
+        """Model -> when its own cooldown ends (a real 429 or a short cooling after a
+        fault), for the models cooling now; the account-wide one is the account's state.
+        What a person is shown (the TUI, `accounts list|show`, `agproxy models`)."""
+        out: dict[str, float] = {}
+        for table in (self.cooldowns, self.fault_cooldowns):
+            for model, until in table.items():
+                if model != ACCOUNT_WIDE and until > now:
+                    out[model] = max(out.get(model, 0.0), until)
+        return out
+
     def blocked_until(self, model: str, now: float) -> float | None:
         """None if the account can never serve `model` by waiting (dead, disabled,
         wrong kind); else the time it becomes selectable (<= now: selectable now)."""

@@ -170,7 +170,7 @@ def describe_state(acc: Account, now: float) -> str:
         text += f" (retry in {duration(acc.state_until - now)})"
     if state not in (AccountState.ACTIVE, AccountState.COOLING) and acc.state_reason:
         text += f": {acc.state_reason[:80]}"
-    cooling = {m: t for m, t in acc.cooldowns.items() if t > now and m != "*"}
+    cooling = acc.model_cooldowns(now)
     if cooling:
         text += "; cooling " + ", ".join(
             f"{m} in {duration(t - now)}" for m, t in sorted(cooling.items())

@@ -40,6 +40,7 @@ def account_view(acc: Account, now: float) -> dict[str, Any]:
     cat = acc.catalogue
     models: list[dict[str, Any]] = []
     if cat is not None:
+        cooling = acc.model_cooldowns(now)
         for model in sorted(acc.offered() | acc.unavailable.keys()):
             q = acc.quota.get(model)
             quota = ""
@@ -47,9 +48,9 @@ def account_view(acc: Account, now: float) -> dict[str, Any]:
                 quota = f"{q.remaining_fraction:.0%}"
                 if q.reset_time and q.reset_time > now:
                     quota += f" (resets in {duration(q.reset_time - now)})"
-            until = max(acc.cooldowns.get(model, 0.0), acc.fault_cooldowns.get(model, 0.0))
+            until = cooling.get(model)
             models.append({"id": model, "quota": quota,
-                           "cooling": duration(until - now) if until > now else "",
+                           "cooling": duration(until - now) if until else "",
                            "unavailable": model in acc.unavailable})
     return {
         "id": acc.id,

@@ -15,7 +15,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Static
 
-from proxy.accounts.model import ACCOUNT_WIDE, AccountKind, AccountState
+from proxy.accounts.model import AccountKind, AccountState
 from tui import units
 from tui.bindings import bindings_for
 from tui.widgets.footer import AgproxyFooter
@@ -25,17 +25,6 @@ if TYPE_CHECKING:
 
 LIVE_INTERVAL = 1.0  # countdowns move every second
 BAR = 10
-
-
-def model_cooldowns(acc: Any, now: float) -> dict[str, float]:
-    """Model -> when its own cooldown ends (a real 429 or a short fault cooling), for
-    the models cooling now; the account-wide cooling is the account's state."""
-    out: dict[str, float] = {}
-    for table in (acc.cooldowns, acc.fault_cooldowns):
-        for model, until in table.items():
-            if model != ACCOUNT_WIDE and until > now:
-                out[model] = max(out.get(model, 0.0), until)
-    return out
 
 
 def state_line(acc: Any, now: float) -> tuple[str, str]:
@@ -136,7 +125,7 @@ class AccountScreen(Screen[None]):
         return out
 
     def _models(self, out: Text, acc: Any, now: float, s: Any) -> None:
-        cooling = model_cooldowns(acc, now)
+        cooling = acc.model_cooldowns(now)
         # the offered ids and those with a mark; a never-read catalogue: the quota's ids.
         # Internal ids (chat_…, tab_…) carry quota too but are never offered: counted only.
         known = acc.offered() if acc.catalogue is not None else acc.quota.keys()

@@ -22,7 +22,7 @@ from proxy.accounts.model import AccountKind
 from tui import account_actions, units
 from tui.account_actions import AddResult, RefreshResult
 from tui.bindings import bindings_for
-from tui.screens.account import AccountScreen, model_cooldowns
+from tui.screens.account import AccountScreen
 from tui.screens.dialogs import ConfirmScreen, PromptScreen
 from tui.screens.login import LoginScreen
 
@@ -230,7 +230,7 @@ class AccountsPane(Vertical):
 
     def _model_marks(self, table: AccountsTable, out: Text, acc: Any, now: float) -> None:
         """The per-model faults under the state: "2 models cooling 4m10s", "1 model 404"."""
-        cooling = model_cooldowns(acc, now)
+        cooling = acc.model_cooldowns(now)
         if cooling:
             n = len(cooling)
             out.append(f"\n{n} model{'s' if n > 1 else ''} cooling", table.style("accounts--cooling"))

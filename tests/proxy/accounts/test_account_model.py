@@ -145,3 +145,11 @@ def test_secrets_never_in_repr_or_public_view():
         assert "ya29.secret" not in text
         assert "AIzaSyA-very-secret-key-9876" not in text
     assert key.label == "key …9876"
+
+
+def test_model_cooldowns_merge_429_and_fault_coolings_and_leave_out_the_account_wide_one():
+    acc = Account.antigravity("a@example.com", "rt")
+    now = 1000.0
+    acc.cooldowns = {"*": now + 50, "claude-sonnet-4-6": now + 30, "gemini-3-flash": now - 1}
+    acc.fault_cooldowns = {"claude-sonnet-4-6": now + 40, "gemini-3-pro-high": now + 5}
+    assert acc.model_cooldowns(now) == {"claude-sonnet-4-6": now + 40, "gemini-3-pro-high": now + 5}
