@@ -11,6 +11,7 @@ import signal
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -53,6 +54,28 @@ async def bad_requests(port: int, n: int, answered: asyncio.Event | None = None)
                 return 0
 
         return list(await asyncio.gather(*(one() for _ in range(n))))
+
+
+def in_process_config(account_id: str = "test-account") -> tuple[Any, int]:
+    """An account file and a free port in this test's config, for an in-process TUI."""
+    from proxy.config.store import ConfigStore
+
+    paths = resolve_paths()
+    write_account_file(paths, account_id)
+    port = find_free_port()
+    store = ConfigStore(paths)
+    store.load()
+    store.set("proxy.port", port)
+    return paths, port
+
+
+async def start_in_tui(app: AgproxyApp, pilot: Any) -> None:
+    """`s`, then wait until the TUI's own proxy listens."""
+    await pilot.press("s")
+    deadline = time.monotonic() + 10
+    while not app.read_status().running:
+        assert time.monotonic() < deadline
+        await pilot.pause(0.05)
 
 
 def stored_records(home: Path) -> int:
@@ -169,21 +192,10 @@ async def test_sighup_stops_gracefully_and_keeps_every_record(agproxy_home, serv
 async def test_sighup_stops_an_in_process_tui_gracefully_and_keeps_every_record(agproxy_home) -> None:
     """A dropped SSH session hangs up the TUI too (SPEC §17): the proxy inside it stops
     gracefully, every answered request is in the monitor file, the TUI exits."""
-    from proxy.config.store import ConfigStore
-
-    paths = resolve_paths()
-    write_account_file(paths)
-    port = find_free_port()
-    store = ConfigStore(paths)
-    store.load()
-    store.set("proxy.port", port)
+    paths, port = in_process_config()
     app = AgproxyApp(paths)
     async with app.run_test(size=(120, 30)) as pilot:
-        await pilot.press("s")
-        deadline = time.monotonic() + 10
-        while not app.read_status().running:
-            assert time.monotonic() < deadline
-            await pilot.pause(0.05)
+        await start_in_tui(app, pilot)
         some = asyncio.Event()
         burst = asyncio.ensure_future(bad_requests(port, 200, some))
         await asyncio.wait_for(some.wait(), 30)
@@ -202,21 +214,10 @@ async def test_sighup_stops_an_in_process_tui_gracefully_and_keeps_every_record(
 async def test_status_stop_and_cli_edits_reach_an_in_process_tui(agproxy_home, cli) -> None:
     """An in-process TUI serves the control socket too: `agproxy status` names it, CLI
     edits go through it, `agproxy stop` stops its listener and leaves the TUI open."""
-    from proxy.config.store import ConfigStore
-
-    paths = resolve_paths()
-    write_account_file(paths, "acct1")
-    port = find_free_port()
-    store = ConfigStore(paths)
-    store.load()
-    store.set("proxy.port", port)
+    paths, _port = in_process_config("acct1")
     app = AgproxyApp(paths)
     async with app.run_test(size=(120, 30)) as pilot:
-        await pilot.press("s")
-        deadline = time.monotonic() + 10
-        while not app.read_status().running:
-            assert time.monotonic() < deadline
-            await pilot.pause(0.05)
+        await start_in_tui(app, pilot)
         status = await cli("status")
         assert status.rc == 0 and f"agproxy-tui (in-process), pid {os.getpid()}" in status.out, status.err
         disabled = await cli("accounts", "disable", "acct1")
@@ -276,23 +277,12 @@ async def _running(paths, want: bool) -> bool:
 
 
 async def test_in_process_tui_hands_over_to_a_background_serve(agproxy_home) -> None:
-    paths = resolve_paths()
-    write_account_file(paths)
-    port = find_free_port()
-    from proxy.config.store import ConfigStore
-
-    store = ConfigStore(paths)
-    store.load()
-    store.set("proxy.port", port)
+    paths, port = in_process_config()
     app = AgproxyApp(paths)
     pid = None
     try:
         async with app.run_test(size=(120, 30)) as pilot:
-            await pilot.press("s")
-            deadline = time.monotonic() + 10
-            while not app.read_status().running:
-                assert time.monotonic() < deadline
-                await pilot.pause(0.05)
+            await start_in_tui(app, pilot)
             assert "in-process" in " ".join(
                 str(s.render()) for s in app.query_one(StatusHeader).query(".status-line")
             )
