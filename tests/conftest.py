@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -120,6 +121,28 @@ async def service_factory(
 @pytest.fixture
 async def service(service_factory: Callable[..., Awaitable[ProxyService]]) -> ProxyService:
     return await service_factory()
+
+
+@contextlib.asynccontextmanager
+async def serving_daemon(paths: Paths, port: int | None = None) -> AsyncIterator[Any]:
+    """A proxy of this process answering on the config's control socket, as `agproxy
+    serve` does (the InProcessController it serves; `port`: proxy.port to set first)."""
+    from proxy.control.local import InProcessController
+    from proxy.control.server import ControlServer
+
+    store = ConfigStore(paths)
+    store.load()
+    if port is not None:
+        store.set("proxy.port", port)
+    daemon = InProcessController(ProxyService(store), owner="serve")
+    await daemon.open()
+    server = ControlServer(daemon, paths.control_socket)
+    await server.start()
+    try:
+        yield daemon
+    finally:
+        await server.close()
+        await daemon.close()
 
 
 async def raw_request(

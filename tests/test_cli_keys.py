@@ -12,12 +12,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from proxy.cli import main
-from proxy.config.store import ConfigStore
 from proxy.control.local import InProcessController
-from proxy.control.server import ControlServer
 from proxy.paths import Paths
-from proxy.service import ProxyService
-from tests.conftest import find_free_port
+from tests.conftest import find_free_port, serving_daemon
 
 WARNING = (
     "auth is off (proxy.auth_mode = auto on localhost): client keys and their limits are "
@@ -66,16 +63,8 @@ def test_an_explicit_off_is_named_as_such(capsys, configure) -> None:
 @pytest.fixture
 async def serving(paths: Paths) -> AsyncIterator[InProcessController]:
     """A proxy of this process answering on the config's control socket, as a serve does."""
-    store = ConfigStore(paths)
-    store.load()
-    store.set("proxy.port", find_free_port())
-    local = InProcessController(ProxyService(store), owner="serve")
-    await local.open()
-    server = ControlServer(local, paths.control_socket)
-    await server.start()
-    yield local
-    await server.close()
-    await local.close()
+    async with serving_daemon(paths, find_free_port()) as local:
+        yield local
 
 
 async def cli(*args: str) -> tuple[int, str, str]:

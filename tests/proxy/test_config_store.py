@@ -249,23 +249,12 @@ async def test_cli_set_through_a_running_proxy_warns_from_its_accounts(paths: Pa
     import asyncio
 
     from proxy.cli import main
-    from proxy.control.local import InProcessController
-    from proxy.control.server import ControlServer
-    from proxy.service import ProxyService
+    from tests.conftest import serving_daemon
 
     _account_file(paths)
-    store = ConfigStore(paths)
-    store.load()
-    daemon = InProcessController(ProxyService(store), owner="serve")
-    await daemon.open()
-    server = ControlServer(daemon, paths.control_socket)
-    await server.start()
-    try:
+    async with serving_daemon(paths) as daemon:
         rc = await asyncio.to_thread(main, ["config", "set", "scheduling.preferred_account", "bob"])
         out = capsys.readouterr()
         assert rc == 0 and "applied by the running proxy" in out.out
         assert "warning: no account matches 'bob'" in out.err and "alice@example.com" in out.err
         assert daemon.config.scheduling.preferred_account == "bob"
-    finally:
-        await server.close()
-        await daemon.close()

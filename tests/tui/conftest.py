@@ -3,6 +3,7 @@ the fake Google upstream (`fake`: Google accounts; `gemini`: a Gemini-key accoun
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -75,34 +76,24 @@ async def make_app(request: pytest.FixtureRequest, home: Path):
     """`app = await make_app()`: the TUI in-process, or attached to a proxy in this test's
     loop through a real control socket (ControlServer + RemoteController). The TUI
     tests that matter take this fixture and so run against both Controllers."""
-    from proxy.control.local import InProcessController
     from proxy.control.remote import RemoteController
-    from proxy.control.server import ControlServer
-    from proxy.service import ProxyService
+    from tests.conftest import serving_daemon
     from tui.app import AgproxyApp
 
-    daemons: list[tuple[InProcessController, ControlServer]] = []
+    daemons = contextlib.AsyncExitStack()
 
     async def make() -> AgproxyApp:
         if request.param == "in-process":
             return AgproxyApp()
         paths = resolve_paths()
-        store = ConfigStore(paths)
-        store.load()
-        daemon = InProcessController(ProxyService(store), owner="serve")
-        await daemon.open()
-        server = ControlServer(daemon, paths.control_socket)
-        await server.start()
-        daemons.append((daemon, server))
-        remote = RemoteController(server.path, poll_s=0.1)
+        await daemons.enter_async_context(serving_daemon(paths))
+        remote = RemoteController(paths.control_socket, poll_s=0.1)
         await remote.open()  # as agproxy-tui does before it builds the screen (connect.attach)
         return AgproxyApp(paths, controller=remote)
 
     make.mode = request.param  # type: ignore[attr-defined]
-    yield make
-    for daemon, server in daemons:
-        await server.close()
-        await daemon.close()
+    async with daemons:
+        yield make
 
 
 @pytest.fixture
