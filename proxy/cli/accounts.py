@@ -128,26 +128,23 @@ Job = Callable[[Controller], Awaitable[int]]
 
 def _run(args: argparse.Namespace, job: Job) -> int:
     """Run `job` with the running proxy's controller, or with one over the files."""
-    return asyncio.run(_with_controller(_paths(args), job))
+    from proxy.control.connect import run_command
+
+    return run_command(_with_controller(_paths(args), job))
 
 
 async def _with_controller(paths: Paths, job: Job) -> int:
-    from proxy.control.connect import attach_once, local
+    from proxy.control.api import ATTACHED
+    from proxy.control.connect import controller_for
 
-    controller: Controller | None = await attach_once(paths)
-    if controller is None:
-        try:
-            controller = local(paths)
-        except ConfigError as exc:
-            return _fail(str(exc))
-        for path, reason in controller.service.accounts.load_errors:
-            print(f"{PROG}: warning: skipped unreadable {path} ({reason})", file=sys.stderr)
     try:
-        return await job(controller)
-    except (ControlError, LoginError) as exc:
+        async with controller_for(paths) as controller:
+            if controller.mode != ATTACHED:  # working on the files: say what was skipped
+                for path, reason in controller.service.accounts.load_errors:  # type: ignore[attr-defined]
+                    print(f"{PROG}: warning: skipped unreadable {path} ({reason})", file=sys.stderr)
+            return await job(controller)
+    except (ConfigError, ControlError, LoginError) as exc:
         return _fail(str(exc))
-    finally:
-        await controller.close()
 
 
 async def _find(controller: Controller, key: str) -> Account | None:
@@ -249,6 +246,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     """What the TUI's account detail shows: the whole state reason, every model the
     catalogue offers with quota, reset and cooldown, the catalogue's age, deprecations."""
+    from proxy.cli.models import catalogue_lines
     from proxy.control.models import account_view
 
     async def job(controller: Controller) -> int:
@@ -270,12 +268,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         if acc.validation_url:
             print(f"  verify at: {acc.validation_url}")
         print(f"  catalogue: {view['catalogue_state']}")
-        for m in view["models"]:
-            extra = f"  cooling {m['cooling']}" if m["cooling"] else ""
-            extra += "  unavailable (404)" if m["unavailable"] else ""
-            print(f"    {m['id']:<36} {m['quota']}{extra}")
-        for old, new in view["deprecated"].items():
-            print(f"    {old:<36} deprecated → {new}")
+        for line in catalogue_lines(view, indent="    "):
+            print(line)
         return 0
 
     return _run(args, job)

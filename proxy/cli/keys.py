@@ -6,10 +6,8 @@ command returns) and only that process writes keys.json. Otherwise it works on t
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from proxy import jsoncodec
@@ -67,35 +65,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace, job: Job) -> int:
     """`job(controller)` with the running proxy's controller, or one over the files."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(_with_controller(args, job))
-    # called from code that runs an event loop (`main([...])` in an async test): a loop
-    # of its own in a worker thread, as asyncio.run cannot nest
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, _with_controller(args, job)).result()
+    from proxy.control.connect import run_command
+
+    return run_command(_with_controller(args, job))
 
 
 async def _with_controller(args: argparse.Namespace, job: Job) -> int:
-    from proxy.control.connect import attach_once, local
+    from proxy.control.api import ATTACHED
+    from proxy.control.connect import controller_for
 
-    paths = resolve_paths(getattr(args, "config", None))
-    controller: Any = await attach_once(paths)
     try:
-        if controller is None:
-            controller = local(paths)
-            return await job(controller)
-        pid = controller.status().pid
-        code = await job(controller)
-        # on stderr: `keys add` / `rotate` print only the key on stdout (scripts read it)
-        print(f"  (applied by the running proxy, pid {pid})", file=sys.stderr)
-        return code
+        async with controller_for(resolve_paths(getattr(args, "config", None))) as controller:
+            code = await job(controller)
+            if controller.mode == ATTACHED:
+                # on stderr: `keys add` / `rotate` print only the key on stdout (scripts read it)
+                print(f"  (applied by the running proxy, pid {controller.status().pid})", file=sys.stderr)
+            return code
     except (KeyCommandError, ControlError, ConfigError) as exc:
         return _fail(exc)
-    finally:
-        if controller is not None:
-            await controller.close()
 
 
 def auth_off_note(controller: Any) -> str | None:

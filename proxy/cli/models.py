@@ -6,9 +6,7 @@ this config (its live cooldowns and the version it read), else read from the fil
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from proxy import jsoncodec
@@ -28,8 +26,10 @@ def add_parser(sub: Any) -> None:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
+    from proxy.control.connect import run_command
+
     try:
-        report = _run(_report(resolve_paths(getattr(args, "config", None)), args.account))
+        report = run_command(_report(resolve_paths(getattr(args, "config", None)), args.account))
     except (ConfigError, ControlError) as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 1
@@ -47,13 +47,8 @@ def cmd_models(args: argparse.Namespace) -> int:
     for view in views:
         print()
         print(f"{view['label']} ({view['kind']}, id {view['id']}): {view['catalogue_state']}")
-        for m in view["models"]:
-            quota = m.get("quota") or ""
-            extra = f"  cooling {m['cooling']}" if m.get("cooling") else ""
-            extra += "  unavailable (404)" if m.get("unavailable") else ""
-            print(f"  {m['id']:<36} {quota}{extra}")
-        for old, new in view["deprecated"].items():
-            print(f"  {old:<36} deprecated → {new}")
+        for line in catalogue_lines(view):
+            print(line)
     print()
     print("client model names resolve to (over every account's catalogue):")
     for r in report["resolutions"]:
@@ -65,23 +60,21 @@ def cmd_models(args: argparse.Namespace) -> int:
 async def _report(paths: Paths, account: str | None) -> dict[str, Any]:
     """From the running proxy (its live cooldowns, the version it read) when one runs
     on this config, else from the files."""
-    from proxy.control.connect import attach_once, local
+    from proxy.control.connect import controller_for
 
-    controller: Any = await attach_once(paths)
-    try:
-        if controller is None:
-            controller = local(paths)
+    async with controller_for(paths) as controller:
         report: dict[str, Any] = await controller.models(account)
         return report
-    finally:
-        if controller is not None:
-            await controller.close()
 
 
-def _run(coro: Any) -> Any:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    with ThreadPoolExecutor(1) as pool:  # called from a running loop (an async test)
-        return pool.submit(asyncio.run, coro).result()
+def catalogue_lines(view: dict[str, Any], indent: str = "  ") -> list[str]:
+    """One account's catalogue as `account_view` gives it: each model with quota,
+    cooldown and 404 mark, then the deprecations (`agproxy models`, `accounts show`)."""
+    lines = []
+    for m in view["models"]:
+        extra = f"  cooling {m['cooling']}" if m.get("cooling") else ""
+        extra += "  unavailable (404)" if m.get("unavailable") else ""
+        lines.append(f"{indent}{m['id']:<36} {m.get('quota') or ''}{extra}")
+    for old, new in view["deprecated"].items():
+        lines.append(f"{indent}{old:<36} deprecated → {new}")
+    return lines
