@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from proxy.accounts.model import Account, AccountState, QuotaInfo
-from proxy.accounts.pool import Pool
+from proxy.accounts.pool import REBIND_AFTER_S, Pool
 from proxy.accounts.store import AccountStore
 from proxy.config.model import SchedulingSettings
 
@@ -288,3 +288,23 @@ def test_snapshot_older_than_its_reset_counts_as_unknown(store, clock):
     pool = pool_for(store, clock, mode="performance_first")
     assert pool.pick(MODEL) is stale
     assert pool.pick(MODEL, exclude=frozenset({stale.id})) is low
+
+
+def test_a_model_the_bound_account_does_not_list_moves_that_request_only(store, clock):
+    """SPEC §9 / issue 10: a session bound to an account whose catalogue lacks the new
+    model is served elsewhere for that request and keeps its binding (prompt cache)."""
+    from proxy.accounts.catalogue import Catalogue, ModelEntry
+
+    def catalogue(*ids: str) -> Catalogue:
+        return Catalogue({m: ModelEntry(m) for m in ids}, {}, clock.t)
+
+    a = add(store, "a@example.com", catalogue=catalogue(MODEL))
+    b = add(store, "b@example.com", catalogue=catalogue(MODEL, "gemini-3-pro-high"))
+    pool = pool_for(store, clock)
+    assert pool.pick(MODEL, "s") is a
+    assert pool.pick("gemini-3-pro-high", "s") is b  # a does not list it
+    assert pool.bound_account("s") == a.id  # the binding stays
+    assert 600 > REBIND_AFTER_S
+    clock.t += 600  # past the rebind bound (an outage would move it), within sticky_ttl
+    assert pool.pick("gemini-3-pro-high", "s") is b and pool.bound_account("s") == a.id
+    assert pool.pick(MODEL, "s") is a
